@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs the real SMB peers the interop tests talk to (Debian 12 packages).
+# Safe to run repeatedly; never starts Debian's own smbd/nmbd.
+set -euo pipefail
+need=()
+for bin in smbd smbclient smbtorture tshark nmap; do command -v "$bin" >/dev/null 2>&1 || need+=("$bin"); done
+/usr/bin/python3 -c 'import impacket' >/dev/null 2>&1 || need+=(impacket)
+[ ${#need[@]} -eq 0 ] && { echo "peers: all present"; exit 0; }
+SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+# Keep Debian's package scripts from starting smbd/nmbd on every address.
+printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+$SUDO chmod +x /usr/sbin/policy-rc.d
+trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
+echo "wireshark-common wireshark-common/install-setuid boolean false" | $SUDO debconf-set-selections
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends \
+  samba smbclient samba-testsuite python3-impacket nmap tshark samba-common-bin
