@@ -1,0 +1,44 @@
+import { ConfigError } from '../config/schema.js';
+import { runServe } from './serve.js';
+
+const USAGE = `usage: smbkit <command> [options]
+
+commands:
+  serve DIR            share DIR over SMB 2/3 (quick mode), or
+  serve --config FILE  serve what a TOML configuration file describes
+  help                 this text
+
+Run 'smbkit serve --help' for the options of serve.
+`;
+
+/** The CLI entry point: the only place with argv, the terminal and the exit code. */
+export async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'serve':
+        await runServe(rest);
+        return;
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        process.stdout.write(USAGE);
+        return;
+      default:
+        process.stderr.write(`smbkit: unknown command '${command}'\n${USAGE}`);
+        process.exitCode = 2;
+    }
+  } catch (err) {
+    if (err instanceof ConfigError || err instanceof UsageError) {
+      process.stderr.write(`smbkit: ${err.message}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    throw err;
+  }
+}
+
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}

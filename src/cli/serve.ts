@@ -1,0 +1,129 @@
+import { randomBytes } from 'node:crypto';
+import { stat } from 'node:fs/promises';
+import { basename, resolve } from 'node:path';
+import { hostname } from 'node:os';
+import { parseArgs } from 'node:util';
+import { loadConfigFile, serverConfigFrom } from '../config/server-config.js';
+import { parseConfig, type ConfigFileInput } from '../config/schema.js';
+import { SmbServer } from '../server/server.js';
+import { UsageError } from './main.js';
+
+const HELP = `usage: smbkit serve DIR [options]
+       smbkit serve --config FILE
+
+Quick mode shares DIR under its base name.
+  --user NAME:PASSWORD     the account to create (default: user "smbkit" with a random password, printed)
+  --guest                  allow guest access to the share
+  --read-only              share read-only
+  --listen ADDR:PORT       where to listen (repeatable; default: port 445 on loopback and private addresses)
+  --netbios-listen ADDR:PORT  NetBIOS session service listener (port 139), repeatable
+  --name NAME              server name shown to clients (default SMBKIT)
+  --share-name NAME        share name (default: the base name of DIR)
+  --min-dialect V, --max-dialect V   2.0.2, 2.1, 3.0, 3.0.2 or 3.1.1
+  --signing enabled|required        (default required)
+  --log-level error|warn|info|debug (default info)
+`;
+
+export async function runServe(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      config: { type: 'string', short: 'c' },
+      user: { type: 'string', short: 'u' },
+      guest: { type: 'boolean' },
+      'read-only': { type: 'boolean' },
+      listen: { type: 'string', multiple: true },
+      'netbios-listen': { type: 'string', multiple: true },
+      name: { type: 'string' },
+      'share-name': { type: 'string' },
+      'min-dialect': { type: 'string' },
+      'max-dialect': { type: 'string' },
+      signing: { type: 'string' },
+      'log-level': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  }).valueOf() as { values: Record<string, string | string[] | boolean | undefined>; positionals: string[] };
+  if (values.help) {
+    process.stdout.write(HELP);
+    return;
+  }
+  let generatedPassword: string | undefined;
+  let data;
+  if (typeof values.config === 'string') {
+    if (positionals.length > 0) throw new UsageError('give either DIR or --config, not both');
+    data = await loadConfigFile(values.config);
+  } else {
+    const dir = positionals[0];
+    if (!dir || positionals.length > 1) throw new UsageError(`serve needs one DIR (or --config FILE)\n${HELP}`);
+    const path = resolve(dir);
+    const st = await stat(path).catch(() => undefined);
+    if (!st?.isDirectory()) throw new UsageError(`${dir} is not a directory`);
+    let userName = 'smbkit';
+    let password: string;
+    if (typeof values.user === 'string') {
+      const i = values.user.indexOf(':');
+      if (i <= 0) throw new UsageError('--user takes NAME:PASSWORD');
+      userName = values.user.slice(0, i);
+      password = values.user.slice(i + 1);
+    } else {
+      password = randomBytes(12).toString('base64url');
+      generatedPassword = password;
+    }
+    const server: Record<string, unknown> = {};
+    if (typeof values.name === 'string') server.name = values.name;
+    if (Array.isArray(values.listen)) server.listen = values.listen;
+    if (Array.isArray(values['netbios-listen'])) server.netbios_listen = values['netbios-listen'];
+    if (typeof values['min-dialect'] === 'string') server.min_dialect = values['min-dialect'];
+    if (typeof values['max-dialect'] === 'string') server.max_dialect = values['max-dialect'];
+    if (typeof values.signing === 'string') server.signing = values.signing;
+    if (typeof values['log-level'] === 'string') server.log_level = values['log-level'];
+    const input: ConfigFileInput = {
+      server: server as ConfigFileInput['server'],
+      user: [{ name: userName, password }],
+      share: [
+        {
+          name: typeof values['share-name'] === 'string' ? values['share-name'] : basename(path) || 'share',
+          path,
+          guest: values.guest === true,
+          read_only: values['read-only'] === true,
+        },
+      ],
+    };
+    data = parseConfig(input);
+  }
+  const config = serverConfigFrom(data);
+  const server = new SmbServer(config);
+  let bound;
+  try {
+    bound = await server.listen();
+  } catch (err) {
+    await server.close();
+    throw new UsageError((err as Error).message);
+  }
+  const hostForHelp = bound[0]?.host ?? hostname();
+  const port = bound[0]?.port ?? 445;
+  const portFlag = port === 445 ? '' : ` -p ${port}`;
+  const lines = [`smbkit serving on ${bound.map((b) => `${b.host.includes(':') ? `[${b.host}]` : b.host}:${b.port}`).join(', ')}`];
+  for (const s of data.share) lines.push(`  share ${s.name} -> ${s.path ?? '(memory)'}${s.read_only ? ' (read-only)' : ''}${s.guest ? ' (guest ok)' : ''}`);
+  if (generatedPassword !== undefined) lines.push(`  user: ${data.user[0]!.name}  password: ${generatedPassword}`);
+  const share = data.share[0]!.name;
+  const user = data.user[0]?.name ?? 'USER';
+  lines.push(
+    'connect from:',
+    `  Windows:  \\\\${hostForHelp}\\${share}${port !== 445 ? '   (Windows clients need port 445)' : ''}`,
+    `  macOS:    smb://${user}@${hostForHelp}${port !== 445 ? `:${port}` : ''}/${share}`,
+    `  Linux:    smbclient //${hostForHelp}/${share} -U ${user}${portFlag}`,
+    `            mount -t cifs //${hostForHelp}/${share} /mnt -o username=${user}${port !== 445 ? `,port=${port}` : ''}`,
+  );
+  process.stdout.write(lines.join('\n') + '\n');
+  let stopping = false;
+  const stop = (sig: string) => {
+    if (stopping) return;
+    stopping = true;
+    server.log.info('shutting down', { signal: sig });
+    void server.close().then(() => process.exit(0));
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}

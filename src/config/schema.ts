@@ -1,0 +1,119 @@
+import { z } from 'zod';
+
+/**
+ * The server's configuration: the TOML file's schema, and every default. Nothing else in smbkit chooses a
+ * default for a server setting; the CLI builds the same object from its flags.
+ */
+
+export const DIALECT_NAMES = ['2.0.2', '2.1', '3.0', '3.0.2', '3.1.1'] as const;
+export type DialectName = (typeof DIALECT_NAMES)[number];
+export const DIALECT_CODES: Record<DialectName, number> = {
+  '2.0.2': 0x0202,
+  '2.1': 0x0210,
+  '3.0': 0x0300,
+  '3.0.2': 0x0302,
+  '3.1.1': 0x0311,
+};
+
+const listenAddr = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[0-9.]+|[A-Za-z0-9.-]+):\d{1,5}$/, 'expected ADDRESS:PORT (IPv6 as [addr]:port)');
+
+const shareName = z
+  .string()
+  .min(1)
+  .max(80)
+  .regex(/^[^\\/:*?"<>|\x00-\x1f]+$/, 'share names cannot contain \\ / : * ? " < > | or control characters')
+  .refine((n) => n.toUpperCase() !== 'IPC$', 'IPC$ is built in');
+
+export const ServerSection = z
+  .object({
+    name: z.string().min(1).max(15).regex(/^[A-Za-z0-9!@#$%^&()\-'{}._~]+$/, 'not a valid NetBIOS name').default('SMBKIT'),
+    domain: z.string().min(1).max(15).default('WORKGROUP'),
+    listen: z.array(listenAddr).optional(),
+    netbios_listen: z.array(listenAddr).default([]),
+    min_dialect: z.enum(DIALECT_NAMES).default('2.0.2'),
+    max_dialect: z.enum(DIALECT_NAMES).default('3.1.1'),
+    signing: z.enum(['enabled', 'required']).default('required'),
+    /** Largest READ/WRITE/TRANSACT the server offers (MaxReadSize etc.), bytes. */
+    max_io_size: z.number().int().min(65536).max(8 * 1024 * 1024).default(8 * 1024 * 1024),
+    /** Credits a connection may hold at once. */
+    max_credits: z.number().int().min(16).max(65535).default(8192),
+    log_level: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
+  })
+  .strict();
+
+export const UserEntry = z
+  .object({
+    name: z.string().min(1).max(104),
+    password: z.string().min(1).optional(),
+    nt_hash: z.string().regex(/^[0-9a-fA-F]{32}$/, 'expected 32 hex digits').optional(),
+  })
+  .strict()
+  .refine((u) => (u.password === undefined) !== (u.nt_hash === undefined), 'give exactly one of password or nt_hash');
+
+export const ShareEntry = z
+  .object({
+    name: shareName,
+    path: z.string().min(1).optional(),
+    type: z.enum(['disk', 'memory']).default('disk'),
+    comment: z.string().max(256).default(''),
+    guest: z.boolean().default(false),
+    read_only: z.boolean().default(false),
+    /** Users allowed (by name); absent = every configured user. */
+    users: z.array(z.string().min(1)).optional(),
+  })
+  .strict()
+  .refine((s) => s.type === 'memory' || s.path !== undefined, { message: 'a disk share needs a path', path: ['path'] });
+
+export const ConfigFile = z
+  .object({
+    server: ServerSection.default(ServerSection.parse({})),
+    user: z.array(UserEntry).default([]),
+    share: z.array(ShareEntry).min(1, 'at least one [[share]] is needed'),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    const seen = new Set<string>();
+    c.share.forEach((s, i) => {
+      const k = s.name.toUpperCase();
+      if (seen.has(k)) ctx.addIssue({ code: 'custom', message: `duplicate share name ${s.name}`, path: ['share', i, 'name'] });
+      seen.add(k);
+      for (const u of s.users ?? []) {
+        if (!c.user.some((x) => x.name.toLowerCase() === u.toLowerCase())) {
+          ctx.addIssue({ code: 'custom', message: `unknown user ${u}`, path: ['share', i, 'users'] });
+        }
+      }
+    });
+    if (DIALECT_CODES[c.server.min_dialect] > DIALECT_CODES[c.server.max_dialect]) {
+      ctx.addIssue({ code: 'custom', message: 'min_dialect is above max_dialect', path: ['server', 'min_dialect'] });
+    }
+  });
+
+export type ConfigFileInput = z.input<typeof ConfigFile>;
+export type ConfigFileData = z.output<typeof ConfigFile>;
+
+/** Default listening port of the direct-TCP transport (MS-SMB2 2.1). */
+export const DEFAULT_PORT = 445;
+export const DEFAULT_NETBIOS_PORT = 139;
+
+/** Validates a parsed TOML (or any plain object). Throws ConfigError listing each wrong field by its path. */
+export function parseConfig(input: unknown): ConfigFileData {
+  const r = ConfigFile.safeParse(input);
+  if (r.success) return r.data;
+  const lines = r.error.issues.map((i) => `  ${formatPath(i.path)}: ${i.message}`);
+  throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const p of path) {
+    if (typeof p === 'number') out += `[${p}]`;
+    else out += out ? `.${String(p)}` : String(p);
+  }
+  return out || '(top level)';
+}

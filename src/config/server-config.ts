@@ -1,0 +1,91 @@
+import { readFile } from 'node:fs/promises';
+import { networkInterfaces } from 'node:os';
+import { isIP } from 'node:net';
+import { parse as parseToml } from 'smol-toml';
+import { MemoryUserStore } from '../auth/users.js';
+import { LocalStore } from '../store/local.js';
+import { MemoryStore } from '../store/memory.js';
+import type { ListenAddress, ServerConfig, ShareOptions } from '../server/server.js';
+import { ConfigError, DEFAULT_PORT, DIALECT_CODES, parseConfig, type ConfigFileData } from './schema.js';
+
+/** Builds the server's resolved configuration from a validated config file. */
+export function serverConfigFrom(data: ConfigFileData): ServerConfig {
+  const users = new MemoryUserStore();
+  for (const u of data.user) {
+    if (u.password !== undefined) users.add(u.name, u.password);
+    else users.addHash(u.name, Buffer.from(u.nt_hash!, 'hex'));
+  }
+  const shares: ShareOptions[] = data.share.map((s) => {
+    const store = s.type === 'memory' ? new MemoryStore() : new LocalStore(s.path!, { readOnly: s.read_only });
+    const share: ShareOptions = { name: s.name, store, readOnly: s.read_only, guest: s.guest, comment: s.comment };
+    if (s.users) share.users = s.users;
+    return share;
+  });
+  return {
+    name: data.server.name,
+    domain: data.server.domain,
+    listen: data.server.listen ? data.server.listen.map(parseListen) : defaultListenAddresses(DEFAULT_PORT),
+    netbiosListen: data.server.netbios_listen.map(parseListen),
+    minDialect: DIALECT_CODES[data.server.min_dialect],
+    maxDialect: DIALECT_CODES[data.server.max_dialect],
+    signingRequired: data.server.signing === 'required',
+    maxIoSize: data.server.max_io_size,
+    maxCredits: data.server.max_credits,
+    users,
+    allowGuest: data.share.some((s) => s.guest),
+    shares,
+    logLevel: data.server.log_level,
+  };
+}
+
+/** Reads and validates a TOML configuration file. */
+export async function loadConfigFile(file: string): Promise<ConfigFileData> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read ${file}: ${(err as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = parseToml(text);
+  } catch (err) {
+    throw new ConfigError(`${file}: not valid TOML: ${(err as Error).message}`);
+  }
+  return parseConfig(raw);
+}
+
+/** `ADDR:PORT` or `[v6]:PORT`. */
+export function parseListen(s: string): ListenAddress {
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(s) ?? /^([^:]+):(\d+)$/.exec(s);
+  if (!m) throw new ConfigError(`listen address ${s}: expected ADDRESS:PORT`);
+  const port = Number(m[2]);
+  if (port < 0 || port > 65535) throw new ConfigError(`listen address ${s}: bad port`);
+  return { host: m[1]!, port };
+}
+
+/** Loopback and private-range addresses only (RFC 1918, link-local, IPv6 ULA): never a public one by default. */
+export function isPrivateAddress(addr: string): boolean {
+  const a = addr.toLowerCase().split('%')[0]!;
+  if (isIP(a) === 4) {
+    const [x, y] = a.split('.').map(Number) as [number, number];
+    return x === 127 || x === 10 || (x === 172 && y >= 16 && y <= 31) || (x === 192 && y === 168) || (x === 169 && y === 254);
+  }
+  if (isIP(a) === 6) {
+    return a === '::1' || a.startsWith('fe8') || a.startsWith('fe9') || a.startsWith('fea') || a.startsWith('feb') || a.startsWith('fc') || a.startsWith('fd');
+  }
+  return false;
+}
+
+/** The default listeners: every local loopback or private address, on `port`. */
+export function defaultListenAddresses(port: number): ListenAddress[] {
+  const out: ListenAddress[] = [];
+  for (const [ifname, addrs] of Object.entries(networkInterfaces())) {
+    for (const a of addrs ?? []) {
+      if (!isPrivateAddress(a.address)) continue;
+      const host = a.family === 'IPv6' && a.address.toLowerCase().startsWith('fe80') ? `${a.address}%${ifname}` : a.address;
+      out.push({ host, port });
+    }
+  }
+  return out.length > 0 ? out : [{ host: '127.0.0.1', port }];
+}

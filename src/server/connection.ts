@@ -1,0 +1,455 @@
+import { WireError } from '../errors.js';
+import { Status } from '../protocol/nt-status.js';
+import { Command, COMMAND_NAMES, HeaderFlags, SMB1_MAGIC, SMB2_HEADER_SIZE, SMB2_MAGIC } from '../protocol/smb2/constants.js';
+import { decodeHeader, encodeHeader, HeaderOffset, type Smb2Header } from '../protocol/smb2/header.js';
+import { chainCompound, splitCompound } from '../protocol/smb2/compound.js';
+import { encodeErrorResponse } from '../protocol/smb2/commands/error.js';
+import { isRelatedFileId, type FileId } from '../protocol/smb2/commands/file-id.js';
+import { sign, verifyMessage } from '../crypto/signing.js';
+import { preauthUpdate } from '../crypto/preauth.js';
+import { Reader } from '../util/reader.js';
+import { Writer } from '../util/writer.js';
+import type { Transport } from '../transport/types.js';
+import type { CompoundState, Outcome, RequestContext } from './context.js';
+import type { DialectTraits } from './dialects.js';
+import { HANDLERS } from './dispatch.js';
+import { handleSmb1Negotiate } from './handlers/negotiate.js';
+import type { SmbServer } from './server.js';
+import type { Open } from './state/open.js';
+import type { Session } from './state/session.js';
+
+/** Commands that are not signed-checked before a session exists (MS-SMB2 3.3.5.2.4). */
+const UNSIGNED_OK = new Set<number>([Command.NEGOTIATE, Command.SESSION_SETUP]);
+
+interface PendingAsync {
+  messageId: bigint;
+  asyncId: bigint;
+  cancel: () => void;
+}
+
+/**
+ * One client connection (MS-SMB2 3.3.1.7): negotiated dialect and its traits, the credit window, the preauth hash,
+ * and the request loop: framing -> compound split -> header checks -> signature check -> handler -> signed reply.
+ * Requests of different frames run concurrently; those of one compound run in order.
+ */
+export class Connection {
+  readonly server: SmbServer;
+  readonly transport: Transport;
+  readonly id: number;
+  readonly startedAt = Date.now();
+
+  dialect: number | undefined;
+  traits: DialectTraits | undefined;
+  clientGuid: Buffer = Buffer.alloc(16);
+  clientCapabilities = 0;
+  clientSecurityMode = 0;
+  clientDialects: number[] = [];
+  serverCapabilities = 0;
+  serverSecurityMode = 0;
+  /** SIGNING_CAPABILITIES choice for 3.1.1, else the dialect's default. */
+  signingAlgorithm = 0;
+  /** ENCRYPTION_CAPABILITIES choice (0 = none). */
+  cipher = 0;
+  /** Connection.PreauthIntegrityHashValue (3.1.1). */
+  preauthHash: Buffer | undefined;
+  /** A NEGOTIATE completed (a second one disconnects, MS-SMB2 3.3.5.3.1). */
+  negotiated = false;
+  maxTransactSize: number;
+  maxReadSize: number;
+  maxWriteSize: number;
+
+  /** Credit window (MS-SMB2 3.3.1.1): ids in [low, high) may be used once; `used` holds those consumed out of order. */
+  private low = 0n;
+  private high = 1n;
+  private readonly used = new Set<bigint>();
+  private readonly pending = new Map<bigint, PendingAsync>();
+  private nextAsyncId = 1n;
+  private inflight = 0;
+  private closed = false;
+  readonly sessions = new Map<bigint, Session>();
+
+  constructor(server: SmbServer, transport: Transport, id: number) {
+    this.server = server;
+    this.transport = transport;
+    this.id = id;
+    this.maxTransactSize = server.config.maxIoSize;
+    this.maxReadSize = server.config.maxIoSize;
+    this.maxWriteSize = server.config.maxIoSize;
+    transport.onMessage = (msg) => this.onMessage(msg);
+    transport.onClose = (reason) => void this.teardown(reason);
+  }
+
+  get log() {
+    return this.server.log;
+  }
+
+  /** Credits the client may still use (granted but unused). */
+  get creditsOutstanding(): number {
+    return Number(this.high - this.low) - this.used.size;
+  }
+
+  close(reason: string): void {
+    if (this.closed) return;
+    this.log.info('connection closing', { conn: this.id, reason });
+    this.transport.close(true);
+  }
+
+  private async teardown(reason: string): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const p of this.pending.values()) p.cancel();
+    this.pending.clear();
+    for (const s of this.sessions.values()) await this.server.destroySession(s);
+    this.sessions.clear();
+    this.server.connectionClosed(this, reason);
+  }
+
+  private onMessage(msg: Buffer): void {
+    if (this.closed) return;
+    if (msg.length >= 4) {
+      const magic = msg.readUInt32BE(0);
+      if (magic === SMB1_MAGIC) {
+        this.track(handleSmb1Negotiate(this, msg));
+        return;
+      }
+      if (magic !== SMB2_MAGIC) {
+        // Transform (0xFD) and compression (0xFC) headers are accepted only once negotiated; neither is yet.
+        this.close(`unexpected protocol id 0x${magic.toString(16)}`);
+        return;
+      }
+    } else {
+      this.close('message shorter than a protocol id');
+      return;
+    }
+    let parts;
+    try {
+      parts = splitCompound(msg);
+    } catch (err) {
+      this.close(`malformed compound: ${(err as Error).message}`);
+      return;
+    }
+    // Credit checks happen here, synchronously and in arrival order, before any await.
+    const headers: Smb2Header[] = [];
+    for (const p of parts) {
+      let h: Smb2Header;
+      try {
+        h = decodeHeader(new Reader(msg, p.start, p.end));
+      } catch (err) {
+        this.close(`malformed header: ${(err as Error).message}`);
+        return;
+      }
+      if (h.flags & HeaderFlags.SERVER_TO_REDIR) {
+        this.close('client sent a response');
+        return;
+      }
+      if (h.command !== Command.CANCEL && !this.consumeMessageIds(h)) {
+        this.close(`message id ${h.messageId} outside the credit window [${this.low}, ${this.high})`);
+        return;
+      }
+      headers.push(h);
+    }
+    this.track(this.runCompound(msg, parts, headers));
+  }
+
+  private track(p: Promise<void>): void {
+    this.inflight++;
+    if (this.transport.congested) this.transport.pause();
+    p.catch((err) => {
+      this.log.error('request failed unexpectedly', { conn: this.id, error: (err as Error).stack ?? String(err) });
+      this.close('internal error');
+    }).finally(() => {
+      this.inflight--;
+      if (this.transport.congested) {
+        void this.transport.drained().then(() => this.transport.resume());
+      } else {
+        this.transport.resume();
+      }
+    });
+  }
+
+  /** MS-SMB2 3.3.5.2.3: every id in [MessageId, MessageId + CreditCharge) must be granted and unused. */
+  private consumeMessageIds(h: Smb2Header): boolean {
+    const charge = BigInt(this.traits?.multiCredit ? Math.max(1, h.creditCharge) : 1);
+    const first = h.messageId;
+    if (first === 0xffffffffffffffffn) return false;
+    if (first < this.low || first + charge > this.high) return false;
+    for (let id = first; id < first + charge; id++) if (this.used.has(id)) return false;
+    for (let id = first; id < first + charge; id++) this.used.add(id);
+    while (this.used.delete(this.low)) this.low++;
+    return true;
+  }
+
+  /** Credits to grant for a response: what was asked (at least 1), within the configured window. */
+  private grantCredits(h: Smb2Header): number {
+    const charge = this.traits?.multiCredit ? Math.max(1, h.creditCharge) : 1;
+    const asked = Math.max(h.credits, h.command === Command.NEGOTIATE ? 1 : 0, 1);
+    let want = Math.min(asked, charge > asked ? charge : asked);
+    const room = this.server.config.maxCredits - this.creditsOutstanding;
+    want = Math.max(0, Math.min(want, room));
+    // Never leave the client without a credit when it has none outstanding.
+    if (want === 0 && this.creditsOutstanding === 0) want = 1;
+    this.high += BigInt(want);
+    return want;
+  }
+
+  private async runCompound(msg: Buffer, parts: { start: number; end: number }[], headers: Smb2Header[]): Promise<void> {
+    const state: CompoundState = { sessionId: 0n, treeId: 0, fileId: undefined, previousStatus: Status.SUCCESS };
+    const replies: { header: Smb2Header; chunks: Buffer[]; session: Session | undefined; signIt: boolean }[] = [];
+    for (let i = 0; i < parts.length; i++) {
+      const part = parts[i]!;
+      const h = headers[i]!;
+      const related = i > 0 && (h.flags & HeaderFlags.RELATED_OPERATIONS) !== 0;
+      const out = await this.runOne(msg.subarray(part.start, part.end), h, related, state, i === parts.length - 1);
+      if (out === undefined) continue; // went async, or no reply (CANCEL)
+      replies.push(out);
+    }
+    if (replies.length === 0 || this.closed) return;
+    const chained = chainCompound(replies.map((r) => r.chunks));
+    for (let i = 0; i < chained.length; i++) {
+      const r = replies[i]!;
+      if (r.signIt && r.session?.signingKey) this.signChunks(chained[i]!, r.session.signingKey);
+    }
+    this.transport.send(chained.flat());
+  }
+
+  private signChunks(chunks: Buffer[], key: Buffer): void {
+    const first = chunks[0]!;
+    first.writeUInt32LE(first.readUInt32LE(HeaderOffset.FLAGS) | HeaderFlags.SIGNED, HeaderOffset.FLAGS);
+    first.fill(0, HeaderOffset.SIGNATURE, HeaderOffset.SIGNATURE + 16);
+    const sig = sign(this.signingAlgorithm, key, chunks);
+    sig.copy(first, HeaderOffset.SIGNATURE);
+  }
+
+  /** Runs one request; returns its reply (header + body chunks), or undefined when it went async. */
+  private async runOne(
+    message: Buffer,
+    h: Smb2Header,
+    related: boolean,
+    compound: CompoundState,
+    lastInCompound: boolean,
+  ): Promise<{ header: Smb2Header; chunks: Buffer[]; session: Session | undefined; signIt: boolean } | undefined> {
+    const handler = HANDLERS[h.command];
+    const ctx = this.makeContext(message, h, related, compound, lastInCompound);
+    let outcome: Outcome;
+    let signIt = false;
+    if (h.command === Command.CANCEL) {
+      this.cancel(h);
+      return undefined;
+    }
+    if (related) {
+      // MS-SMB2 3.3.5.2.7.2: related requests inherit session, tree and file from the previous one.
+      if (h.sessionId === 0xffffffffffffffffn) h.sessionId = compound.sessionId;
+      if (h.treeId === 0xffffffff) h.treeId = compound.treeId;
+    }
+    if (handler === undefined) {
+      outcome = Status.INVALID_PARAMETER;
+    } else if (related && compound.previousStatus !== Status.SUCCESS && isErrorStatus(compound.previousStatus)) {
+      outcome = compound.previousStatus;
+    } else if (!this.negotiated && h.command !== Command.NEGOTIATE) {
+      this.close(`${COMMAND_NAMES[h.command] ?? h.command} before NEGOTIATE`);
+      return undefined;
+    } else {
+      const pre = this.checkSessionAndTree(ctx, handler.needsSession, handler.needsTree);
+      if (pre !== undefined) {
+        if (pre === 'disconnect') {
+          this.close('bad signature');
+          return undefined;
+        }
+        outcome = pre;
+      } else {
+        try {
+          outcome = await handler.run(ctx);
+        } catch (err) {
+          if (err instanceof WireError) {
+            this.log.debug('malformed request', { conn: this.id, command: COMMAND_NAMES[h.command], error: err.message });
+            outcome = err.status ?? Status.INVALID_PARAMETER;
+          } else {
+            throw err;
+          }
+        }
+      }
+    }
+    const status = typeof outcome === 'number' ? outcome : outcome.status ?? Status.SUCCESS;
+    compound.previousStatus = status;
+    compound.sessionId = h.command === Command.SESSION_SETUP && ctx.session ? ctx.session.id : h.sessionId;
+    compound.treeId = h.treeId;
+    if (ctx.asyncId !== undefined) {
+      // The final response goes out alone once the handler finishes (already awaited above).
+      this.pending.delete(ctx.asyncId);
+    }
+    const session = ctx.session ?? this.server.sessions.get(h.sessionId);
+    signIt = this.shouldSign(h, session, status);
+    const chunks = this.buildReply(h, ctx, outcome, status);
+    if (ctx.asyncId !== undefined) {
+      if (!this.closed) {
+        const chained = chainCompound([chunks]);
+        if (signIt && session?.signingKey) this.signChunks(chained[0]!, session.signingKey);
+        this.transport.send(chained[0]!);
+      }
+      return undefined;
+    }
+    if (typeof outcome !== 'number' && outcome.after) outcome.after(chunks);
+    return { header: h, chunks, session: ctx.session ?? session, signIt };
+  }
+
+  private shouldSign(h: Smb2Header, session: Session | undefined, status: number): boolean {
+    if (!session?.signingKey) return false;
+    if (h.command === Command.SESSION_SETUP) {
+      // MS-SMB2 3.3.5.5.3: the final SESSION_SETUP response is signed (3.x always; 2.x when signing is on).
+      return status === Status.SUCCESS && (session.signingRequired || (this.dialect ?? 0) >= 0x0300) && !session.identity?.anonymous && !session.identity?.guest;
+    }
+    return session.signingRequired || (h.flags & HeaderFlags.SIGNED) !== 0;
+  }
+
+  private buildReply(h: Smb2Header, ctx: RequestContext, outcome: Outcome, status: number): Buffer[] {
+    const w = new Writer(256);
+    const credits = ctx.asyncId !== undefined ? 0 : this.grantCredits(h);
+    const flags =
+      HeaderFlags.SERVER_TO_REDIR |
+      (ctx.related ? HeaderFlags.RELATED_OPERATIONS : 0) |
+      (ctx.asyncId !== undefined ? HeaderFlags.ASYNC_COMMAND : 0) |
+      (h.flags & HeaderFlags.PRIORITY_MASK);
+    encodeHeader(w, {
+      creditCharge: h.creditCharge,
+      status,
+      command: h.command,
+      credits,
+      flags,
+      nextCommand: 0,
+      messageId: h.messageId,
+      treeId: h.treeId,
+      asyncId: ctx.asyncId ?? 0n,
+      sessionId: h.command === Command.SESSION_SETUP && ctx.session ? ctx.session.id : h.sessionId,
+      signature: Buffer.alloc(16),
+    });
+    if (typeof outcome === 'number') {
+      encodeErrorResponse(w);
+      return [w.finish()];
+    }
+    outcome.body(w);
+    const head = w.finish();
+    return outcome.tail && outcome.tail.length > 0 ? [head, outcome.tail] : [head];
+  }
+
+  /**
+   * Session and tree lookup, and the signature check (MS-SMB2 3.3.5.2.4, 3.3.5.2.9, 3.3.5.2.11). Returns an error
+   * status, 'disconnect', or undefined when the request may run.
+   */
+  private checkSessionAndTree(ctx: RequestContext, needsSession: boolean, needsTree: boolean): number | 'disconnect' | undefined {
+    const h = ctx.header;
+    if (!needsSession && h.command !== Command.SESSION_SETUP) return undefined;
+    const session = h.sessionId === 0n ? undefined : this.server.sessions.get(h.sessionId);
+    if (h.command === Command.SESSION_SETUP) {
+      ctx.session = session;
+      return undefined;
+    }
+    if (!session || session.connection !== this) return Status.USER_SESSION_DELETED;
+    if (session.state === 'expired') return Status.NETWORK_SESSION_EXPIRED;
+    if (session.state !== 'valid') return Status.USER_SESSION_DELETED;
+    if (!UNSIGNED_OK.has(h.command) && session.signingKey) {
+      if (h.flags & HeaderFlags.SIGNED) {
+        if (!verifyMessage(this.signingAlgorithm, session.signingKey, ctx.message)) {
+          this.log.warn('bad signature', { conn: this.id, command: COMMAND_NAMES[h.command], messageId: String(h.messageId) });
+          return (this.dialect ?? 0) >= 0x0300 ? 'disconnect' : Status.ACCESS_DENIED;
+        }
+      } else if (session.signingRequired && h.command !== Command.OPLOCK_BREAK) {
+        return Status.ACCESS_DENIED;
+      }
+    }
+    ctx.session = session;
+    if (!needsTree) return undefined;
+    const tree = session.trees.get(h.treeId);
+    if (!tree) return Status.NETWORK_NAME_DELETED;
+    ctx.tree = tree;
+    return undefined;
+  }
+
+  private makeContext(message: Buffer, h: Smb2Header, related: boolean, compound: CompoundState, last: boolean): RequestContext {
+    const r = new Reader(message, SMB2_HEADER_SIZE, message.length, 0);
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const conn = this;
+    const ctx: RequestContext = {
+      conn,
+      header: h,
+      message,
+      r,
+      related,
+      compound,
+      session: undefined,
+      tree: undefined,
+      asyncId: undefined,
+      onCancel: undefined,
+      open(fileId: FileId): Open | undefined {
+        let id = fileId;
+        if (isRelatedFileId(fileId)) {
+          if (!related || compound.fileId === undefined) return undefined;
+          id = compound.fileId;
+        }
+        const o = ctx.session?.opens.get(id.volatile);
+        if (!o || o.persistentId !== id.persistent || o.closed) return undefined;
+        if (ctx.tree && o.tree !== ctx.tree) return undefined;
+        return o;
+      },
+      goAsync(onCancel: () => void): void {
+        if (ctx.asyncId !== undefined) return;
+        if (!last) return; // only the last request of a compound may go async here
+        const asyncId = conn.nextAsyncId++;
+        ctx.asyncId = asyncId;
+        ctx.onCancel = onCancel;
+        conn.pending.set(asyncId, { messageId: h.messageId, asyncId, cancel: onCancel });
+        conn.sendInterim(ctx);
+      },
+    };
+    return ctx;
+  }
+
+  /** MS-SMB2 3.3.4.2: STATUS_PENDING with the async id, granting the request's credits now. */
+  private sendInterim(ctx: RequestContext): void {
+    const h = ctx.header;
+    const w = new Writer(80);
+    encodeHeader(w, {
+      creditCharge: h.creditCharge,
+      status: Status.PENDING,
+      command: h.command,
+      credits: this.grantCredits(h),
+      flags: HeaderFlags.SERVER_TO_REDIR | HeaderFlags.ASYNC_COMMAND | (ctx.related ? HeaderFlags.RELATED_OPERATIONS : 0),
+      nextCommand: 0,
+      messageId: h.messageId,
+      treeId: 0,
+      asyncId: ctx.asyncId ?? 0n,
+      sessionId: h.sessionId,
+      signature: Buffer.alloc(16),
+    });
+    encodeErrorResponse(w);
+    const chunks = [w.finish()];
+    // Interim responses are not signed (MS-SMB2 3.3.4.1.1).
+    this.transport.send(chunks);
+  }
+
+  /** CANCEL (MS-SMB2 3.3.5.16): finds the pending request by async id or message id; sends no reply itself. */
+  private cancel(h: Smb2Header): void {
+    for (const p of this.pending.values()) {
+      const match = h.flags & HeaderFlags.ASYNC_COMMAND ? p.asyncId === h.asyncId : p.messageId === h.messageId;
+      if (match) {
+        this.pending.delete(p.asyncId);
+        p.cancel();
+        return;
+      }
+    }
+  }
+
+  /** The SMB1 NEGOTIATE used message id 0; the SMB2 NEGOTIATE that follows uses id 1 (MS-SMB2 3.3.5.3.1). */
+  smb1NegotiateAnswered(): void {
+    this.low = 1n;
+    this.high = 2n;
+  }
+
+  /** Preauth integrity (3.1.1): folds a message into the connection's hash. */
+  updatePreauth(message: Buffer | Buffer[]): void {
+    if (this.preauthHash) this.preauthHash = preauthUpdate(this.preauthHash, message);
+  }
+}
+
+function isErrorStatus(s: number): boolean {
+  return s >>> 30 === 3;
+}

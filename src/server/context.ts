@@ -1,0 +1,53 @@
+import type { Reader } from '../util/reader.js';
+import type { Writer } from '../util/writer.js';
+import type { Smb2Header } from '../protocol/smb2/header.js';
+import type { FileId } from '../protocol/smb2/commands/file-id.js';
+import type { Connection } from './connection.js';
+import type { Session } from './state/session.js';
+import type { Tree } from './state/tree.js';
+import type { Open } from './state/open.js';
+
+/** What a handler returns on success (or with a warning status such as BUFFER_OVERFLOW). */
+export interface Reply {
+  status?: number;
+  /** Writes the response body after the 64-byte header. */
+  body: (w: Writer) => void;
+  /** Payload sent as its own chunk after the body, never copied (READ data). */
+  tail?: Buffer;
+  /** Runs once the response is built, with its chunks (for the preauth hash, or to drop a session after LOGOFF). */
+  after?: (chunks: readonly Buffer[]) => void;
+}
+
+/** A handler answers with a Reply, or with an error status (sent as an ERROR response). */
+export type Outcome = Reply | number;
+
+/** State carried between the requests of one compound (MS-SMB2 3.3.5.2.7.2). */
+export interface CompoundState {
+  sessionId: bigint;
+  treeId: number;
+  fileId: FileId | undefined;
+  /** Status of the previous request; a related request after a failed one fails the same way. */
+  previousStatus: number;
+}
+
+/** One request being served: the connection, the resolved session and tree, and its bytes. */
+export interface RequestContext {
+  readonly conn: Connection;
+  readonly header: Smb2Header;
+  /** The whole message (header + body), a view of the frame. */
+  readonly message: Buffer;
+  /** Positioned after the header; base = header start. */
+  readonly r: Reader;
+  readonly related: boolean;
+  readonly compound: CompoundState;
+  session: Session | undefined;
+  tree: Tree | undefined;
+  /** Set when the handler went async (an interim STATUS_PENDING was sent). */
+  asyncId: bigint | undefined;
+  /** Called by CANCEL for this request while it is pending. */
+  onCancel: (() => void) | undefined;
+  /** Resolves an open by FileId, applying the compound rule for the 0xFFFF... id. */
+  open(fileId: FileId): Open | undefined;
+  /** Sends the interim response now and marks the request async (MS-SMB2 3.3.4.2). */
+  goAsync(onCancel: () => void): void;
+}

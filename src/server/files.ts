@@ -1,0 +1,131 @@
+import { FileAttributes } from '../protocol/smb2/constants.js';
+import type { DirEntryFacts } from '../protocol/smb2/fscc/dir-info.js';
+import type { FileFacts } from '../protocol/smb2/fscc/file-info.js';
+import { isValidComponent, isValidStreamName } from '../store/resolve.js';
+import type { StoreStat } from '../store/types.js';
+import { Status } from '../protocol/nt-status.js';
+import { msToFiletime } from '../util/filetime.js';
+
+/**
+ * How the server turns SMB names into store paths and store stats into the facts SMB reports. One place for the
+ * name rules (MS-FSCC 2.1.5) and attribute derivation.
+ */
+
+export interface ParsedName {
+  /** Store path ('/'-separated, '' = share root). */
+  path: string;
+  /** Named stream, or undefined for the default data stream. */
+  stream: string | undefined;
+}
+
+/**
+ * Parses a CREATE or rename name: `dir\file`, `file:stream`, `file:stream:$DATA`, `file::$DATA`. Returns a
+ * status for names Windows refuses.
+ */
+export function parseSmbName(name: string): ParsedName | number {
+  if (name === '') return { path: '', stream: undefined };
+  if (name.startsWith('\\')) return Status.INVALID_PARAMETER;
+  const parts = name.split('\\');
+  // A trailing backslash names the same object (Windows accepts "dir\").
+  if (parts.length > 1 && parts[parts.length - 1] === '') parts.pop();
+  let stream: string | undefined;
+  const last = parts[parts.length - 1]!;
+  const colon = last.indexOf(':');
+  if (colon >= 0) {
+    const base = last.slice(0, colon);
+    const rest = last.slice(colon + 1);
+    const m = /^([^:]*)(?::(\$[A-Za-z_]+))?$/.exec(rest);
+    if (!m) return Status.OBJECT_NAME_INVALID;
+    const type = m[2];
+    if (type !== undefined && type.toUpperCase() !== '$DATA') return Status.OBJECT_NAME_INVALID;
+    if (m[1] === '' && type === undefined) return Status.OBJECT_NAME_INVALID;
+    if (m[1] !== '') {
+      if (!isValidStreamName(m[1]!)) return Status.OBJECT_NAME_INVALID;
+      stream = m[1];
+    }
+    parts[parts.length - 1] = base;
+    if (base === '' && parts.length === 1 && stream !== undefined) return Status.INVALID_PARAMETER;
+  }
+  for (const p of parts) {
+    if (p === '' && parts.length === 1) continue;
+    if (p === '' || p === '.' || p === '..') return Status.OBJECT_NAME_INVALID;
+    if (!isValidComponent(p)) return Status.OBJECT_NAME_INVALID;
+  }
+  return { path: parts.filter((p) => p !== '').join('/'), stream };
+}
+
+/** DOS attributes as SMB reports them: stored bits plus DIRECTORY; NORMAL alone when nothing else is set. */
+export function attributesOf(st: StoreStat): number {
+  let a = st.dosAttributes & ~(FileAttributes.DIRECTORY | FileAttributes.NORMAL);
+  if (st.type === 'directory') a |= FileAttributes.DIRECTORY;
+  return a === 0 ? FileAttributes.NORMAL : a;
+}
+
+/** Attribute bits a client may store (MS-FSA 2.1.5.14.2): DIRECTORY and NORMAL are derived, not kept. */
+export const SETTABLE_ATTRIBUTES =
+  FileAttributes.READONLY |
+  FileAttributes.HIDDEN |
+  FileAttributes.SYSTEM |
+  FileAttributes.ARCHIVE |
+  FileAttributes.TEMPORARY |
+  FileAttributes.OFFLINE |
+  FileAttributes.NOT_CONTENT_INDEXED;
+
+export interface Times {
+  creationTime: bigint;
+  lastAccessTime: bigint;
+  lastWriteTime: bigint;
+  changeTime: bigint;
+}
+
+export function timesOf(st: StoreStat): Times {
+  return {
+    creationTime: msToFiletime(st.birthtimeMs),
+    lastAccessTime: msToFiletime(st.atimeMs),
+    lastWriteTime: msToFiletime(st.mtimeMs),
+    changeTime: msToFiletime(st.ctimeMs),
+  };
+}
+
+function allocationOf(st: StoreStat): bigint {
+  return st.type === 'directory' ? 0n : BigInt(st.allocationSize);
+}
+
+export function dirEntryFacts(name: string, st: StoreStat): DirEntryFacts {
+  return {
+    fileName: name,
+    ...timesOf(st),
+    endOfFile: st.type === 'directory' ? 0n : BigInt(st.size),
+    allocationSize: allocationOf(st),
+    fileAttributes: attributesOf(st),
+    eaSize: 0,
+    fileId: st.fileId,
+  };
+}
+
+export function fileFacts(
+  st: StoreStat,
+  extra: { name: string; deletePending: boolean; accessFlags: number; currentByteOffset: bigint; mode: number },
+): FileFacts {
+  return {
+    ...timesOf(st),
+    fileAttributes: attributesOf(st),
+    allocationSize: allocationOf(st),
+    endOfFile: st.type === 'directory' ? 0n : BigInt(st.size),
+    numberOfLinks: Math.max(1, st.nlink),
+    deletePending: extra.deletePending,
+    directory: st.type === 'directory',
+    indexNumber: st.fileId,
+    eaSize: 0,
+    accessFlags: extra.accessFlags,
+    currentByteOffset: extra.currentByteOffset,
+    mode: extra.mode,
+    alignmentRequirement: 0,
+    name: extra.name,
+  };
+}
+
+/** `\dir\file` as FileNameInformation reports it, from a store path. */
+export function smbPathOf(path: string): string {
+  return '\\' + path.split('/').filter(Boolean).join('\\');
+}

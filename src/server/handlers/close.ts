@@ -1,0 +1,49 @@
+import { Status } from '../../protocol/nt-status.js';
+import { CloseFlags } from '../../protocol/smb2/constants.js';
+import { decodeCloseRequest, encodeCloseResponse, type CloseResponse } from '../../protocol/smb2/commands/close.js';
+import type { Outcome, RequestContext } from '../context.js';
+import { attributesOf, timesOf } from '../files.js';
+
+const ZERO_ATTRS: Omit<CloseResponse, 'flags'> = {
+  creationTime: 0n,
+  lastAccessTime: 0n,
+  lastWriteTime: 0n,
+  changeTime: 0n,
+  allocationSize: 0n,
+  endOfFile: 0n,
+  fileAttributes: 0,
+};
+
+/** CLOSE (MS-SMB2 3.3.5.10): with POSTQUERY_ATTRIB the attributes are read before the close. */
+export async function handleClose(ctx: RequestContext): Promise<Outcome> {
+  const req = decodeCloseRequest(ctx.r);
+  const open = ctx.open(req.fileId);
+  if (!open) return Status.FILE_CLOSED;
+  const server = ctx.conn.server;
+  const store = open.tree.share.store!;
+  if (open.written && !open.stickyWriteTime && open.stream === undefined) {
+    // Windows stamps the last-write time when a written handle closes.
+    await store.setTimes(open.path, { mtimeMs: Date.now() }).catch(() => {});
+  }
+  let res: CloseResponse = { flags: 0, ...ZERO_ATTRS };
+  if (req.flags & CloseFlags.POSTQUERY_ATTRIB) {
+    try {
+      const st = open.handle ? await open.handle.stat() : await store.stat(open.path);
+      const base = open.stream !== undefined ? await store.stat(open.path) : st;
+      res = {
+        flags: CloseFlags.POSTQUERY_ATTRIB,
+        ...timesOf(base),
+        allocationSize: st.type === 'directory' ? 0n : BigInt(st.allocationSize),
+        endOfFile: st.type === 'directory' ? 0n : BigInt(st.size),
+        fileAttributes: attributesOf(base),
+      };
+    } catch {
+      res = { flags: 0, ...ZERO_ATTRS };
+    }
+  }
+  const path = open.path;
+  const { deleted } = await server.closeOpen(open);
+  if (deleted) server.events.emit('delete', { user: open.session.userName, share: open.tree.share.name, path });
+  if (deleted && res.flags) res = { flags: 0, ...ZERO_ATTRS };
+  return { body: (w) => encodeCloseResponse(w, res) };
+}

@@ -1,0 +1,262 @@
+import { Status } from '../../protocol/nt-status.js';
+import {
+  AccessMask,
+  CreateAction,
+  CreateDisposition,
+  CreateOptions,
+  FileAttributes,
+  ImpersonationLevel,
+  OplockLevel,
+} from '../../protocol/smb2/constants.js';
+import { decodeCreateRequest, encodeCreateResponse, type CreateRequest } from '../../protocol/smb2/commands/create.js';
+import {
+  CreateContextName,
+  decodeMaximalAccessRequest,
+  encodeMaximalAccessResponse,
+  encodeQueryOnDiskIdResponse,
+  findCreateContext,
+  type CreateContext,
+} from '../../protocol/smb2/contexts/create-contexts.js';
+import { resolveCaseInsensitive } from '../../store/resolve.js';
+import type { FileStore, StoreHandle, StoreStat } from '../../store/types.js';
+import type { Outcome, RequestContext } from '../context.js';
+import { attributesOf, parseSmbName, SETTABLE_ATTRIBUTES, timesOf } from '../files.js';
+import { storeErrorToStatus } from '../status-map.js';
+import { isDataAccess } from '../state/file-node.js';
+import { Open } from '../state/open.js';
+
+/** Generic rights to file rights (MS-SMB2 3.3.5.9, MS-DTYP 2.4.3). */
+const FILE_GENERIC_READ = 0x00120089;
+const FILE_GENERIC_WRITE = 0x00120116;
+const FILE_GENERIC_EXECUTE = 0x001200a0;
+const FILE_ALL_ACCESS = 0x001f01ff;
+const WRITE_BITS =
+  AccessMask.FILE_WRITE_DATA |
+  AccessMask.FILE_APPEND_DATA |
+  AccessMask.FILE_WRITE_EA |
+  AccessMask.FILE_WRITE_ATTRIBUTES |
+  AccessMask.DELETE |
+  AccessMask.FILE_DELETE_CHILD |
+  AccessMask.WRITE_DAC |
+  AccessMask.WRITE_OWNER;
+/** Bits that are valid in DesiredAccess (MS-SMB2 2.2.13.1). */
+const VALID_ACCESS = 0xf21f01ff;
+
+export function mapGenericAccess(desired: number, maximal: number): number {
+  let a = desired & 0x01ffffff & ~AccessMask.MAXIMUM_ALLOWED;
+  if (desired & AccessMask.GENERIC_READ) a |= FILE_GENERIC_READ;
+  if (desired & AccessMask.GENERIC_WRITE) a |= FILE_GENERIC_WRITE;
+  if (desired & AccessMask.GENERIC_EXECUTE) a |= FILE_GENERIC_EXECUTE;
+  if (desired & AccessMask.GENERIC_ALL) a |= FILE_ALL_ACCESS;
+  if (desired & AccessMask.MAXIMUM_ALLOWED) a |= maximal;
+  return a >>> 0;
+}
+
+/** CREATE (MS-SMB2 3.3.5.9, MS-FSA 2.1.5.1). */
+export async function handleCreate(ctx: RequestContext): Promise<Outcome> {
+  const req = decodeCreateRequest(ctx.r);
+  const tree = ctx.tree!;
+  const share = tree.share;
+  if (share.kind === 'ipc') return Status.OBJECT_NAME_NOT_FOUND; // named pipes: not served yet
+  const store = share.store!;
+
+  const invalid = validateRequest(req);
+  if (invalid !== undefined) return invalid;
+  const parsed = parseSmbName(req.name);
+  if (typeof parsed === 'number') return parsed;
+
+  const wantDir = (req.createOptions & CreateOptions.DIRECTORY_FILE) !== 0;
+  const wantFile = (req.createOptions & CreateOptions.NON_DIRECTORY_FILE) !== 0;
+  const deleteOnClose = (req.createOptions & CreateOptions.DELETE_ON_CLOSE) !== 0;
+  const disposition = req.createDisposition;
+  let granted = mapGenericAccess(req.desiredAccess, tree.maximalAccess);
+  if (granted & ~tree.maximalAccess & ~AccessMask.SYNCHRONIZE) {
+    if (tree.readOnly) return Status.ACCESS_DENIED;
+    granted &= tree.maximalAccess | AccessMask.SYNCHRONIZE;
+  }
+  if (deleteOnClose && !(granted & AccessMask.DELETE)) return Status.ACCESS_DENIED;
+
+  let resolved;
+  try {
+    resolved = await resolveCaseInsensitive(store, parsed.path);
+  } catch (err) {
+    return storeErrorToStatus(err, 'parent');
+  }
+  const path = resolved.path;
+  let stat = resolved.stat;
+  let action: number = CreateAction.OPENED;
+  const node = ctx.conn.server.node(share, path);
+  const stream = parsed.stream;
+
+  if (resolved.exists && stat) {
+    if (disposition === CreateDisposition.CREATE && stream === undefined) return Status.OBJECT_NAME_COLLISION;
+    const isDir = stat.type === 'directory';
+    if (stream === undefined) {
+      if (isDir && wantFile) return Status.FILE_IS_A_DIRECTORY;
+      if (!isDir && wantDir) return Status.NOT_A_DIRECTORY;
+      if (isDir && disposition !== CreateDisposition.OPEN && disposition !== CreateDisposition.OPEN_IF) {
+        return Status.INVALID_PARAMETER;
+      }
+    }
+    if (node.deletePending) return Status.DELETE_PENDING;
+    const readOnlyAttr = (stat.dosAttributes & FileAttributes.READONLY) !== 0;
+    if (readOnlyAttr && deleteOnClose) return Status.CANNOT_DELETE;
+    if (readOnlyAttr && !isDir && granted & (AccessMask.FILE_WRITE_DATA | AccessMask.FILE_APPEND_DATA)) {
+      return Status.ACCESS_DENIED;
+    }
+    const overwrite =
+      disposition === CreateDisposition.OVERWRITE ||
+      disposition === CreateDisposition.OVERWRITE_IF ||
+      disposition === CreateDisposition.SUPERSEDE;
+    if (overwrite && tree.readOnly) return Status.ACCESS_DENIED;
+    if (isDataAccess(granted) && !node.shareAllows(granted, req.shareAccess)) return Status.SHARING_VIOLATION;
+    if (overwrite) {
+      // MS-FSA 2.1.5.1.2.1: overwrite truncates and replaces the attributes (keeping HIDDEN/SYSTEM as asked).
+      if (readOnlyAttr || ((stat.dosAttributes & FileAttributes.HIDDEN) && !(req.fileAttributes & FileAttributes.HIDDEN)) || ((stat.dosAttributes & FileAttributes.SYSTEM) && !(req.fileAttributes & FileAttributes.SYSTEM))) {
+        return Status.ACCESS_DENIED;
+      }
+      action = disposition === CreateDisposition.SUPERSEDE ? CreateAction.SUPERSEDED : CreateAction.OVERWRITTEN;
+    }
+    if (stream !== undefined && disposition === CreateDisposition.CREATE) {
+      if (store.listStreams) {
+        const streams = await store.listStreams(path).catch(() => []);
+        if (streams.some((s) => s.name.toUpperCase() === stream.toUpperCase())) return Status.OBJECT_NAME_COLLISION;
+      }
+    }
+  } else {
+    if (disposition === CreateDisposition.OPEN || disposition === CreateDisposition.OVERWRITE) {
+      return Status.OBJECT_NAME_NOT_FOUND;
+    }
+    if (tree.readOnly) return Status.ACCESS_DENIED;
+    if (stream !== undefined) return Status.OBJECT_NAME_NOT_FOUND; // the file must exist before its streams
+    if (req.fileAttributes & FileAttributes.READONLY && deleteOnClose) return Status.CANNOT_DELETE;
+    action = CreateAction.CREATED;
+  }
+
+  // Do it.
+  let handle: StoreHandle | undefined;
+  const isDirectory = stream === undefined && (stat ? stat.type === 'directory' : wantDir);
+  const writable = (granted & (AccessMask.FILE_WRITE_DATA | AccessMask.FILE_APPEND_DATA)) !== 0 || action !== CreateAction.OPENED;
+  try {
+    if (action === CreateAction.CREATED) {
+      if (isDirectory) {
+        await store.mkdir(path);
+        handle = undefined;
+      } else {
+        handle = await store.open(path, { write: true, create: 'new' });
+      }
+      const attrs = req.fileAttributes & SETTABLE_ATTRIBUTES;
+      const wanted = isDirectory ? attrs : attrs | FileAttributes.ARCHIVE;
+      if (wanted !== 0) await store.setAttributes(path, wanted);
+    } else if (!isDirectory) {
+      const openOpts: Parameters<FileStore['open']>[1] = { write: writable && !tree.readOnly };
+      if (stream !== undefined) {
+        openOpts.stream = stream;
+        openOpts.create = disposition === CreateDisposition.OPEN || disposition === CreateDisposition.OVERWRITE ? 'never' : 'always';
+      }
+      if (action === CreateAction.OVERWRITTEN || action === CreateAction.SUPERSEDED) openOpts.truncate = true;
+      handle = await store.open(path, openOpts);
+      if (action === CreateAction.OVERWRITTEN || action === CreateAction.SUPERSEDED) {
+        if (stream === undefined) {
+          await store.setAttributes(path, (req.fileAttributes & SETTABLE_ATTRIBUTES) | FileAttributes.ARCHIVE);
+        }
+      }
+    }
+    stat = handle ? await handle.stat() : await store.stat(path);
+    if (stream !== undefined && handle) {
+      // The handle's stat describes the stream; attributes and times are the file's.
+      const fileStat = await store.stat(path);
+      stat = { ...fileStat, size: stat.size, allocationSize: stat.allocationSize };
+    }
+  } catch (err) {
+    await handle?.close().catch(() => {});
+    if (action === CreateAction.CREATED && (err as { code?: string }).code === 'EEXIST') return Status.OBJECT_NAME_COLLISION;
+    return storeErrorToStatus(err, 'leaf');
+  }
+
+  // A second check: another open may have appeared while we awaited the store.
+  if (isDataAccess(granted) && !node.shareAllows(granted, req.shareAccess)) {
+    await handle?.close().catch(() => {});
+    return Status.SHARING_VIOLATION;
+  }
+  const session = ctx.session!;
+  const server = ctx.conn.server;
+  const persistentId = server.allocPersistentId();
+  const open = new Open({
+    persistentId,
+    volatileId: persistentId,
+    session,
+    tree,
+    node,
+    isDirectory,
+    grantedAccess: granted,
+    shareAccess: req.shareAccess,
+    createOptions: req.createOptions,
+    stream,
+    handle,
+    deleteOnClose,
+  });
+  node.opens.add(open);
+  session.opens.set(open.volatileId, open);
+  const fileId = { persistent: open.persistentId, volatile: open.volatileId };
+  ctx.compound.fileId = fileId;
+  if (action === CreateAction.CREATED) server.events.emit('create', { user: session.userName, share: share.name, path });
+  server.log.debug('create', { path, action, dir: isDirectory, access: granted.toString(16) });
+
+  const contexts = responseContexts(req.createContexts, granted, tree.maximalAccess, stat);
+  const finalStat = stat;
+  return {
+    body: (w) =>
+      encodeCreateResponse(w, {
+        oplockLevel: OplockLevel.NONE,
+        flags: 0,
+        createAction: action,
+        ...timesOf(finalStat),
+        allocationSize: finalStat.type === 'directory' ? 0n : BigInt(finalStat.allocationSize),
+        endOfFile: finalStat.type === 'directory' ? 0n : BigInt(finalStat.size),
+        fileAttributes: attributesOf(finalStat),
+        fileId,
+        createContexts: contexts,
+      }),
+  };
+}
+
+function validateRequest(req: CreateRequest): number | undefined {
+  if (req.impersonationLevel > ImpersonationLevel.DELEGATE) return Status.BAD_IMPERSONATION_LEVEL;
+  if (req.createDisposition > CreateDisposition.OVERWRITE_IF) return Status.INVALID_PARAMETER;
+  const o = req.createOptions;
+  if (o & CreateOptions.DIRECTORY_FILE && o & CreateOptions.NON_DIRECTORY_FILE) return Status.INVALID_PARAMETER;
+  if (o & 0xff000000) return Status.INVALID_PARAMETER; // reserved option bits (MS-SMB2 2.2.13)
+  if (req.desiredAccess & ~VALID_ACCESS) return Status.ACCESS_DENIED;
+  if (req.shareAccess & ~0x7) return Status.INVALID_PARAMETER;
+  if (o & CreateOptions.DIRECTORY_FILE) {
+    // MS-FSA 2.1.5.1: a directory can only be opened or created, not overwritten.
+    const d = req.createDisposition;
+    if (d !== CreateDisposition.CREATE && d !== CreateDisposition.OPEN && d !== CreateDisposition.OPEN_IF) {
+      return Status.INVALID_PARAMETER;
+    }
+    if (req.fileAttributes & FileAttributes.TEMPORARY) return Status.INVALID_PARAMETER;
+  }
+  return undefined;
+}
+
+function responseContexts(reqs: readonly CreateContext[], granted: number, maximal: number, stat: StoreStat): CreateContext[] {
+  const out: CreateContext[] = [];
+  const mxac = findCreateContext(reqs, CreateContextName.QUERY_MAXIMAL_ACCESS);
+  if (mxac) {
+    let ok = true;
+    try {
+      decodeMaximalAccessRequest(mxac.data);
+    } catch {
+      ok = false;
+    }
+    out.push({
+      name: CreateContextName.QUERY_MAXIMAL_ACCESS,
+      data: encodeMaximalAccessResponse({ queryStatus: ok ? Status.SUCCESS : Status.INVALID_PARAMETER, maximalAccess: maximal | (granted & AccessMask.SYNCHRONIZE) }),
+    });
+  }
+  if (findCreateContext(reqs, CreateContextName.QUERY_ON_DISK_ID)) {
+    out.push({ name: CreateContextName.QUERY_ON_DISK_ID, data: encodeQueryOnDiskIdResponse({ diskFileId: stat.fileId, volumeId: 0n }) });
+  }
+  return out;
+}

@@ -1,0 +1,90 @@
+import { isIPv4 } from 'node:net';
+import { Status } from '../../protocol/nt-status.js';
+import { Fsctl, IoctlFlags } from '../../protocol/smb2/constants.js';
+import { decodeIoctlRequest, encodeIoctlResponse, type IoctlRequest } from '../../protocol/smb2/commands/ioctl.js';
+import { isRelatedFileId } from '../../protocol/smb2/commands/file-id.js';
+import {
+  decodeValidateNegotiateInfoRequest,
+  encodeNetworkInterfaceInfo,
+  encodeValidateNegotiateInfoResponse,
+} from '../../protocol/smb2/fscc/fsctl.js';
+import { Reader } from '../../util/reader.js';
+import { Writer } from '../../util/writer.js';
+import type { Outcome, RequestContext } from '../context.js';
+import { checkCreditCharge } from './io-checks.js';
+
+/** IOCTL (MS-SMB2 3.3.5.15): the FSCTLs that clients send to a file server. */
+export async function handleIoctl(ctx: RequestContext): Promise<Outcome> {
+  const req = decodeIoctlRequest(ctx.r);
+  if (!(req.flags & IoctlFlags.IS_FSCTL)) return Status.NOT_SUPPORTED;
+  const conn = ctx.conn;
+  if (req.input.length > conn.maxTransactSize || req.maxOutputResponse > conn.maxTransactSize) return Status.INVALID_PARAMETER;
+  const charge = checkCreditCharge(ctx, Math.max(req.input.length, req.maxOutputResponse));
+  if (charge !== undefined) return charge;
+  const session = ctx.session!;
+  ctx.tree = session.trees.get(ctx.header.treeId);
+  switch (req.ctlCode) {
+    case Fsctl.VALIDATE_NEGOTIATE_INFO:
+      return validateNegotiate(ctx, req);
+    case Fsctl.QUERY_NETWORK_INTERFACE_INFO:
+      return reply(req, (w) =>
+        encodeNetworkInterfaceInfo(w, [
+          { ifIndex: 1, capability: 0, linkSpeed: 10_000_000_000n, address: conn.transport.localAddress, ...(isIPv4(conn.transport.localAddress) ? {} : { scopeId: 0 }) },
+        ]),
+      );
+    case Fsctl.DFS_GET_REFERRALS:
+    case Fsctl.DFS_GET_REFERRALS_EX:
+      // MS-SMB2 3.3.5.15.2: a server without DFS answers FS_DRIVER_REQUIRED.
+      return Status.FS_DRIVER_REQUIRED;
+    default:
+      break;
+  }
+  if (!ctx.tree) return Status.NETWORK_NAME_DELETED;
+  const open = ctx.open(req.fileId);
+  if (!open) return Status.FILE_CLOSED;
+  if (ctx.tree.share.kind === 'ipc') return Status.NOT_SUPPORTED;
+  return Status.INVALID_DEVICE_REQUEST;
+}
+
+function reply(req: IoctlRequest, write: (w: Writer) => void): Outcome {
+  const w = new Writer(256);
+  write(w);
+  const out = w.finish();
+  if (out.length > req.maxOutputResponse) return Status.BUFFER_TOO_SMALL;
+  return {
+    body: (bw) => encodeIoctlResponse(bw, { ctlCode: req.ctlCode, fileId: req.fileId, input: Buffer.alloc(0), output: out, flags: 0 }),
+  };
+}
+
+/**
+ * FSCTL_VALIDATE_NEGOTIATE_INFO (MS-SMB2 3.3.5.15.12): the client repeats what it negotiated; any difference means
+ * a downgrade attempt and the connection is dropped.
+ */
+function validateNegotiate(ctx: RequestContext, req: IoctlRequest): Outcome {
+  const conn = ctx.conn;
+  if (!isRelatedFileId(req.fileId)) return Status.INVALID_PARAMETER;
+  if (!conn.traits?.validateNegotiate && conn.dialect !== 0x0311 && (conn.dialect ?? 0) < 0x0300) {
+    return Status.FILE_CLOSED;
+  }
+  const v = decodeValidateNegotiateInfoRequest(new Reader(req.input));
+  const sameDialects =
+    v.dialects.length === conn.clientDialects.length && v.dialects.every((d, i) => d === conn.clientDialects[i]);
+  if (
+    !sameDialects ||
+    !v.guid.equals(conn.clientGuid) ||
+    v.securityMode !== conn.clientSecurityMode ||
+    v.capabilities !== conn.clientCapabilities
+  ) {
+    conn.log.warn('validate negotiate mismatch: dropping connection', { conn: conn.id });
+    conn.close('validate negotiate mismatch');
+    return Status.ACCESS_DENIED;
+  }
+  return reply(req, (w) =>
+    encodeValidateNegotiateInfoResponse(w, {
+      capabilities: conn.serverCapabilities,
+      guid: conn.server.serverGuid,
+      securityMode: conn.serverSecurityMode,
+      dialect: conn.dialect!,
+    }),
+  );
+}

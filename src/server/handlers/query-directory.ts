@@ -1,0 +1,68 @@
+import { Status } from '../../protocol/nt-status.js';
+import { AccessMask, QueryDirectoryFlags } from '../../protocol/smb2/constants.js';
+import { decodeQueryDirectoryRequest, encodeQueryDirectoryResponse } from '../../protocol/smb2/commands/query-directory.js';
+import { DirectoryListingEncoder, dirInfoFixedSize, isSupportedDirInfoClass } from '../../protocol/smb2/fscc/dir-info.js';
+import { hasWildcards, matchWildcard } from '../../protocol/smb2/fscc/wildcard.js';
+import { namesEqualIgnoringCase, parentPath } from '../../store/resolve.js';
+import type { DirEntry, FileStore } from '../../store/types.js';
+import type { Outcome, RequestContext } from '../context.js';
+import { dirEntryFacts } from '../files.js';
+import type { Open } from '../state/open.js';
+import { storeErrorToStatus } from '../status-map.js';
+import { checkCreditCharge } from './io-checks.js';
+
+/** QUERY_DIRECTORY (MS-SMB2 3.3.5.18): a snapshot per enumeration, served in order across requests. */
+export async function handleQueryDirectory(ctx: RequestContext): Promise<Outcome> {
+  const req = decodeQueryDirectoryRequest(ctx.r);
+  const open = ctx.open(req.fileId);
+  if (!open) return Status.FILE_CLOSED;
+  if (!open.isDirectory) return Status.INVALID_PARAMETER;
+  if (!(open.grantedAccess & AccessMask.FILE_READ_DATA)) return Status.ACCESS_DENIED;
+  if (!isSupportedDirInfoClass(req.fileInformationClass)) return Status.INVALID_INFO_CLASS;
+  if (req.outputBufferLength > ctx.conn.maxTransactSize) return Status.INVALID_PARAMETER;
+  const charge = checkCreditCharge(ctx, req.outputBufferLength);
+  if (charge !== undefined) return charge;
+  const pattern = req.fileName === '' ? '*' : req.fileName;
+  if (pattern.includes('\\') || pattern.includes('/')) return Status.OBJECT_NAME_INVALID;
+
+  const restart = (req.flags & (QueryDirectoryFlags.RESTART_SCANS | QueryDirectoryFlags.REOPEN)) !== 0;
+  let first = false;
+  if (!open.dir || restart) {
+    try {
+      open.dir = { pattern, entries: await snapshot(open.tree.share.store!, open, pattern), index: 0 };
+    } catch (err) {
+      return storeErrorToStatus(err);
+    }
+    first = true;
+  }
+  const cursor = open.dir;
+  const fixed = dirInfoFixedSize(req.fileInformationClass) ?? 0;
+  if (req.outputBufferLength < fixed) return Status.INFO_LENGTH_MISMATCH;
+  const enc = new DirectoryListingEncoder(req.fileInformationClass, req.outputBufferLength);
+  const single = (req.flags & QueryDirectoryFlags.RETURN_SINGLE_ENTRY) !== 0;
+  while (cursor.index < cursor.entries.length) {
+    const e = cursor.entries[cursor.index]!;
+    if (!enc.add(dirEntryFacts(e.name, e.stat))) break;
+    cursor.index++;
+    if (single) break;
+  }
+  if (enc.count === 0) {
+    if (cursor.index < cursor.entries.length) return Status.INFO_LENGTH_MISMATCH; // the next entry alone is too big
+    return first ? Status.NO_SUCH_FILE : Status.NO_MORE_FILES;
+  }
+  const data = enc.finish();
+  return { body: (w) => encodeQueryDirectoryResponse(w, { outputBuffer: data }) };
+}
+
+async function snapshot(store: FileStore, open: Open, pattern: string): Promise<DirEntry[]> {
+  const dirPath = open.path;
+  const wild = hasWildcards(pattern);
+  const out: DirEntry[] = [];
+  const matches = (name: string) => (wild ? matchWildcard(pattern, name) : namesEqualIgnoringCase(pattern, name));
+  if (matches('.')) out.push({ name: '.', stat: await store.stat(dirPath) });
+  if (matches('..')) out.push({ name: '..', stat: await store.stat(dirPath === '' ? '' : parentPath(dirPath)) });
+  const entries = await store.readdir(dirPath);
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const e of entries) if (matches(e.name)) out.push(e);
+  return out;
+}

@@ -1,0 +1,44 @@
+import { Status } from '../../protocol/nt-status.js';
+import { AccessMask } from '../../protocol/smb2/constants.js';
+import { decodeReadRequest, encodeReadResponseHeader } from '../../protocol/smb2/commands/read.js';
+import type { Outcome, RequestContext } from '../context.js';
+import { storeErrorToStatus } from '../status-map.js';
+import { checkCreditCharge, MAX_FILE_OFFSET } from './io-checks.js';
+
+/** READ (MS-SMB2 3.3.5.12): the data goes out as its own chunk, read straight into a fresh buffer. */
+export async function handleRead(ctx: RequestContext): Promise<Outcome> {
+  const req = decodeReadRequest(ctx.r);
+  const open = ctx.open(req.fileId);
+  if (!open) return Status.FILE_CLOSED;
+  if (open.isDirectory || !open.handle) return Status.INVALID_DEVICE_REQUEST;
+  if (!(open.grantedAccess & (AccessMask.FILE_READ_DATA | AccessMask.FILE_EXECUTE))) return Status.ACCESS_DENIED;
+  if (req.length > ctx.conn.maxReadSize) return Status.INVALID_PARAMETER;
+  const charge = checkCreditCharge(ctx, req.length);
+  if (charge !== undefined) return charge;
+  if (req.offset > MAX_FILE_OFFSET || req.offset + BigInt(req.length) > MAX_FILE_OFFSET) return Status.INVALID_PARAMETER;
+  const buf = Buffer.allocUnsafe(req.length);
+  let n: number;
+  try {
+    n = req.length === 0 ? 0 : await readFully(open.handle, buf, Number(req.offset));
+  } catch (err) {
+    return storeErrorToStatus(err);
+  }
+  if ((n === 0 && req.length > 0) || n < req.minimumCount) return Status.END_OF_FILE;
+  open.currentByteOffset = req.offset + BigInt(n);
+  const data = buf.subarray(0, n);
+  return {
+    body: (w) => encodeReadResponseHeader(w, { dataLength: n, dataRemaining: 0 }),
+    tail: data,
+  };
+}
+
+/** Reads until `buf` is full or the file ends (a store may return short reads). */
+async function readFully(handle: { read(b: Buffer, o: number, l: number, p: number): Promise<number> }, buf: Buffer, position: number): Promise<number> {
+  let got = 0;
+  while (got < buf.length) {
+    const n = await handle.read(buf, got, buf.length - got, position + got);
+    if (n === 0) break;
+    got += n;
+  }
+  return got;
+}

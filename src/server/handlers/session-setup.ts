@@ -1,0 +1,80 @@
+import { Status, statusName } from '../../protocol/nt-status.js';
+import { SecurityMode, SessionFlags, SessionSetupFlags } from '../../protocol/smb2/constants.js';
+import { decodeSessionSetupRequest, encodeSessionSetupResponse } from '../../protocol/smb2/commands/session-setup.js';
+import { ServerAuthenticator } from '../../auth/spnego-server.js';
+import { deriveSmbKeys } from '../../crypto/kdf.js';
+import { preauthUpdate } from '../../crypto/preauth.js';
+import type { Outcome, RequestContext } from '../context.js';
+
+/** SESSION_SETUP (MS-SMB2 3.3.5.5): SPNEGO/NTLMSSP rounds, then keys and the session's signing rule. */
+export function handleSessionSetup(ctx: RequestContext): Outcome {
+  const conn = ctx.conn;
+  const server = conn.server;
+  const req = decodeSessionSetupRequest(ctx.r);
+  if (req.flags & SessionSetupFlags.BINDING) return Status.REQUEST_NOT_ACCEPTED; // no multichannel
+  let session = ctx.session;
+  if (ctx.header.sessionId === 0n) {
+    const limited = server.admitSession(conn);
+    if (limited !== undefined) return limited;
+    session = server.createSession(conn);
+    ctx.session = session;
+  } else if (!session || session.connection !== conn) {
+    return Status.USER_SESSION_DELETED;
+  } else if (session.state === 'valid' || session.state === 'expired') {
+    // Re-authentication (MS-SMB2 3.3.5.5.2): start a new exchange on the same session.
+    session.authenticator = undefined;
+  }
+  if (!session.authenticator) {
+    session.authenticator = new ServerAuthenticator(server.authOptions());
+    if (conn.preauthHash) session.preauthHash = Buffer.from(conn.preauthHash);
+  }
+  if (session.preauthHash) session.preauthHash = preauthUpdate(session.preauthHash, ctx.message);
+  const step = session.authenticator.step(req.securityBuffer);
+  const remote = conn.transport.remoteAddress;
+  if (step.kind === 'continue') {
+    const s = session;
+    return {
+      status: Status.MORE_PROCESSING_REQUIRED,
+      body: (w) => encodeSessionSetupResponse(w, { sessionFlags: 0, securityBuffer: step.token }),
+      after: (chunks) => {
+        if (s.preauthHash) s.preauthHash = preauthUpdate(s.preauthHash, [...chunks]);
+      },
+    };
+  }
+  if (step.kind === 'fail') {
+    server.log.info('authentication failed', { conn: conn.id, remote, reason: step.reason, status: statusName(step.status) });
+    server.events.emit('auth-failure', { remote, reason: step.reason });
+    if (session.state === 'in-progress') void server.destroySession(session);
+    return step.status;
+  }
+  const id = step.identity;
+  session.identity = id;
+  session.authenticator = undefined;
+  const wantsSigning = (req.securityMode & SecurityMode.SIGNING_REQUIRED) !== 0 || server.config.signingRequired;
+  if (!id.anonymous && !id.guest && id.sessionKey.length > 0) {
+    const keys = deriveSmbKeys(conn.dialect!, id.sessionKey, session.preauthHash, conn.cipher);
+    session.signingKey = keys.signingKey;
+    session.decryptionKey = keys.clientToServerKey;
+    session.encryptionKey = keys.serverToClientKey;
+    session.applicationKey = keys.applicationKey;
+    session.signingRequired = wantsSigning;
+  } else if (server.config.signingRequired && !id.anonymous && !id.guest) {
+    return Status.ACCESS_DENIED;
+  }
+  session.state = 'valid';
+  let flags = 0;
+  if (id.guest) flags |= SessionFlags.IS_GUEST;
+  if (id.anonymous) flags |= SessionFlags.IS_NULL;
+  server.log.info('session established', {
+    conn: conn.id,
+    remote,
+    session: session.id.toString(16),
+    user: id.anonymous ? '(anonymous)' : `${id.domain}\\${id.user}`,
+    guest: id.guest,
+    signing: session.signingRequired,
+  });
+  server.events.emit('auth-success', { remote, user: id.user });
+  return {
+    body: (w) => encodeSessionSetupResponse(w, { sessionFlags: flags, securityBuffer: step.token }),
+  };
+}

@@ -1,0 +1,206 @@
+import { Status } from '../../protocol/nt-status.js';
+import { AccessMask, FileAttributes, InfoType } from '../../protocol/smb2/constants.js';
+import { decodeSetInfoRequest, encodeSetInfoResponse } from '../../protocol/smb2/commands/set-info.js';
+import {
+  decodeSetFileInfoBuffer,
+  DispositionExFlags,
+  RenameExFlags,
+  type SetBasicInfo,
+  type SetFileInfo,
+} from '../../protocol/smb2/fscc/file-info.js';
+import { resolveCaseInsensitive } from '../../store/resolve.js';
+import { WireError } from '../../errors.js';
+import { filetimeToMs } from '../../util/filetime.js';
+import type { Outcome, RequestContext } from '../context.js';
+import { parseSmbName, SETTABLE_ATTRIBUTES } from '../files.js';
+import { nodeKey } from '../server.js';
+import type { Open } from '../state/open.js';
+import { storeErrorToStatus } from '../status-map.js';
+
+/** SET_INFO (MS-SMB2 3.3.5.21, MS-FSA 2.1.5.14). */
+export async function handleSetInfo(ctx: RequestContext): Promise<Outcome> {
+  const req = decodeSetInfoRequest(ctx.r);
+  const open = ctx.open(req.fileId);
+  if (!open) return Status.FILE_CLOSED;
+  if (req.buffer.length > ctx.conn.maxTransactSize) return Status.INVALID_PARAMETER;
+  let status: number;
+  switch (req.infoType) {
+    case InfoType.FILE: {
+      let info: SetFileInfo;
+      try {
+        info = decodeSetFileInfoBuffer(req.buffer, req.fileInfoClass);
+      } catch (err) {
+        if (err instanceof WireError) return err.status ?? Status.INVALID_PARAMETER;
+        throw err;
+      }
+      try {
+        status = await setFileInfo(ctx, open, info);
+      } catch (err) {
+        status = storeErrorToStatus(err);
+      }
+      break;
+    }
+    case InfoType.FILESYSTEM:
+      status = open.tree.readOnly ? Status.ACCESS_DENIED : Status.NOT_SUPPORTED;
+      break;
+    case InfoType.SECURITY:
+      if (!(open.grantedAccess & (AccessMask.WRITE_DAC | AccessMask.WRITE_OWNER))) return Status.ACCESS_DENIED;
+      status = Status.NOT_SUPPORTED; // the stores keep no ACLs
+      break;
+    case InfoType.QUOTA:
+      status = Status.NOT_SUPPORTED;
+      break;
+    default:
+      status = Status.INVALID_PARAMETER;
+  }
+  if (status !== Status.SUCCESS) return status;
+  return { body: (w) => encodeSetInfoResponse(w) };
+}
+
+async function setFileInfo(ctx: RequestContext, open: Open, info: SetFileInfo): Promise<number> {
+  const access = open.grantedAccess;
+  switch (info.kind) {
+    case 'basic':
+      if (!(access & AccessMask.FILE_WRITE_ATTRIBUTES)) return Status.ACCESS_DENIED;
+      return setBasic(open, info);
+    case 'endOfFile':
+      if (!(access & AccessMask.FILE_WRITE_DATA)) return Status.ACCESS_DENIED;
+      if (open.isDirectory || !open.handle) return Status.INVALID_PARAMETER;
+      if (info.endOfFile > 0x7fffffffffffffffn) return Status.INVALID_PARAMETER;
+      await open.handle.truncate(Number(info.endOfFile));
+      open.written = true;
+      return Status.SUCCESS;
+    case 'allocation': {
+      if (!(access & AccessMask.FILE_WRITE_DATA)) return Status.ACCESS_DENIED;
+      if (open.isDirectory || !open.handle) return Status.INVALID_PARAMETER;
+      // MS-FSA 2.1.5.14.1: an allocation below the end of file truncates it; above it is a hint.
+      const size = (await open.handle.stat()).size;
+      if (info.allocationSize < BigInt(size)) {
+        await open.handle.truncate(Number(info.allocationSize));
+        open.written = true;
+      }
+      return Status.SUCCESS;
+    }
+    case 'validDataLength':
+      if (!(access & AccessMask.FILE_WRITE_DATA)) return Status.ACCESS_DENIED;
+      return Status.SUCCESS;
+    case 'disposition':
+      return setDisposition(open, info.deletePending, false);
+    case 'dispositionEx':
+      if (info.flags & DispositionExFlags.FILE_DISPOSITION_ON_CLOSE) {
+        open.deleteOnClose = (info.flags & DispositionExFlags.FILE_DISPOSITION_DELETE) !== 0;
+        return Status.SUCCESS;
+      }
+      return setDisposition(
+        open,
+        (info.flags & DispositionExFlags.FILE_DISPOSITION_DELETE) !== 0,
+        (info.flags & DispositionExFlags.FILE_DISPOSITION_IGNORE_READONLY_ATTRIBUTE) !== 0,
+      );
+    case 'rename':
+      return rename(ctx, open, info.fileName, info.replaceIfExists);
+    case 'renameEx':
+      return rename(ctx, open, info.fileName, (info.flags & RenameExFlags.FILE_RENAME_REPLACE_IF_EXISTS) !== 0);
+    case 'position':
+      open.currentByteOffset = info.currentByteOffset;
+      return Status.SUCCESS;
+    case 'mode':
+      // MS-FSA 2.1.5.14.8: only the synchronous/sequential/write-through bits may be set.
+      if (info.mode & ~0x0000003e) return Status.INVALID_PARAMETER;
+      open.mode = info.mode;
+      return Status.SUCCESS;
+    case 'fullEa':
+      return Status.EAS_NOT_SUPPORTED;
+    case 'link':
+    case 'linkEx':
+    case 'shortName':
+      return Status.NOT_SUPPORTED;
+    default:
+      return Status.INVALID_INFO_CLASS;
+  }
+}
+
+async function setBasic(open: Open, info: SetBasicInfo): Promise<number> {
+  const store = open.tree.share.store!;
+  const attrs = info.fileAttributes;
+  if (attrs !== 0) {
+    if (attrs & FileAttributes.DIRECTORY && !open.isDirectory) return Status.INVALID_PARAMETER;
+    if (open.isDirectory && attrs & FileAttributes.TEMPORARY) return Status.INVALID_PARAMETER;
+    await store.setAttributes(open.path, attrs & SETTABLE_ATTRIBUTES);
+  }
+  const times: { birthtimeMs?: number; atimeMs?: number; mtimeMs?: number; ctimeMs?: number } = {};
+  const pick = (v: bigint): number | undefined => (v > 0n ? filetimeToMs(v) : undefined);
+  const b = pick(info.creationTime);
+  const a = pick(info.lastAccessTime);
+  const m = pick(info.lastWriteTime);
+  const c = pick(info.changeTime);
+  if (b !== undefined) times.birthtimeMs = b;
+  if (a !== undefined) times.atimeMs = a;
+  if (m !== undefined) times.mtimeMs = m;
+  if (c !== undefined) times.ctimeMs = c;
+  // -1: this handle's writes no longer move the last-write time; -2: they do again (MS-FSCC 2.4.7).
+  if (info.lastWriteTime === -1n || info.lastWriteTime === 0xffffffffffffffffn) open.stickyWriteTime = true;
+  if (info.lastWriteTime === -2n || info.lastWriteTime === 0xfffffffffffffffen) open.stickyWriteTime = false;
+  if (m !== undefined) open.stickyWriteTime = true; // an explicit time wins over the close-time stamp
+  if (Object.keys(times).length > 0) await store.setTimes(open.path, times);
+  return Status.SUCCESS;
+}
+
+async function setDisposition(open: Open, deletePending: boolean, ignoreReadOnly: boolean): Promise<number> {
+  if (!(open.grantedAccess & AccessMask.DELETE)) return Status.ACCESS_DENIED;
+  if (!deletePending) {
+    open.node.deletePending = false;
+    return Status.SUCCESS;
+  }
+  const store = open.tree.share.store!;
+  const st = await store.stat(open.path);
+  if (!ignoreReadOnly && st.dosAttributes & FileAttributes.READONLY) return Status.CANNOT_DELETE;
+  if (open.isDirectory && open.stream === undefined) {
+    const entries = await store.readdir(open.path);
+    if (entries.length > 0) return Status.DIRECTORY_NOT_EMPTY;
+  }
+  if (open.path === '') return Status.CANNOT_DELETE; // the share root
+  open.node.deletePending = true;
+  return Status.SUCCESS;
+}
+
+/** FileRenameInformation (MS-FSA 2.1.5.14.11): names are share-relative; case-only renames allowed. */
+async function rename(ctx: RequestContext, open: Open, rawName: string, replace: boolean): Promise<number> {
+  if (!(open.grantedAccess & AccessMask.DELETE)) return Status.ACCESS_DENIED;
+  if (open.stream !== undefined) return Status.NOT_SUPPORTED;
+  if (open.path === '') return Status.ACCESS_DENIED;
+  const name = rawName.replace(/^\\+/, '');
+  const parsed = parseSmbName(name);
+  if (typeof parsed === 'number') return parsed;
+  if (parsed.stream !== undefined || parsed.path === '') return Status.OBJECT_NAME_INVALID;
+  const share = open.tree.share;
+  const store = share.store!;
+  const server = ctx.conn.server;
+  let target;
+  try {
+    target = await resolveCaseInsensitive(store, parsed.path);
+  } catch (err) {
+    return storeErrorToStatus(err, 'parent');
+  }
+  const sameFile = target.exists && target.stat && target.path.toUpperCase() === open.path.toUpperCase();
+  // Renaming a directory with open files below it is refused (as Windows does).
+  if (open.isDirectory) {
+    const prefix = nodeKey(share, open.path) + '/';
+    for (const key of server.nodes.keys()) if (key.startsWith(prefix)) return Status.ACCESS_DENIED;
+  }
+  if (target.exists && !sameFile) {
+    if (!replace) return Status.OBJECT_NAME_COLLISION;
+    if (target.stat?.type === 'directory') return Status.ACCESS_DENIED;
+    const other = server.nodes.get(nodeKey(share, target.path));
+    if (other && other.opens.size > 0) return Status.ACCESS_DENIED;
+  }
+  // The destination keeps the caller's spelling of the last component.
+  const destParent = target.path.includes('/') ? target.path.slice(0, target.path.lastIndexOf('/')) : '';
+  const leaf = parsed.path.slice(parsed.path.lastIndexOf('/') + 1);
+  const dest = destParent ? `${destParent}/${leaf}` : leaf;
+  if (dest === open.path) return Status.SUCCESS;
+  await store.rename(open.path, dest, { replace: replace && !sameFile });
+  const from = open.path;
+  server.renameNode(share, open.node, dest);
+  server.events.emit('rename', { user: open.session.userName, share: share.name, from, to: dest });
+  return Status.SUCCESS;
+}

@@ -1,0 +1,52 @@
+import { Status } from '../../protocol/nt-status.js';
+import { ShareFlags, ShareType } from '../../protocol/smb2/constants.js';
+import { decodeTreeConnectRequest, encodeTreeConnectResponse } from '../../protocol/smb2/commands/tree-connect.js';
+import { decodeTreeDisconnectRequest, encodeTreeDisconnectResponse } from '../../protocol/smb2/commands/tree-disconnect.js';
+import type { Outcome, RequestContext } from '../context.js';
+import { Tree } from '../state/tree.js';
+
+/** Access granted on a read-only share: read data/EA/attributes, execute, READ_CONTROL, SYNCHRONIZE. */
+export const READ_ONLY_ACCESS = 0x001200a9;
+/** Full access: every standard and specific right. */
+export const FULL_ACCESS = 0x001f01ff;
+
+/** TREE_CONNECT (MS-SMB2 3.3.5.7): `\\server\share`; who may connect is decided in SmbServer.shareAccess. */
+export function handleTreeConnect(ctx: RequestContext): Outcome {
+  const req = decodeTreeConnectRequest(ctx.r);
+  const session = ctx.session!;
+  const server = ctx.conn.server;
+  const m = /^\\\\[^\\]+\\([^\\]+)$/.exec(req.path);
+  if (!m) return Status.BAD_NETWORK_NAME;
+  const share = server.findShare(m[1]!);
+  if (!share) {
+    server.log.info('tree connect to unknown share', { conn: ctx.conn.id, share: m[1] });
+    return Status.BAD_NETWORK_NAME;
+  }
+  const access = server.shareAccess(session, share);
+  if (access === 'denied') {
+    server.log.info('tree connect denied', { conn: ctx.conn.id, share: share.name, user: session.userName });
+    return Status.ACCESS_DENIED;
+  }
+  const readOnly = access === 'read';
+  const tree = new Tree(session.allocTreeId(), session, share, readOnly ? READ_ONLY_ACCESS : FULL_ACCESS, readOnly);
+  session.trees.set(tree.id, tree);
+  ctx.header.treeId = tree.id;
+  server.log.info('tree connect', { conn: ctx.conn.id, share: share.name, user: session.userName, tree: tree.id });
+  return {
+    body: (w) =>
+      encodeTreeConnectResponse(w, {
+        shareType: share.kind === 'ipc' ? ShareType.PIPE : ShareType.DISK,
+        shareFlags: share.kind === 'ipc' ? ShareFlags.NO_CACHING : ShareFlags.MANUAL_CACHING,
+        capabilities: 0,
+        maximalAccess: tree.maximalAccess,
+      }),
+  };
+}
+
+/** TREE_DISCONNECT (MS-SMB2 3.3.5.8): closes the tree's opens. */
+export async function handleTreeDisconnect(ctx: RequestContext): Promise<Outcome> {
+  decodeTreeDisconnectRequest(ctx.r);
+  const tree = ctx.tree!;
+  await ctx.conn.server.closeTree(tree);
+  return { body: (w) => encodeTreeDisconnectResponse(w) };
+}

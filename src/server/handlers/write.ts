@@ -1,0 +1,43 @@
+import { Status } from '../../protocol/nt-status.js';
+import { AccessMask } from '../../protocol/smb2/constants.js';
+import { decodeWriteRequest, encodeWriteResponse } from '../../protocol/smb2/commands/write.js';
+import type { Outcome, RequestContext } from '../context.js';
+import { storeErrorToStatus } from '../status-map.js';
+import { checkCreditCharge, MAX_FILE_OFFSET } from './io-checks.js';
+
+/** Offset meaning "append at the end of file" for handles with FILE_APPEND_DATA (MS-SMB2 2.2.21). */
+const APPEND_OFFSET = 0xffffffffffffffffn;
+
+/** WRITE (MS-SMB2 3.3.5.13): the payload is a view of the received frame, written without a copy. */
+export async function handleWrite(ctx: RequestContext): Promise<Outcome> {
+  const req = decodeWriteRequest(ctx.r);
+  const open = ctx.open(req.fileId);
+  if (!open) return Status.FILE_CLOSED;
+  if (open.isDirectory || !open.handle) return Status.INVALID_DEVICE_REQUEST;
+  const canWrite = (open.grantedAccess & AccessMask.FILE_WRITE_DATA) !== 0;
+  const canAppend = (open.grantedAccess & AccessMask.FILE_APPEND_DATA) !== 0;
+  if (!canWrite && !canAppend) return Status.ACCESS_DENIED;
+  if (req.data.length > ctx.conn.maxWriteSize) return Status.INVALID_PARAMETER;
+  const charge = checkCreditCharge(ctx, req.data.length);
+  if (charge !== undefined) return charge;
+  let position: number;
+  try {
+    if (req.offset === APPEND_OFFSET && canAppend) {
+      position = (await open.handle.stat()).size;
+    } else {
+      if (req.offset > MAX_FILE_OFFSET || req.offset + BigInt(req.data.length) > MAX_FILE_OFFSET) return Status.INVALID_PARAMETER;
+      position = Number(req.offset);
+      if (!canWrite) {
+        // Append-only handles may write only at or past the end.
+        const size = (await open.handle.stat()).size;
+        if (position < size) return Status.ACCESS_DENIED;
+      }
+    }
+    const n = req.data.length === 0 ? 0 : await open.handle.write(req.data, position);
+    open.written = true;
+    open.currentByteOffset = BigInt(position + n);
+    return { body: (w) => encodeWriteResponse(w, { count: n, remaining: 0 }) };
+  } catch (err) {
+    return storeErrorToStatus(err);
+  }
+}

@@ -1,0 +1,270 @@
+import { EventEmitter } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server as NetServer, type Socket } from 'node:net';
+import type { ServerAuthOptions } from '../auth/spnego-server.js';
+import type { UserStore } from '../auth/users.js';
+import type { FileStore } from '../store/types.js';
+import { TcpTransport } from '../transport/tcp.js';
+import { createLogger, type Logger, type LogLevel } from '../util/log.js';
+import { Connection } from './connection.js';
+import { ipcShare, type ShareDef } from './shares.js';
+import { FileNode } from './state/file-node.js';
+import type { Open } from './state/open.js';
+import { Session } from './state/session.js';
+import type { Tree } from './state/tree.js';
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+export interface ShareOptions {
+  name: string;
+  store: FileStore;
+  readOnly?: boolean;
+  guest?: boolean;
+  /** User names allowed; absent = every configured user. */
+  users?: string[];
+  comment?: string;
+}
+
+/** The resolved server configuration (the TOML schema in config/ produces it; the API takes it directly). */
+export interface ServerConfig {
+  name: string;
+  domain: string;
+  listen: ListenAddress[];
+  netbiosListen: ListenAddress[];
+  minDialect: number;
+  maxDialect: number;
+  signingRequired: boolean;
+  maxIoSize: number;
+  maxCredits: number;
+  users: UserStore;
+  /** Unknown users and "guest" get guest sessions (only guest shares admit them). */
+  allowGuest: boolean;
+  shares: ShareOptions[];
+  logLevel: LogLevel;
+  logger?: Logger;
+}
+
+/**
+ * The SMB server: listeners, shares, the global session table and the per-path file nodes. Connections do the
+ * protocol; this class owns what outlives a single request.
+ */
+export class SmbServer {
+  readonly config: ServerConfig;
+  readonly log: Logger;
+  readonly events = new EventEmitter();
+  readonly serverGuid = randomBytes(16);
+  readonly sessions = new Map<bigint, Session>();
+  readonly connections = new Set<Connection>();
+  /** FileNode per share + case-folded path. */
+  readonly nodes = new Map<string, FileNode>();
+  private readonly shares = new Map<string, ShareDef>();
+  private readonly listeners: NetServer[] = [];
+  private nextConnId = 1;
+  private nextPersistentId = 1n;
+
+  constructor(config: ServerConfig) {
+    this.config = config;
+    this.log = config.logger ?? createLogger(config.logLevel);
+    const ipc = ipcShare();
+    this.shares.set(ipc.name.toUpperCase(), ipc);
+    for (const s of config.shares) {
+      this.shares.set(s.name.toUpperCase(), {
+        name: s.name,
+        kind: 'disk',
+        store: s.store,
+        readOnly: s.readOnly ?? false,
+        guest: s.guest ?? false,
+        users: s.users ? new Set(s.users.map((u) => u.toLowerCase())) : undefined,
+        comment: s.comment ?? '',
+      });
+    }
+  }
+
+  /** Starts every listener; rejects with a plain message when an address cannot be bound. */
+  async listen(): Promise<ListenAddress[]> {
+    const bound: ListenAddress[] = [];
+    const all = [
+      ...this.config.listen.map((a) => ({ ...a, kind: 'direct' as const })),
+      ...this.config.netbiosListen.map((a) => ({ ...a, kind: 'netbios' as const })),
+    ];
+    for (const a of all) {
+      const srv = createServer({ noDelay: true }, (socket) => this.accept(socket, a.kind));
+      await new Promise<void>((resolve, reject) => {
+        srv.once('error', (err: NodeJS.ErrnoException) => reject(bindError(err, a)));
+        srv.listen({ host: a.host, port: a.port, exclusive: true }, () => resolve());
+      });
+      srv.on('error', (err) => this.log.error('listener error', { error: err.message }));
+      this.listeners.push(srv);
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : a.port;
+      bound.push({ host: a.host, port });
+      this.log.info('listening', { address: a.host, port, transport: a.kind === 'direct' ? 'direct-tcp' : 'netbios' });
+    }
+    return bound;
+  }
+
+  /** Serves an already-connected socket (also used by tests). */
+  accept(socket: Socket, kind: 'direct' | 'netbios'): Connection {
+    const transport = new TcpTransport(socket, kind, this.config.maxIoSize + 64 * 1024);
+    const conn = new Connection(this, transport, this.nextConnId++);
+    this.connections.add(conn);
+    this.log.info('connection', { conn: conn.id, remote: `${transport.remoteAddress}:${transport.remotePort}`, transport: kind });
+    return conn;
+  }
+
+  connectionClosed(conn: Connection, reason: string): void {
+    this.connections.delete(conn);
+    this.log.info('disconnected', { conn: conn.id, reason, seconds: Math.round((Date.now() - conn.startedAt) / 1000) });
+  }
+
+  /** Stops listening, closes every open file and connection. */
+  async close(): Promise<void> {
+    await Promise.all(this.listeners.map((l) => new Promise<void>((r) => l.close(() => r()))));
+    this.listeners.length = 0;
+    for (const s of [...this.sessions.values()]) await this.destroySession(s);
+    for (const c of [...this.connections]) c.close('server shutting down');
+    for (const s of this.shares.values()) await s.store?.close?.();
+  }
+
+  findShare(name: string): ShareDef | undefined {
+    return this.shares.get(name.toUpperCase());
+  }
+
+  listShares(): ShareDef[] {
+    return [...this.shares.values()];
+  }
+
+  /** Who may use a share: anonymous only IPC$; guests only guest shares; users by the share's list. */
+  shareAccess(session: Session, share: ShareDef): 'denied' | 'read' | 'full' {
+    const id = session.identity;
+    if (!id) return 'denied';
+    if (share.kind === 'ipc') return 'read';
+    if (id.anonymous) return 'denied';
+    if (id.guest) return share.guest ? (share.readOnly ? 'read' : 'full') : 'denied';
+    if (share.users && !share.users.has(id.user.toLowerCase())) return 'denied';
+    return share.readOnly ? 'read' : 'full';
+  }
+
+  authOptions(): ServerAuthOptions {
+    const name = this.config.name.toUpperCase();
+    return {
+      users: this.config.users,
+      netbiosName: name,
+      netbiosDomain: this.config.domain.toUpperCase(),
+      dnsName: name.toLowerCase(),
+      dnsDomain: '',
+      allowGuest: this.config.allowGuest,
+    };
+  }
+
+  /** A status when the connection may not start another session, else undefined. */
+  admitSession(conn: Connection): number | undefined {
+    void conn;
+    return undefined;
+  }
+
+  createSession(conn: Connection): Session {
+    let id: bigint;
+    do id = randomBytes(8).readBigUInt64LE(0) & 0x7fffffffffffffffn;
+    while (id === 0n || this.sessions.has(id));
+    const s = new Session(id, conn);
+    this.sessions.set(id, s);
+    conn.sessions.set(id, s);
+    return s;
+  }
+
+  async destroySession(s: Session): Promise<void> {
+    s.state = 'expired';
+    this.sessions.delete(s.id);
+    s.connection.sessions.delete(s.id);
+    for (const t of [...s.trees.values()]) await this.closeTree(t);
+  }
+
+  async closeTree(tree: Tree): Promise<void> {
+    tree.session.trees.delete(tree.id);
+    for (const o of [...tree.session.opens.values()]) if (o.tree === tree) await this.closeOpen(o);
+  }
+
+  allocPersistentId(): bigint {
+    return this.nextPersistentId++;
+  }
+
+  /** The FileNode of a path in a share, created on first use. */
+  node(share: ShareDef, path: string): FileNode {
+    const key = nodeKey(share, path);
+    let n = this.nodes.get(key);
+    if (!n) {
+      n = new FileNode(key, path);
+      this.nodes.set(key, n);
+    }
+    return n;
+  }
+
+  /** Re-keys a node after a rename (renames of directories with open children are refused before this). */
+  renameNode(share: ShareDef, node: FileNode, newPath: string): void {
+    if (this.nodes.get(node.key) === node) this.nodes.delete(node.key);
+    node.key = nodeKey(share, newPath);
+    node.path = newPath;
+    this.nodes.set(node.key, node);
+  }
+
+  dropNodeIfUnused(node: FileNode): void {
+    if (node.opens.size === 0 && this.nodes.get(node.key) === node) this.nodes.delete(node.key);
+  }
+
+  /**
+   * Closes an open: the store handle, then delete-on-close when this was the last open of a delete-pending file
+   * (MS-FSA 2.1.5.4).
+   */
+  async closeOpen(open: Open): Promise<{ deleted: boolean }> {
+    if (open.closed) return { deleted: false };
+    open.closed = true;
+    for (const f of open.onClose) f();
+    open.onClose.clear();
+    open.session.opens.delete(open.volatileId);
+    const node = open.node;
+    node.opens.delete(open);
+    if (open.deleteOnClose) node.deletePending = true;
+    try {
+      await open.handle?.close();
+    } catch (err) {
+      this.log.warn('close failed', { path: open.path, error: (err as Error).message });
+    }
+    let deleted = false;
+    if (node.deletePending && node.opens.size === 0) {
+      const store = open.tree.share.store!;
+      try {
+        if (open.stream !== undefined) await store.deleteStream?.(node.path, open.stream);
+        else if (open.isDirectory) await store.rmdir(node.path);
+        else await store.unlink(node.path);
+        deleted = true;
+        this.log.debug('deleted on close', { path: node.path });
+      } catch (err) {
+        this.log.warn('delete on close failed', { path: node.path, error: (err as Error).message });
+      }
+      node.deletePending = false;
+    }
+    this.dropNodeIfUnused(node);
+    return { deleted };
+  }
+}
+
+/** Names are case-insensitive to clients whatever the store, so nodes are keyed by the upper-cased path. */
+export function nodeKey(share: ShareDef, path: string): string {
+  return `${share.name.toUpperCase()}\u0000${path.toUpperCase()}`;
+}
+
+function bindError(err: NodeJS.ErrnoException, a: ListenAddress): Error {
+  if (err.code === 'EACCES' && a.port < 1024) {
+    return new Error(
+      `cannot listen on ${a.host}:${a.port}: ports below 1024 need privilege. Run as root, grant the capability ` +
+        `(sudo setcap cap_net_bind_service=+ep "$(command -v node)"), or listen on a high port (--listen ${a.host}:4445).`,
+    );
+  }
+  if (err.code === 'EADDRINUSE') return new Error(`cannot listen on ${a.host}:${a.port}: the address is already in use (another SMB server, e.g. smbd?)`);
+  if (err.code === 'EADDRNOTAVAIL') return new Error(`cannot listen on ${a.host}:${a.port}: no such local address`);
+  return new Error(`cannot listen on ${a.host}:${a.port}: ${err.message}`);
+}

@@ -1,0 +1,18 @@
+import type { FileStore } from '../store/types.js';
+
+/** A share as the server serves it: its store and who may use it. */
+export interface ShareDef {
+  readonly name: string;
+  readonly kind: 'disk' | 'ipc';
+  readonly store: FileStore | undefined;
+  readonly readOnly: boolean;
+  /** Guest sessions may connect. */
+  readonly guest: boolean;
+  /** Lower-cased user names allowed; undefined = every authenticated user. */
+  readonly users: ReadonlySet<string> | undefined;
+  readonly comment: string;
+}
+
+export function ipcShare(): ShareDef {
+  return { name: 'IPC$', kind: 'ipc', store: undefined, readOnly: true, guest: true, users: undefined, comment: 'IPC Service' };
+}

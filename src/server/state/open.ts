@@ -1,0 +1,73 @@
+import type { DirEntry, StoreHandle } from '../../store/types.js';
+import type { FileNode } from './file-node.js';
+import type { Session } from './session.js';
+import type { Tree } from './tree.js';
+
+/** Directory enumeration state of an open directory (MS-SMB2 3.3.5.18). */
+export interface DirectoryCursor {
+  pattern: string;
+  /** The matching entries of the current enumeration (a snapshot taken by its first query). */
+  entries: DirEntry[];
+  index: number;
+}
+
+/** One SMB2 open (MS-SMB2 3.3.1.10): per-handle state. Shared per-file state lives in FileNode. */
+export class Open {
+  readonly persistentId: bigint;
+  readonly volatileId: bigint;
+  readonly session: Session;
+  readonly tree: Tree;
+  readonly node: FileNode;
+  readonly isDirectory: boolean;
+  readonly grantedAccess: number;
+  readonly shareAccess: number;
+  readonly createOptions: number;
+  /** Named stream ("name" of "file:name:$DATA"), or undefined for the default data stream. */
+  readonly stream: string | undefined;
+  handle: StoreHandle | undefined;
+  deleteOnClose: boolean;
+  /** FilePositionInformation (kept for clients that set/query it). */
+  currentByteOffset = 0n;
+  mode = 0;
+  dir: DirectoryCursor | undefined;
+  /** Set by SET_INFO basic with -1: the server must not update that timestamp on writes (MS-FSA 2.1.5.14.2). */
+  stickyWriteTime = false;
+  /** A write happened through this open; the last-write time is refreshed at close (Windows behaviour). */
+  written = false;
+  closed = false;
+  /** Run when the open closes (pending CHANGE_NOTIFY completes with NOTIFY_CLEANUP, and the like). */
+  readonly onClose = new Set<() => void>();
+
+  constructor(init: {
+    persistentId: bigint;
+    volatileId: bigint;
+    session: Session;
+    tree: Tree;
+    node: FileNode;
+    isDirectory: boolean;
+    grantedAccess: number;
+    shareAccess: number;
+    createOptions: number;
+    stream: string | undefined;
+    handle: StoreHandle | undefined;
+    deleteOnClose: boolean;
+  }) {
+    this.persistentId = init.persistentId;
+    this.volatileId = init.volatileId;
+    this.session = init.session;
+    this.tree = init.tree;
+    this.node = init.node;
+    this.isDirectory = init.isDirectory;
+    this.grantedAccess = init.grantedAccess;
+    this.shareAccess = init.shareAccess;
+    this.createOptions = init.createOptions;
+    this.stream = init.stream;
+    this.handle = init.handle;
+    this.deleteOnClose = init.deleteOnClose;
+  }
+
+  /** Store path of this open's file (follows renames through the node). */
+  get path(): string {
+    return this.node.path;
+  }
+}
