@@ -10,6 +10,7 @@ import { preauthUpdate } from '../crypto/preauth.js';
 import { Reader } from '../util/reader.js';
 import { Writer } from '../util/writer.js';
 import type { Transport } from '../transport/types.js';
+import { sharedPool } from '../util/buffer-pool.js';
 import type { CompoundState, Outcome, RequestContext } from './context.js';
 import type { DialectTraits } from './dialects.js';
 import { HANDLERS } from './dispatch.js';
@@ -17,6 +18,15 @@ import { handleSmb1Negotiate } from './handlers/negotiate.js';
 import type { SmbServer } from './server.js';
 import type { Open } from './state/open.js';
 import type { Session } from './state/session.js';
+
+/** A reply ready to chain, sign and send. */
+interface Built {
+  header: Smb2Header;
+  chunks: Buffer[];
+  session: Session | undefined;
+  signIt: boolean;
+  onSent?: () => void;
+}
 
 /** Commands that are not signed-checked before a session exists (MS-SMB2 3.3.5.2.4). */
 const UNSIGNED_OK = new Set<number>([Command.NEGOTIATE, Command.SESSION_SETUP]);
@@ -148,7 +158,8 @@ export class Connection {
       }
       headers.push(h);
     }
-    this.track(this.runCompound(msg, parts, headers));
+    // A reassembled large frame came from the pool: give it back once every request in it has finished.
+    this.track(this.runCompound(msg, parts, headers).finally(() => sharedPool.release(msg)));
   }
 
   private track(p: Promise<void>): void {
@@ -194,7 +205,7 @@ export class Connection {
 
   private async runCompound(msg: Buffer, parts: { start: number; end: number }[], headers: Smb2Header[]): Promise<void> {
     const state: CompoundState = { sessionId: 0n, treeId: 0, fileId: undefined, previousStatus: Status.SUCCESS };
-    const replies: { header: Smb2Header; chunks: Buffer[]; session: Session | undefined; signIt: boolean }[] = [];
+    const replies: Built[] = [];
     for (let i = 0; i < parts.length; i++) {
       const part = parts[i]!;
       const h = headers[i]!;
@@ -209,7 +220,8 @@ export class Connection {
       const r = replies[i]!;
       if (r.signIt && r.session?.signingKey) this.signChunks(chained[i]!, r.session.signingKey);
     }
-    this.transport.send(chained.flat());
+    const sent = replies.map((r) => r.onSent).filter((f): f is () => void => f !== undefined);
+    this.transport.send(chained.flat(), sent.length ? () => sent.forEach((f) => f()) : undefined);
   }
 
   private signChunks(chunks: Buffer[], key: Buffer): void {
@@ -227,7 +239,7 @@ export class Connection {
     related: boolean,
     compound: CompoundState,
     lastInCompound: boolean,
-  ): Promise<{ header: Smb2Header; chunks: Buffer[]; session: Session | undefined; signIt: boolean } | undefined> {
+  ): Promise<Built | undefined> {
     const handler = HANDLERS[h.command];
     const ctx = this.makeContext(message, h, related, compound, lastInCompound);
     let outcome: Outcome;
@@ -284,12 +296,16 @@ export class Connection {
       if (!this.closed) {
         const chained = chainCompound([chunks]);
         if (signIt && session?.signingKey) this.signChunks(chained[0]!, session.signingKey);
-        this.transport.send(chained[0]!);
+        this.transport.send(chained[0]!, typeof outcome === 'number' ? undefined : outcome.onSent);
+      } else if (typeof outcome !== 'number') {
+        outcome.onSent?.();
       }
       return undefined;
     }
     if (typeof outcome !== 'number' && outcome.after) outcome.after(chunks);
-    return { header: h, chunks, session: ctx.session ?? session, signIt };
+    const built: Built = { header: h, chunks, session: ctx.session ?? session, signIt };
+    if (typeof outcome !== 'number' && outcome.onSent) built.onSent = outcome.onSent;
+    return built;
   }
 
   private shouldSign(h: Smb2Header, session: Session | undefined, status: number): boolean {

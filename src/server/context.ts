@@ -14,6 +14,8 @@ export interface Reply {
   body: (w: Writer) => void;
   /** Payload sent as its own chunk after the body, never copied (READ data). */
   tail?: Buffer;
+  /** Runs once the socket has written the reply (gives pooled buffers back). */
+  onSent?: () => void;
   /** Runs once the response is built, with its chunks (for the preauth hash, or to drop a session after LOGOFF). */
   after?: (chunks: readonly Buffer[]) => void;
 }

@@ -6,6 +6,7 @@ import {
   frameHeader,
   NetbiosPacketType,
 } from '../protocol/framing.js';
+import { sharedPool } from '../util/buffer-pool.js';
 import type { Transport } from './types.js';
 
 /**
@@ -33,7 +34,7 @@ export class TcpTransport implements Transport {
     this.remotePort = socket.remotePort ?? 0;
     this.localAddress = normalizeAddress(socket.localAddress ?? '');
     this.localPort = socket.localPort ?? 0;
-    this.frames = new FrameAccumulator({ netbios: kind === 'netbios', maxFrameSize });
+    this.frames = new FrameAccumulator({ netbios: kind === 'netbios', maxFrameSize, alloc: (n) => sharedPool.acquire(n) });
     this.sessionEstablished = kind === 'direct';
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -76,13 +77,18 @@ export class TcpTransport implements Transport {
     }
   }
 
-  send(chunks: readonly Buffer[]): void {
-    if (this.closed || this.socket.destroyed) return;
+  send(chunks: readonly Buffer[], onWritten?: () => void): void {
+    if (this.closed || this.socket.destroyed) {
+      onWritten?.();
+      return;
+    }
     let length = 0;
     for (const c of chunks) length += c.length;
     this.socket.cork();
     this.socket.write(frameHeader(length));
     for (const c of chunks) if (c.length > 0) this.socket.write(c);
+    // The write callback runs once this data has been handed to the kernel (or failed).
+    this.socket.write(EMPTY, onWritten ? () => onWritten() : undefined);
     this.socket.uncork();
   }
 
@@ -113,6 +119,8 @@ export class TcpTransport implements Transport {
     else this.socket.end();
   }
 }
+
+const EMPTY = Buffer.alloc(0);
 
 /** '::ffff:127.0.0.1' -> '127.0.0.1'. */
 export function normalizeAddress(a: string): string {

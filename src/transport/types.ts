@@ -6,8 +6,9 @@ export interface Transport {
   readonly localPort: number;
   /** 'direct' = TCP 445 framing; 'netbios' = NetBIOS session service (139). */
   readonly kind: 'direct' | 'netbios';
-  /** Sends one message made of chunks (framed as one). The chunks are not copied. */
-  send(chunks: readonly Buffer[]): void;
+  /** Sends one message made of chunks (framed as one). The chunks are not copied; `onWritten` runs once the
+   * socket no longer needs them (or the connection is gone). */
+  send(chunks: readonly Buffer[], onWritten?: () => void): void;
   /** Closes the connection (pending writes are flushed first unless `destroy`). */
   close(destroy?: boolean): void;
   /** True while the peer is not draining what we send (the server should stop reading new work). */

@@ -2,6 +2,7 @@ import { Status } from '../../protocol/nt-status.js';
 import { AccessMask } from '../../protocol/smb2/constants.js';
 import { decodeReadRequest, encodeReadResponseHeader } from '../../protocol/smb2/commands/read.js';
 import type { Outcome, RequestContext } from '../context.js';
+import { sharedPool } from '../../util/buffer-pool.js';
 import { storeErrorToStatus } from '../status-map.js';
 import { checkCreditCharge, MAX_FILE_OFFSET } from './io-checks.js';
 
@@ -16,19 +17,24 @@ export async function handleRead(ctx: RequestContext): Promise<Outcome> {
   const charge = checkCreditCharge(ctx, req.length);
   if (charge !== undefined) return charge;
   if (req.offset > MAX_FILE_OFFSET || req.offset + BigInt(req.length) > MAX_FILE_OFFSET) return Status.INVALID_PARAMETER;
-  const buf = Buffer.allocUnsafe(req.length);
+  const buf = sharedPool.acquire(req.length);
   let n: number;
   try {
     n = req.length === 0 ? 0 : await readFully(open.handle, buf, Number(req.offset));
   } catch (err) {
+    sharedPool.release(buf);
     return storeErrorToStatus(err);
   }
-  if ((n === 0 && req.length > 0) || n < req.minimumCount) return Status.END_OF_FILE;
+  if ((n === 0 && req.length > 0) || n < req.minimumCount) {
+    sharedPool.release(buf);
+    return Status.END_OF_FILE;
+  }
   open.currentByteOffset = req.offset + BigInt(n);
   const data = buf.subarray(0, n);
   return {
     body: (w) => encodeReadResponseHeader(w, { dataLength: n, dataRemaining: 0 }),
     tail: data,
+    onSent: () => sharedPool.release(buf),
   };
 }
 

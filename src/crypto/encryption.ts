@@ -1,0 +1,152 @@
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { WireError } from '../errors.js';
+import { Cipher } from '../protocol/smb2/constants.js';
+
+/** SMB2 TRANSFORM_HEADER (MS-SMB2 2.2.41): 52 bytes. */
+export const TRANSFORM_HEADER_SIZE = 52;
+/** ProtocolId 0xFD 'S' 'M' 'B', read as a big-endian u32. */
+export const TRANSFORM_PROTOCOL_ID = 0xfd534d42;
+/** Flags (3.1.1) / EncryptionAlgorithm (3.0.x): both are 0x0001 for an encrypted message. */
+const TRANSFORM_FLAG_ENCRYPTED = 0x0001;
+const AAD_OFFSET = 20;
+
+interface CipherInfo {
+  name: 'aes-128-ccm' | 'aes-256-ccm' | 'aes-128-gcm' | 'aes-256-gcm';
+  keyLength: number;
+  nonceLength: number;
+  ccm: boolean;
+}
+
+export function cipherInfo(cipher: number): CipherInfo {
+  switch (cipher) {
+    case Cipher.AES128_CCM:
+      return { name: 'aes-128-ccm', keyLength: 16, nonceLength: 11, ccm: true };
+    case Cipher.AES128_GCM:
+      return { name: 'aes-128-gcm', keyLength: 16, nonceLength: 12, ccm: false };
+    case Cipher.AES256_CCM:
+      return { name: 'aes-256-ccm', keyLength: 32, nonceLength: 11, ccm: true };
+    case Cipher.AES256_GCM:
+      return { name: 'aes-256-gcm', keyLength: 32, nonceLength: 12, ccm: false };
+    default:
+      throw new RangeError(`unknown cipher ${cipher}`);
+  }
+}
+
+// Nonces never repeat within this process, so never within any key: a random per-process prefix, then a 64-bit
+// counter that only grows (MS-SMB2 2.2.41: a nonce MUST NOT be reused within a session).
+const noncePrefix = randomBytes(4);
+let nonceCounter = 0n;
+
+/** The next nonce for `cipher`: 11 bytes (CCM: 3 random + 8 counter) or 12 bytes (GCM: 4 random + 8 counter). */
+export function nextNonce(cipher: number): Buffer {
+  const { nonceLength } = cipherInfo(cipher);
+  const n = Buffer.alloc(nonceLength);
+  noncePrefix.copy(n, 0, 0, nonceLength - 8);
+  n.writeBigUInt64LE(nonceCounter, nonceLength - 8);
+  nonceCounter = BigInt.asUintN(64, nonceCounter + 1n);
+  return n;
+}
+
+export interface TransformHeader {
+  signature: Buffer;
+  /** The full 16-byte Nonce field (the cipher uses its first 11 or 12 bytes). */
+  nonce: Buffer;
+  originalMessageSize: number;
+  flags: number;
+  sessionId: bigint;
+}
+
+/** Decodes the 52-byte transform header (views, no copies); throws WireError when it is not one. */
+export function decodeTransformHeader(buf: Buffer): TransformHeader {
+  if (buf.length < TRANSFORM_HEADER_SIZE) throw new WireError('transform header truncated');
+  if (buf.readUInt32BE(0) !== TRANSFORM_PROTOCOL_ID) throw new WireError('not an SMB2 TRANSFORM_HEADER');
+  return {
+    signature: buf.subarray(4, 20),
+    nonce: buf.subarray(20, 36),
+    originalMessageSize: buf.readUInt32LE(36),
+    flags: buf.readUInt16LE(42),
+    sessionId: buf.readBigUInt64LE(44),
+  };
+}
+
+function checkKey(info: CipherInfo, key: Uint8Array): void {
+  if (key.length !== info.keyLength) throw new RangeError(`${info.name} needs a ${info.keyLength}-byte key`);
+}
+
+/**
+ * Encrypts one SMB2 message (or a compound chain) into [transform header, ciphertext...]. The AAD is the header
+ * from Nonce to the end (bytes 20..52); the tag goes into Signature. `nonce` is for tests: leave it out in real use.
+ */
+export function encryptMessage(
+  cipher: number,
+  key: Uint8Array,
+  sessionId: bigint,
+  plaintext: Buffer | readonly Buffer[],
+  nonce?: Buffer,
+): Buffer[] {
+  const info = cipherInfo(cipher);
+  checkKey(info, key);
+  const chunks = Buffer.isBuffer(plaintext) ? [plaintext] : plaintext;
+  let size = 0;
+  for (const c of chunks) size += c.length;
+  const n = nonce ?? nextNonce(cipher);
+  if (n.length !== info.nonceLength) throw new RangeError(`${info.name} needs a ${info.nonceLength}-byte nonce`);
+  const header = Buffer.alloc(TRANSFORM_HEADER_SIZE);
+  header.writeUInt32BE(TRANSFORM_PROTOCOL_ID, 0);
+  n.copy(header, 20);
+  header.writeUInt32LE(size, 36);
+  header.writeUInt16LE(TRANSFORM_FLAG_ENCRYPTED, 42);
+  header.writeBigUInt64LE(BigInt.asUintN(64, sessionId), 44);
+  const aad = header.subarray(AAD_OFFSET);
+  const out: Buffer[] = [header];
+  if (info.ccm) {
+    // node's CCM takes the whole plaintext in one update call.
+    const c = createCipheriv(info.name as 'aes-128-ccm', key, n, { authTagLength: 16 });
+    c.setAAD(aad, { plaintextLength: size });
+    const whole = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks as Buffer[]);
+    out.push(c.update(whole));
+    c.final();
+    c.getAuthTag().copy(header, 4);
+  } else {
+    const c = createCipheriv(info.name as 'aes-128-gcm', key, n, { authTagLength: 16 });
+    c.setAAD(aad);
+    for (const p of chunks) if (p.length > 0) out.push(c.update(p));
+    c.final();
+    c.getAuthTag().copy(header, 4);
+  }
+  return out;
+}
+
+/**
+ * Decrypts a whole transform message (header + ciphertext) and returns the plaintext SMB2 message(s). Throws
+ * WireError for a malformed header, a size mismatch, or an authentication failure.
+ */
+export function decryptMessage(cipher: number, key: Uint8Array, transform: Buffer): Buffer {
+  const info = cipherInfo(cipher);
+  checkKey(info, key);
+  const h = decodeTransformHeader(transform);
+  const ciphertext = transform.subarray(TRANSFORM_HEADER_SIZE);
+  // MS-SMB2 3.3.5.2.1.1: OriginalMessageSize must match what follows; Flags must say "encrypted".
+  if (h.originalMessageSize !== ciphertext.length) throw new WireError('transform OriginalMessageSize mismatch');
+  if (h.flags !== TRANSFORM_FLAG_ENCRYPTED) throw new WireError('transform Flags/EncryptionAlgorithm invalid');
+  const nonce = h.nonce.subarray(0, info.nonceLength);
+  const aad = transform.subarray(AAD_OFFSET, TRANSFORM_HEADER_SIZE);
+  try {
+    if (info.ccm) {
+      const d = createDecipheriv(info.name as 'aes-128-ccm', key, nonce, { authTagLength: 16 });
+      d.setAuthTag(h.signature);
+      d.setAAD(aad, { plaintextLength: ciphertext.length });
+      const plain = d.update(ciphertext);
+      d.final();
+      return plain;
+    }
+    const d = createDecipheriv(info.name as 'aes-128-gcm', key, nonce, { authTagLength: 16 });
+    d.setAuthTag(h.signature);
+    d.setAAD(aad);
+    const plain = d.update(ciphertext);
+    d.final();
+    return plain;
+  } catch {
+    throw new WireError('decryption failed: bad key or tampered message');
+  }
+}

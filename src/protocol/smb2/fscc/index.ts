@@ -1,0 +1,6 @@
+export * from './file-info.js';
+export * from './fs-info.js';
+export * from './dir-info.js';
+export * from './security.js';
+export * from './fsctl.js';
+export * from './wildcard.js';

@@ -1,0 +1,443 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { FileStore, StoreHandle } from './types.js';
+import { errorCode } from './types.js';
+import { resolveCaseInsensitive } from './resolve.js';
+
+export interface StoreUnderTest {
+  store: FileStore;
+  cleanup: () => Promise<void>;
+}
+
+/** Writes a whole file (created or truncated) or stream. */
+export async function writeWhole(store: FileStore, path: string, data: Buffer | string, stream?: string): Promise<void> {
+  const h = await store.open(path, { write: true, create: 'always', truncate: true, ...(stream !== undefined ? { stream } : {}) });
+  try {
+    await h.write(Buffer.from(data), 0);
+  } finally {
+    await h.close();
+  }
+}
+
+/** Reads a whole file or stream. */
+export async function readWhole(store: FileStore, path: string, stream?: string): Promise<Buffer> {
+  const h = await store.open(path, { write: false, ...(stream !== undefined ? { stream } : {}) });
+  try {
+    return await readAll(h);
+  } finally {
+    await h.close();
+  }
+}
+
+async function readAll(h: StoreHandle): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let pos = 0;
+  for (;;) {
+    const buf = Buffer.alloc(4096);
+    const n = await h.read(buf, 0, buf.length, pos);
+    if (n === 0) break;
+    chunks.push(buf.subarray(0, n));
+    pos += n;
+  }
+  return Buffer.concat(chunks);
+}
+
+async function rejectsWith(p: Promise<unknown>, code: string, component?: 'parent' | 'leaf'): Promise<void> {
+  await assert.rejects(p, (err: unknown) => {
+    assert.equal(errorCode(err), code, `expected ${code}, got ${String(err)}`);
+    if (component !== undefined) assert.equal((err as { component?: unknown }).component, component);
+    return true;
+  });
+}
+
+async function names(store: FileStore, path: string): Promise<string[]> {
+  return (await store.readdir(path)).map((e) => e.name).sort();
+}
+
+/**
+ * The behaviour every FileStore shares (see types.ts), as node:test tests. `makeStore` gives a fresh, empty,
+ * writable, case-sensitive store each time.
+ */
+export function runStoreContract(name: string, makeStore: () => Promise<StoreUnderTest>): void {
+  const it = (title: string, body: (store: FileStore) => Promise<void>): void => {
+    test(title, async () => {
+      const { store, cleanup } = await makeStore();
+      try {
+        await body(store);
+      } finally {
+        await store.close?.();
+        await cleanup();
+      }
+    });
+  };
+
+  describe(`store contract: ${name}`, () => {
+    it('the root is an empty directory', async (store) => {
+      const st = await store.stat('');
+      assert.equal(st.type, 'directory');
+      assert.equal(st.size, 0);
+      assert.deepEqual(await store.readdir(''), []);
+      assert.equal(store.caseSensitive, true);
+    });
+
+    it('creates, writes, reads and stats a file', async (store) => {
+      const h = await store.open('a.txt', { write: true, create: 'new' });
+      assert.equal(await h.write(Buffer.from('hello world'), 0), 11);
+      const hs = await h.stat();
+      assert.equal(hs.type, 'file');
+      assert.equal(hs.size, 11);
+      await h.close();
+      const st = await store.stat('a.txt');
+      assert.equal(st.type, 'file');
+      assert.equal(st.size, 11);
+      assert.ok(st.allocationSize >= 11);
+      assert.equal(st.fileId, hs.fileId);
+      assert.equal(st.nlink, 1);
+      assert.equal(st.dosAttributes, 0);
+      for (const t of [st.birthtimeMs, st.mtimeMs, st.atimeMs, st.ctimeMs]) assert.ok(t > 1e12, `time ${t}`);
+      assert.equal((await readWhole(store, 'a.txt')).toString(), 'hello world');
+    });
+
+    it('reads into an offset of the caller buffer, and returns 0 at or past the end', async (store) => {
+      await writeWhole(store, 'f', '0123456789');
+      const h = await store.open('f', { write: false });
+      const buf = Buffer.alloc(8, 0x2e);
+      assert.equal(await h.read(buf, 2, 4, 3), 4);
+      assert.equal(buf.toString(), '..3456..');
+      assert.equal(await h.read(buf, 0, 8, 8), 2);
+      assert.equal(await h.read(buf, 0, 8, 10), 0);
+      assert.equal(await h.read(buf, 0, 8, 1000), 0);
+      await h.close();
+    });
+
+    it('writes past the end leave a gap of zeros; truncate shrinks and extends', async (store) => {
+      const h = await store.open('f', { write: true, create: 'always' });
+      await h.write(Buffer.from('ab'), 0);
+      await h.write(Buffer.from('z'), 5);
+      assert.deepEqual(await readAll(h), Buffer.from([0x61, 0x62, 0, 0, 0, 0x7a]));
+      await h.truncate(1);
+      assert.equal((await h.stat()).size, 1);
+      await h.truncate(4);
+      assert.deepEqual(await readAll(h), Buffer.from([0x61, 0, 0, 0]));
+      await h.sync();
+      await h.close();
+      assert.equal((await store.stat('f')).size, 4);
+    });
+
+    it('open dispositions: never, always, new, truncate', async (store) => {
+      await rejectsWith(store.open('missing', { write: false }), 'ENOENT', 'leaf');
+      await rejectsWith(store.open('missing', { write: true, create: 'never' }), 'ENOENT');
+      await writeWhole(store, 'f', 'content');
+      await rejectsWith(store.open('f', { write: true, create: 'new' }), 'EEXIST');
+      const h = await store.open('f', { write: true, create: 'always' });
+      assert.equal((await h.stat()).size, 7, 'always keeps existing data');
+      await h.close();
+      const t = await store.open('f', { write: true, create: 'never', truncate: true });
+      assert.equal((await t.stat()).size, 0);
+      await t.close();
+      await rejectsWith(store.open('f', { write: false, truncate: true }), 'EINVAL');
+    });
+
+    it('open errors: missing parent, parent is a file, directories', async (store) => {
+      await writeWhole(store, 'file', 'x');
+      await store.mkdir('dir');
+      await rejectsWith(store.open('nodir/f', { write: true, create: 'always' }), 'ENOENT', 'parent');
+      await rejectsWith(store.open('file/f', { write: true, create: 'always' }), 'ENOTDIR');
+      await rejectsWith(store.open('dir', { write: false }), 'EISDIR');
+      await rejectsWith(store.open('dir', { write: true, create: 'always' }), 'EISDIR');
+      await rejectsWith(store.open('dir', { write: true, create: 'new' }), 'EEXIST');
+      await rejectsWith(store.open('', { write: false }), 'EISDIR');
+      await rejectsWith(store.stat('nodir/f'), 'ENOENT', 'parent');
+      await rejectsWith(store.stat('dir/f'), 'ENOENT', 'leaf');
+    });
+
+    it('handles: read-only handles refuse writes, closed handles refuse everything, close is idempotent', async (store) => {
+      await writeWhole(store, 'f', 'x');
+      const h = await store.open('f', { write: false });
+      await rejectsWith(h.write(Buffer.from('y'), 0), 'EBADF');
+      await rejectsWith(h.truncate(0), 'EBADF');
+      await h.close();
+      await h.close();
+      await rejectsWith(h.read(Buffer.alloc(1), 0, 1, 0), 'EBADF');
+      await rejectsWith(h.stat(), 'EBADF');
+    });
+
+    it('a handle follows its file across rename and outlives unlink', async (store) => {
+      await store.mkdir('d');
+      const h = await store.open('a', { write: true, create: 'new' });
+      await store.rename('a', 'd/b', { replace: false });
+      await h.write(Buffer.from('moved'), 0);
+      assert.equal((await readWhole(store, 'd/b')).toString(), 'moved');
+      await store.unlink('d/b');
+      await h.write(Buffer.from('!'), 5);
+      assert.equal((await readAll(h)).toString(), 'moved!');
+      await h.close();
+      await rejectsWith(store.stat('d/b'), 'ENOENT');
+    });
+
+    it('mkdir and readdir', async (store) => {
+      await store.mkdir('d');
+      await store.mkdir('d/e');
+      await writeWhole(store, 'd/f', 'abc');
+      const entries = (await store.readdir('d')).sort((a, b) => a.name.localeCompare(b.name));
+      assert.deepEqual(
+        entries.map((e) => [e.name, e.stat.type, e.stat.size]),
+        [
+          ['e', 'directory', 0],
+          ['f', 'file', 3],
+        ],
+      );
+      assert.equal(entries[1]?.stat.fileId, (await store.stat('d/f')).fileId);
+      assert.equal((await store.stat('d')).type, 'directory');
+      await rejectsWith(store.mkdir('d'), 'EEXIST');
+      await rejectsWith(store.mkdir('d/f'), 'EEXIST');
+      await rejectsWith(store.mkdir(''), 'EEXIST');
+      await rejectsWith(store.mkdir('x/y'), 'ENOENT', 'parent');
+      await rejectsWith(store.mkdir('d/f/y'), 'ENOTDIR');
+      await rejectsWith(store.readdir('missing'), 'ENOENT');
+      await rejectsWith(store.readdir('d/f'), 'ENOTDIR');
+    });
+
+    it('rmdir', async (store) => {
+      await store.mkdir('d');
+      await writeWhole(store, 'd/f', '');
+      await rejectsWith(store.rmdir('d'), 'ENOTEMPTY');
+      await rejectsWith(store.rmdir('d/f'), 'ENOTDIR');
+      await rejectsWith(store.rmdir('nope'), 'ENOENT');
+      await rejectsWith(store.rmdir(''), 'EACCES');
+      await store.unlink('d/f');
+      await store.rmdir('d');
+      await rejectsWith(store.stat('d'), 'ENOENT');
+      assert.deepEqual(await store.readdir(''), []);
+    });
+
+    it('unlink', async (store) => {
+      await writeWhole(store, 'f', 'x');
+      await store.mkdir('d');
+      await rejectsWith(store.unlink('d'), 'EISDIR');
+      await rejectsWith(store.unlink('nope'), 'ENOENT');
+      await rejectsWith(store.unlink('nope/f'), 'ENOENT', 'parent');
+      await store.unlink('f');
+      await rejectsWith(store.stat('f'), 'ENOENT');
+      assert.deepEqual(await names(store, ''), ['d']);
+    });
+
+    it('rename moves files and directories and keeps the file id', async (store) => {
+      await store.mkdir('d');
+      await store.mkdir('e');
+      await writeWhole(store, 'd/f', 'data');
+      const id = (await store.stat('d/f')).fileId;
+      await store.rename('d/f', 'e/g', { replace: false });
+      assert.equal((await store.stat('e/g')).fileId, id);
+      assert.equal((await readWhole(store, 'e/g')).toString(), 'data');
+      await rejectsWith(store.stat('d/f'), 'ENOENT');
+      const dirId = (await store.stat('e')).fileId;
+      await store.rename('e', 'd/e2', { replace: false });
+      assert.equal((await store.stat('d/e2')).fileId, dirId);
+      assert.equal((await readWhole(store, 'd/e2/g')).toString(), 'data');
+      assert.deepEqual(await names(store, ''), ['d']);
+      await store.rename('d/e2/g', 'd/e2/g', { replace: false });
+      assert.equal((await store.stat('d/e2/g')).fileId, id, 'renaming onto itself is a no-op');
+    });
+
+    it('rename errors and replace', async (store) => {
+      await writeWhole(store, 'a', 'A');
+      await writeWhole(store, 'b', 'B');
+      await store.mkdir('d');
+      await store.mkdir('d/sub');
+      const idA = (await store.stat('a')).fileId;
+      await rejectsWith(store.rename('a', 'b', { replace: false }), 'EEXIST');
+      await rejectsWith(store.rename('a', 'd', { replace: false }), 'EEXIST');
+      await rejectsWith(store.rename('a', 'd', { replace: true }), 'EISDIR');
+      await rejectsWith(store.rename('d', 'b', { replace: true }), 'ENOTDIR');
+      await rejectsWith(store.rename('d', 'd/sub/x', { replace: false }), 'EINVAL');
+      await rejectsWith(store.rename('missing', 'x', { replace: false }), 'ENOENT');
+      await rejectsWith(store.rename('a', 'missing/x', { replace: false }), 'ENOENT', 'parent');
+      await rejectsWith(store.rename('a', 'b/x', { replace: false }), 'ENOTDIR');
+      await rejectsWith(store.rename('', 'x', { replace: false }), 'EACCES');
+      await store.rename('a', 'b', { replace: true });
+      assert.equal((await readWhole(store, 'b')).toString(), 'A');
+      assert.equal((await store.stat('b')).fileId, idA);
+      assert.deepEqual(await names(store, ''), ['b', 'd']);
+    });
+
+    it('sets and keeps times', async (store) => {
+      await writeWhole(store, 'f', 'x');
+      const birth = Date.UTC(2001, 2, 3, 4, 5, 6, 789);
+      const mtime = Date.UTC(2010, 0, 1, 0, 0, 0, 0) + 0.5;
+      const atime = Date.UTC(2011, 0, 1);
+      await store.setTimes('f', { birthtimeMs: birth, mtimeMs: mtime, atimeMs: atime });
+      const st = await store.stat('f');
+      assert.equal(st.birthtimeMs, birth);
+      assert.ok(Math.abs(st.mtimeMs - mtime) < 0.01, `mtime ${st.mtimeMs}`);
+      assert.ok(Math.abs(st.atimeMs - atime) < 0.01, `atime ${st.atimeMs}`);
+      await store.setTimes('f', { atimeMs: atime + 1000 });
+      const st2 = await store.stat('f');
+      assert.ok(Math.abs(st2.mtimeMs - mtime) < 0.01, 'mtime kept when only atime is set');
+      assert.equal(st2.birthtimeMs, birth);
+      const h = await store.open('f', { write: false });
+      assert.equal((await h.stat()).birthtimeMs, birth);
+      await h.close();
+      await store.mkdir('d');
+      await store.setTimes('d', { birthtimeMs: birth });
+      assert.equal((await store.stat('d')).birthtimeMs, birth);
+      await rejectsWith(store.setTimes('nope', { mtimeMs: 1 }), 'ENOENT');
+    });
+
+    it('sets and keeps DOS attributes, without DIRECTORY and NORMAL', async (store) => {
+      await writeWhole(store, 'f', 'x');
+      await store.mkdir('d');
+      await store.setAttributes('f', 0x1 | 0x2 | 0x20 | 0x80);
+      assert.equal((await store.stat('f')).dosAttributes, 0x23);
+      await store.setAttributes('d', 0x10 | 0x4);
+      assert.equal((await store.stat('d')).dosAttributes, 0x4);
+      await store.setAttributes('f', 0);
+      assert.equal((await store.stat('f')).dosAttributes, 0);
+      await store.setAttributes('', 0x2);
+      assert.equal((await store.stat('')).dosAttributes, 0x2);
+      await rejectsWith(store.setAttributes('nope', 1), 'ENOENT');
+    });
+
+    it('metadata follows rename and dies with unlink', async (store) => {
+      await store.mkdir('d');
+      await writeWhole(store, 'f', 'x');
+      await writeWhole(store, 'f', 'stream data', 'meta');
+      await store.setAttributes('f', 0x2);
+      await store.setTimes('f', { birthtimeMs: 1e12 });
+      await store.rename('f', 'd/g', { replace: false });
+      const st = await store.stat('d/g');
+      assert.equal(st.dosAttributes, 0x2);
+      assert.equal(st.birthtimeMs, 1e12);
+      assert.equal((await readWhole(store, 'd/g', 'meta')).toString(), 'stream data');
+      await store.unlink('d/g');
+      await writeWhole(store, 'd/g', 'new');
+      const fresh = await store.stat('d/g');
+      assert.equal(fresh.dosAttributes, 0);
+      assert.notEqual(fresh.birthtimeMs, 1e12);
+      await rejectsWith(store.open('d/g', { write: false, stream: 'meta' }), 'ENOENT');
+      // A directory's metadata follows it too, and dies with rmdir.
+      await store.mkdir('d/sub');
+      await store.setAttributes('d/sub', 0x4);
+      await store.rename('d/sub', 'sub2', { replace: false });
+      assert.equal((await store.stat('sub2')).dosAttributes, 0x4);
+      await store.rmdir('sub2');
+      await store.mkdir('sub2');
+      assert.equal((await store.stat('sub2')).dosAttributes, 0);
+    });
+
+    it('replacing a file by rename drops the replaced file metadata', async (store) => {
+      await writeWhole(store, 'a', 'A');
+      await writeWhole(store, 'b', 'B');
+      await store.setAttributes('b', 0x1);
+      await writeWhole(store, 'b', 's', 'old');
+      await store.rename('a', 'b', { replace: true });
+      assert.equal((await store.stat('b')).dosAttributes, 0);
+      assert.deepEqual(await store.listStreams?.('b'), []);
+    });
+
+    it('readdir never shows the store metadata', async (store) => {
+      await writeWhole(store, 'f', 'x');
+      await writeWhole(store, 'f', 'y', 's');
+      await store.setAttributes('f', 0x2);
+      await store.setTimes('', { birthtimeMs: 1e12 });
+      await store.setAttributes('', 0x2);
+      assert.deepEqual(await names(store, ''), ['f']);
+    });
+
+    it('named streams: create, read, list, case-insensitive names, delete', async (store) => {
+      if (store.listStreams === undefined || store.deleteStream === undefined) return;
+      await writeWhole(store, 'f', 'main data');
+      await rejectsWith(store.open('f', { write: false, stream: 'nope' }), 'ENOENT');
+      const h = await store.open('f', { write: true, create: 'new', stream: 'Zone.Identifier' });
+      await h.write(Buffer.from('[ZoneTransfer]'), 0);
+      const hs = await h.stat();
+      assert.equal(hs.size, 14);
+      assert.equal(hs.fileId, (await store.stat('f')).fileId);
+      await h.close();
+      await rejectsWith(store.open('f', { write: true, create: 'new', stream: 'ZONE.IDENTIFIER' }), 'EEXIST');
+      assert.equal((await readWhole(store, 'f', 'zone.identifier')).toString(), '[ZoneTransfer]');
+      assert.equal((await readWhole(store, 'f')).toString(), 'main data');
+      assert.equal((await store.stat('f')).size, 9, 'streams do not count in the file size');
+      await writeWhole(store, 'f', 'second', 'two');
+      const list = (await store.listStreams('f')).sort((a, b) => a.name.localeCompare(b.name));
+      assert.deepEqual(list, [
+        { name: 'two', size: 6 },
+        { name: 'Zone.Identifier', size: 14 },
+      ]);
+      const t = await store.open('f', { write: true, stream: 'two', truncate: true });
+      assert.equal((await t.stat()).size, 0);
+      await t.close();
+      await store.deleteStream('f', 'TWO');
+      await rejectsWith(store.deleteStream('f', 'two'), 'ENOENT');
+      assert.deepEqual((await store.listStreams('f')).map((s) => s.name), ['Zone.Identifier']);
+      await rejectsWith(store.open('f', { write: false, stream: 'a:b' }), 'EINVAL');
+      await rejectsWith(store.listStreams('nope'), 'ENOENT');
+    });
+
+    it('named streams: on a missing file (created with it) and on directories', async (store) => {
+      if (store.listStreams === undefined) return;
+      await writeWhole(store, 'new', 'in stream', 's');
+      assert.equal((await store.stat('new')).size, 0);
+      assert.equal((await readWhole(store, 'new', 's')).toString(), 'in stream');
+      await rejectsWith(store.open('nope', { write: false, stream: 's' }), 'ENOENT');
+      await store.mkdir('d');
+      await writeWhole(store, 'd', 'dir stream', 's');
+      assert.equal((await readWhole(store, 'd', 's')).toString(), 'dir stream');
+      assert.deepEqual(await store.listStreams('d'), [{ name: 's', size: 10 }]);
+      assert.equal((await store.stat('d')).type, 'directory');
+    });
+
+    it('file ids are distinct and stable', async (store) => {
+      await store.mkdir('d');
+      await writeWhole(store, 'a', '');
+      await writeWhole(store, 'd/b', '');
+      const ids = [await store.stat(''), await store.stat('d'), await store.stat('a'), await store.stat('d/b')].map((s) => s.fileId);
+      assert.equal(new Set(ids).size, 4);
+      assert.equal((await store.stat('a')).fileId, ids[2]);
+      for (const id of ids) assert.equal(typeof id, 'bigint');
+    });
+
+    it('rejects invalid paths', async (store) => {
+      for (const bad of ['..', 'a/..', '../x', 'a/../b', '/abs', 'a/', 'a//b', '.', './a', 'a\\b', 'nul\0x']) {
+        await rejectsWith(store.stat(bad), 'EINVAL');
+        await rejectsWith(store.open(bad, { write: true, create: 'always' }), 'EINVAL');
+        await rejectsWith(store.mkdir(bad), 'EINVAL');
+      }
+      await rejectsWith(store.stat('x'.repeat(256)), 'ENAMETOOLONG');
+      await rejectsWith(store.open('x'.repeat(256), { write: true, create: 'always' }), 'ENAMETOOLONG');
+      await writeWhole(store, 'y'.repeat(255), 'ok');
+      assert.equal((await store.stat('y'.repeat(255))).size, 2);
+    });
+
+    it('names are case-sensitive and unicode', async (store) => {
+      await writeWhole(store, 'Name', '1');
+      await writeWhole(store, 'name', '2');
+      await writeWhole(store, 'ünïcødé ✓', '3');
+      assert.deepEqual(await names(store, ''), ['Name', 'name', 'ünïcødé ✓'].sort());
+      assert.equal((await readWhole(store, 'ünïcødé ✓')).toString(), '3');
+    });
+
+    it('resolveCaseInsensitive finds the stored spelling', async (store) => {
+      await store.mkdir('Dir');
+      await writeWhole(store, 'Dir/File.TXT', 'x');
+      await writeWhole(store, 'Dir/straße', 'y');
+      assert.deepEqual(
+        await resolveCaseInsensitive(store, 'dir/file.txt').then((r) => [r.path, r.exists, r.stat?.size]),
+        ['Dir/File.TXT', true, 1],
+      );
+      assert.equal((await resolveCaseInsensitive(store, 'DIR/STRAßE')).path, 'Dir/straße');
+      assert.deepEqual(await resolveCaseInsensitive(store, 'DIR/new.txt').then((r) => [r.path, r.exists]), ['Dir/new.txt', false]);
+      await rejectsWith(resolveCaseInsensitive(store, 'nodir/x'), 'ENOENT', 'parent');
+      await rejectsWith(resolveCaseInsensitive(store, 'dir/file.txt/x'), 'ENOTDIR', 'parent');
+      assert.equal((await resolveCaseInsensitive(store, '')).exists, true);
+    });
+
+    it('statfs reports sizes', async (store) => {
+      const s = await store.statfs();
+      assert.ok(s.totalBytes > 0);
+      assert.ok(s.freeBytes >= s.availableBytes && s.availableBytes >= 0);
+      assert.ok(s.totalBytes >= s.freeBytes);
+      assert.ok(s.blockSize > 0);
+    });
+  });
+}

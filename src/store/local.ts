@@ -1,0 +1,670 @@
+import { constants as fsConstants, promises as fsp } from 'node:fs';
+import type { BigIntStats } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import type { DirEntry, FileStore, OpenOptions, SetTimes, StoreHandle, StoreStat, StoreStatFs, StreamInfo } from './types.js';
+import { DERIVED_ATTRIBUTES, StoreError, errorCode, storeError } from './types.js';
+import { isValidStreamName, MAX_COMPONENT_LENGTH, splitPath, upcase } from './resolve.js';
+
+/**
+ * The hidden sidecar directory at the share root. It holds what a POSIX disk can't (Node has no xattr API):
+ *   meta/<ino>.json        per-file record: DOS attributes, a client-set birth time, named streams
+ *   streams/<ino>/<hash>   the contents of each named stream
+ * Records are keyed by inode number, so they follow a file on rename and across hard links. Each record keeps
+ * the inode's real birth time: an inode number reused by a file created outside the store has another birth
+ * time, and its stale record is dropped. It is never listed and no client path can reach it.
+ */
+export const METADATA_DIR = '.smbkit';
+
+const { O_RDONLY, O_RDWR, O_WRONLY, O_CREAT, O_EXCL, O_TRUNC, O_NOFOLLOW, O_NONBLOCK } = fsConstants;
+
+export interface LocalStoreOptions {
+  /** refuse every change (EROFS) */
+  readOnly?: boolean;
+  /** whether the disk tells names apart by case (default: true but on macOS and Windows) */
+  caseSensitive?: boolean;
+}
+
+interface StreamRecord {
+  name: string;
+  file: string;
+}
+
+interface Meta {
+  /** the inode's real birth time in ns when the record was made ('0' where the disk keeps none) */
+  btime: string;
+  attributes?: number;
+  birthtimeMs?: number;
+  /** upper-cased stream name -> stream */
+  streams?: Record<string, StreamRecord>;
+}
+
+/** A path in the store: its components and its absolute path on disk (parent resolved, leaf not followed). */
+interface Located {
+  rel: string;
+  parts: string[];
+  abs: string;
+}
+
+/**
+ * A directory on disk served as a store, confined to its root.
+ *
+ * Confinement: every path is checked by `splitPath`; the parent directory is resolved with realpath and must
+ * stay inside the root (and outside the sidecar); the leaf is opened with O_NOFOLLOW, and a symlink leaf is
+ * followed only when its real target is inside the root — otherwise it counts as missing. What remains is the
+ * race of a local user swapping a parent directory for a symlink between the realpath and the operation; SMB
+ * clients can't create symlinks through a store, so only someone with shell access to the share can try it.
+ *
+ * One LocalStore per root: the metadata cache is not shared between processes.
+ */
+export class LocalStore implements FileStore {
+  readonly caseSensitive: boolean;
+  readonly root: string;
+  private readonly readOnly: boolean;
+  private ready: Promise<void> | undefined;
+  private initialized = false;
+  private realRoot = '';
+  private rootPrefix = '';
+  private metaDir = '';
+  /** inode numbers with a record on disk (loaded once), so stat of a plain file reads no sidecar */
+  private readonly metaIndex = new Set<bigint>();
+  private readonly metaCache = new Map<bigint, Meta>();
+  private readonly saving = new Map<bigint, Promise<void>>();
+
+  constructor(root: string, opts: LocalStoreOptions = {}) {
+    this.root = root;
+    this.readOnly = opts.readOnly === true;
+    this.caseSensitive = opts.caseSensitive ?? (process.platform !== 'darwin' && process.platform !== 'win32');
+  }
+
+  async stat(path: string): Promise<StoreStat> {
+    const loc = await this.locate(path);
+    const { st } = await this.follow(loc);
+    return this.toStat(st);
+  }
+
+  async open(path: string, opts: OpenOptions): Promise<StoreHandle> {
+    const create = opts.create ?? 'never';
+    const stream = opts.stream ?? '';
+    if (opts.truncate === true && !opts.write) throw storeError('EINVAL', 'truncate needs write access');
+    if (stream !== '' && !isValidStreamName(stream)) throw storeError('EINVAL', `invalid stream name ${JSON.stringify(stream)}`);
+    if (this.readOnly && (opts.write || create === 'new')) throw storeError('EROFS', `read-only store: ${path}`);
+    const loc = await this.locate(path);
+    if (stream !== '') return this.openStream(loc, stream, opts, create);
+    if (loc.parts.length === 0) throw storeError(create === 'new' ? 'EEXIST' : 'EISDIR', 'the root');
+    let flags = (opts.write ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_NONBLOCK;
+    if (create !== 'never' && !this.readOnly) flags |= O_CREAT;
+    if (create === 'new') flags |= O_EXCL;
+    if (opts.truncate === true) flags |= O_TRUNC;
+    let fh: FileHandle;
+    try {
+      fh = await fsp.open(loc.abs, flags, 0o666);
+    } catch (err) {
+      const code = errorCode(err);
+      if (code === 'ENOENT' && create !== 'never' && this.readOnly) throw storeError('EROFS', `read-only store: ${path}`);
+      if (code !== 'ELOOP') throw this.fail(err, loc.rel, 'leaf');
+      // The leaf is a symlink: follow it only to a target inside the root, and never create through it.
+      const real = await this.realInside(loc.abs);
+      if (real === undefined) throw storeError(create === 'never' ? 'ENOENT' : 'EACCES', loc.rel, 'leaf');
+      try {
+        fh = await fsp.open(real, flags & ~O_CREAT, 0o666);
+      } catch (err2) {
+        throw this.fail(err2, loc.rel, 'leaf');
+      }
+    }
+    let st: BigIntStats;
+    try {
+      st = await fh.stat({ bigint: true });
+    } catch (err) {
+      await fh.close();
+      throw this.fail(err, loc.rel);
+    }
+    if (!st.isFile()) {
+      await fh.close();
+      throw storeError(st.isDirectory() ? 'EISDIR' : 'EACCES', loc.rel);
+    }
+    return new LocalHandle(fh, opts.write, async (h) => this.toStat(await h.stat({ bigint: true })));
+  }
+
+  async readdir(path: string): Promise<DirEntry[]> {
+    const loc = await this.locate(path);
+    const dir = await this.follow(loc);
+    if (!dir.st.isDirectory()) throw storeError('ENOTDIR', loc.rel);
+    let names: string[];
+    try {
+      names = await fsp.readdir(dir.real);
+    } catch (err) {
+      throw this.fail(err, loc.rel);
+    }
+    const atRoot = dir.real === this.realRoot;
+    const entries = await Promise.all(
+      names.map(async (name): Promise<DirEntry | undefined> => {
+        if (name.length > MAX_COMPONENT_LENGTH || name.includes('\\')) return undefined;
+        if (atRoot && name.toLowerCase() === METADATA_DIR) return undefined;
+        const rel = loc.rel === '' ? name : `${loc.rel}/${name}`;
+        try {
+          const { st } = await this.follow({ rel, parts: [...loc.parts, name], abs: `${dir.real}/${name}` });
+          return { name, stat: await this.toStat(st) };
+        } catch {
+          return undefined; // vanished, or a symlink leading outside: not listed
+        }
+      }),
+    );
+    return entries.filter((e): e is DirEntry => e !== undefined);
+  }
+
+  async mkdir(path: string): Promise<void> {
+    const loc = await this.locate(path);
+    if (loc.parts.length === 0) throw storeError('EEXIST', 'the root');
+    this.checkWritable(loc.rel);
+    try {
+      await fsp.mkdir(loc.abs, 0o777);
+    } catch (err) {
+      throw this.fail(err, loc.rel);
+    }
+  }
+
+  async rmdir(path: string): Promise<void> {
+    const loc = await this.locate(path);
+    if (loc.parts.length === 0) throw storeError('EACCES', 'the root cannot be removed');
+    const { st, link } = await this.followForRemoval(loc);
+    if (!st.isDirectory()) throw storeError('ENOTDIR', loc.rel);
+    this.checkWritable(loc.rel);
+    try {
+      if (link) await fsp.unlink(loc.abs);
+      else await fsp.rmdir(loc.abs);
+    } catch (err) {
+      throw this.fail(errorCode(err) === 'EEXIST' ? Object.assign(new Error(), { code: 'ENOTEMPTY' }) : err, loc.rel);
+    }
+    if (!link) await this.dropMeta(st.ino);
+  }
+
+  async unlink(path: string): Promise<void> {
+    const loc = await this.locate(path);
+    if (loc.parts.length === 0) throw storeError('EISDIR', 'the root');
+    const { st, link } = await this.followForRemoval(loc);
+    if (st.isDirectory()) throw storeError('EISDIR', loc.rel);
+    this.checkWritable(loc.rel);
+    try {
+      await fsp.unlink(loc.abs);
+    } catch (err) {
+      throw this.fail(err, loc.rel);
+    }
+    if (!link && st.nlink <= 1n) await this.dropMeta(st.ino);
+  }
+
+  async rename(from: string, to: string, opts: { replace: boolean }): Promise<void> {
+    const src = await this.locate(from);
+    if (src.parts.length === 0) throw storeError('EACCES', 'the root cannot be renamed');
+    const { st: srcSt, link: srcLink } = await this.followForRemoval(src);
+    const dst = await this.locate(to);
+    if (dst.parts.length === 0) throw storeError('EACCES', 'the root cannot be replaced');
+    let dstSt: BigIntStats | undefined;
+    try {
+      dstSt = (await this.followForRemoval(dst)).st;
+    } catch (err) {
+      if (errorCode(err) !== 'ENOENT') throw err;
+      // A name that exists but leads outside the root is not ours to replace.
+      if (await exists(dst.abs)) throw storeError('EACCES', dst.rel);
+    }
+    if (src.abs === dst.abs) return;
+    const sameFile = dstSt !== undefined && dstSt.ino === srcSt.ino && dstSt.dev === srcSt.dev;
+    if (dstSt !== undefined && !sameFile) {
+      if (!opts.replace) throw storeError('EEXIST', dst.rel);
+      if (dstSt.isDirectory()) throw storeError('EISDIR', dst.rel);
+      if (srcSt.isDirectory()) throw storeError('ENOTDIR', dst.rel);
+    }
+    if (srcSt.isDirectory() && !srcLink && dst.abs.startsWith(`${src.abs}/`)) {
+      throw storeError('EINVAL', `cannot move ${src.rel} into itself`);
+    }
+    this.checkWritable(dst.rel);
+    try {
+      await fsp.rename(src.abs, dst.abs);
+    } catch (err) {
+      throw this.fail(err, src.rel);
+    }
+    if (dstSt !== undefined && !sameFile && dstSt.nlink <= 1n) await this.dropMeta(dstSt.ino);
+  }
+
+  async setTimes(path: string, times: SetTimes): Promise<void> {
+    const loc = await this.locate(path);
+    const { real, st } = await this.follow(loc);
+    this.checkWritable(loc.rel);
+    if (times.atimeMs !== undefined || times.mtimeMs !== undefined) {
+      const atime = times.atimeMs ?? nsToMs(st.atimeNs);
+      const mtime = times.mtimeMs ?? nsToMs(st.mtimeNs);
+      try {
+        await fsp.lutimes(real, atime / 1000, mtime / 1000);
+      } catch (err) {
+        throw this.fail(err, loc.rel);
+      }
+    }
+    const birthtimeMs = times.birthtimeMs;
+    if (birthtimeMs !== undefined) await this.updateMeta(st, (m) => void (m.birthtimeMs = birthtimeMs));
+  }
+
+  async setAttributes(path: string, dosAttributes: number): Promise<void> {
+    const loc = await this.locate(path);
+    const { st } = await this.follow(loc);
+    this.checkWritable(loc.rel);
+    await this.updateMeta(st, (m) => void (m.attributes = dosAttributes & ~DERIVED_ATTRIBUTES));
+  }
+
+  async listStreams(path: string): Promise<StreamInfo[]> {
+    const loc = await this.locate(path);
+    const { st } = await this.follow(loc);
+    const meta = await this.loadMeta(st);
+    const out: StreamInfo[] = [];
+    for (const s of Object.values(meta?.streams ?? {})) {
+      const size = await fsp.lstat(this.streamPath(st.ino, s.file)).then(
+        (x) => x.size,
+        () => 0,
+      );
+      out.push({ name: s.name, size });
+    }
+    return out;
+  }
+
+  async deleteStream(path: string, stream: string): Promise<void> {
+    const loc = await this.locate(path);
+    const { st } = await this.follow(loc);
+    const key = upcase(stream);
+    const record = (await this.loadMeta(st))?.streams?.[key];
+    if (record === undefined) throw storeError('ENOENT', `${loc.rel}:${stream}`, 'leaf');
+    this.checkWritable(loc.rel);
+    await fsp.rm(this.streamPath(st.ino, record.file), { force: true });
+    await this.updateMeta(st, (m) => {
+      if (m.streams !== undefined) delete m.streams[key];
+    });
+  }
+
+  async statfs(): Promise<StoreStatFs> {
+    await this.init();
+    const s = await fsp.statfs(this.realRoot);
+    return {
+      totalBytes: s.blocks * s.bsize,
+      freeBytes: s.bfree * s.bsize,
+      availableBytes: s.bavail * s.bsize,
+      blockSize: s.bsize,
+    };
+  }
+
+  /** Waits for pending metadata writes. */
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.saving.values()]);
+  }
+
+  // ---- paths and confinement ----
+
+  private init(): Promise<void> {
+    this.ready ??= (async () => {
+      this.realRoot = await fsp.realpath(this.root);
+      if (!(await fsp.stat(this.realRoot)).isDirectory()) throw storeError('ENOTDIR', 'store root is not a directory');
+      this.rootPrefix = this.realRoot.endsWith('/') ? this.realRoot : `${this.realRoot}/`;
+      this.metaDir = `${this.rootPrefix}${METADATA_DIR}`;
+      const metaSt = await fsp.lstat(this.metaDir).catch(() => undefined);
+      if (metaSt !== undefined && !metaSt.isDirectory()) throw storeError('EACCES', `${METADATA_DIR} in the store root is not a directory`);
+      if (!this.readOnly) {
+        // A disk we can't write to still serves; metadata changes will fail then, with the disk's error.
+        try {
+          if (metaSt === undefined) await fsp.mkdir(this.metaDir, 0o700);
+          await fsp.mkdir(`${this.metaDir}/meta`, { recursive: true, mode: 0o700 });
+          await fsp.mkdir(`${this.metaDir}/streams`, { recursive: true, mode: 0o700 });
+        } catch {
+          // ignored, see above
+        }
+      }
+      const files = await fsp.readdir(`${this.metaDir}/meta`).catch(() => [] as string[]);
+      for (const f of files) {
+        const m = /^(\d+)\.json$/.exec(f);
+        if (m !== null) this.metaIndex.add(BigInt(m[1] as string));
+      }
+      this.initialized = true;
+    })();
+    return this.ready;
+  }
+
+  /** Validates a store path and resolves its parent to a real directory inside the root. */
+  private async locate(path: string): Promise<Located> {
+    if (!this.initialized) await this.init();
+    const parts = splitPath(path);
+    const first = parts[0];
+    if (first !== undefined && first.toLowerCase() === METADATA_DIR) throw storeError('EACCES', 'reserved name');
+    if (parts.length === 0) return { rel: '', parts, abs: this.realRoot };
+    let parent = this.realRoot;
+    if (parts.length > 1) {
+      const joined = `${this.rootPrefix}${parts.slice(0, -1).join('/')}`;
+      let real: string;
+      try {
+        real = await fsp.realpath(joined);
+      } catch (err) {
+        const code = errorCode(err);
+        if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP') throw storeError(code === 'ENOTDIR' ? 'ENOTDIR' : 'ENOENT', path, 'parent');
+        throw this.fail(err, path, 'parent');
+      }
+      if (!this.isInside(real)) throw storeError('ENOENT', path, 'parent');
+      parent = real;
+    }
+    // The sidecar is unreachable by any spelling, also through a symlink to the root.
+    if (parent === this.realRoot && (parts[parts.length - 1] as string).toLowerCase() === METADATA_DIR) {
+      throw storeError('EACCES', 'reserved name');
+    }
+    return { rel: path, parts, abs: `${parent === '/' ? '' : parent}/${parts[parts.length - 1] as string}` };
+  }
+
+  /** Inside the root and not in the sidecar. */
+  private isInside(real: string): boolean {
+    if (real === this.realRoot) return true;
+    if (!real.startsWith(this.rootPrefix)) return false;
+    const rest = real.slice(this.rootPrefix.length);
+    const slash = rest.indexOf('/');
+    return (slash < 0 ? rest : rest.slice(0, slash)).toLowerCase() !== METADATA_DIR;
+  }
+
+  /** The real path of a symlink's target, when it exists inside the root. */
+  private async realInside(abs: string): Promise<string | undefined> {
+    try {
+      const real = await fsp.realpath(abs);
+      return this.isInside(real) ? real : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** lstat of the leaf; a symlink is followed when its target is inside the root, else it is missing. */
+  private async follow(loc: Located): Promise<{ real: string; st: BigIntStats }> {
+    let st: BigIntStats;
+    try {
+      st = await fsp.lstat(loc.abs, { bigint: true });
+    } catch (err) {
+      throw this.fail(err, loc.rel, 'leaf');
+    }
+    let real = loc.abs;
+    if (st.isSymbolicLink()) {
+      const target = await this.realInside(loc.abs);
+      if (target === undefined) throw storeError('ENOENT', loc.rel, 'leaf');
+      real = target;
+      try {
+        st = await fsp.lstat(real, { bigint: true });
+      } catch (err) {
+        throw this.fail(err, loc.rel, 'leaf');
+      }
+    }
+    if (!st.isFile() && !st.isDirectory()) throw storeError('ENOENT', loc.rel, 'leaf'); // fifos, sockets, devices
+    return { real, st };
+  }
+
+  /** For unlink/rmdir/rename, which act on the name itself: the target's stat and whether the leaf is a link. */
+  private async followForRemoval(loc: Located): Promise<{ st: BigIntStats; link: boolean }> {
+    const { real, st } = await this.follow(loc);
+    return { st, link: real !== loc.abs };
+  }
+
+  private checkWritable(rel: string): void {
+    if (this.readOnly) throw storeError('EROFS', `read-only store: ${rel}`);
+  }
+
+  /** An fs error as a StoreError naming the store path (never the disk path). */
+  private fail(err: unknown, rel: string, component?: 'parent' | 'leaf'): StoreError {
+    if (err instanceof StoreError) return err;
+    let code = errorCode(err) ?? 'EIO';
+    if (code === 'ELOOP') code = 'ENOENT';
+    else if (code === 'EDQUOT' || code === 'EFBIG') code = 'ENOSPC';
+    const where = code === 'ENOENT' ? component : code === 'ENOTDIR' ? 'parent' : undefined;
+    return new StoreError(code, rel === '' ? '(root)' : rel, where);
+  }
+
+  // ---- stat and metadata ----
+
+  private async toStat(st: BigIntStats, dataSt?: BigIntStats): Promise<StoreStat> {
+    const meta = this.metaIndex.has(st.ino) ? await this.loadMeta(st) : undefined;
+    const isDir = st.isDirectory() && dataSt === undefined;
+    const data = dataSt ?? st;
+    const mtimeMs = nsToMs(st.mtimeNs);
+    const ctimeMs = nsToMs(st.ctimeNs);
+    return {
+      type: st.isDirectory() ? 'directory' : 'file',
+      size: isDir ? 0 : Number(data.size),
+      allocationSize: isDir ? 0 : Number(data.blocks) * 512,
+      birthtimeMs: meta?.birthtimeMs ?? (st.birthtimeNs > 0n ? nsToMs(st.birthtimeNs) : Math.min(mtimeMs, ctimeMs)),
+      mtimeMs,
+      atimeMs: nsToMs(st.atimeNs),
+      ctimeMs,
+      dosAttributes: meta?.attributes ?? 0,
+      fileId: st.ino,
+      nlink: Number(st.nlink),
+    };
+  }
+
+  /** The record of an inode (cached), or undefined; a stale record of a reused inode number is dropped. */
+  private async loadMeta(st: BigIntStats): Promise<Meta | undefined> {
+    const ino = st.ino;
+    if (!this.metaIndex.has(ino)) return undefined;
+    let meta = this.metaCache.get(ino);
+    if (meta === undefined) {
+      let loaded: Meta | undefined;
+      try {
+        loaded = JSON.parse(await fsp.readFile(this.metaPath(ino), 'utf8')) as Meta;
+      } catch {
+        loaded = undefined;
+      }
+      meta = this.metaCache.get(ino); // another call may have loaded or created it meanwhile
+      if (meta === undefined) {
+        if (loaded === undefined || typeof loaded.btime !== 'string') {
+          this.metaIndex.delete(ino);
+          return undefined;
+        }
+        meta = loaded;
+        this.metaCache.set(ino, meta);
+      }
+    }
+    if (meta.btime !== String(st.birthtimeNs)) {
+      await this.dropMeta(ino);
+      return undefined;
+    }
+    return meta;
+  }
+
+  private async updateMeta(st: BigIntStats, change: (m: Meta) => void): Promise<void> {
+    await this.loadMeta(st);
+    let meta = this.metaCache.get(st.ino);
+    if (meta === undefined) {
+      meta = { btime: String(st.birthtimeNs) };
+      this.metaCache.set(st.ino, meta);
+      this.metaIndex.add(st.ino);
+    }
+    change(meta);
+    await this.persist(st.ino);
+  }
+
+  private async dropMeta(ino: bigint): Promise<void> {
+    if (!this.metaIndex.has(ino)) return;
+    this.metaIndex.delete(ino);
+    this.metaCache.delete(ino);
+    await this.persist(ino);
+    await fsp.rm(`${this.metaDir}/streams/${ino}`, { recursive: true, force: true });
+  }
+
+  /** Writes (or removes) an inode's record; writes of one inode are serialized, each writing the latest state. */
+  private persist(ino: bigint): Promise<void> {
+    const prev = this.saving.get(ino) ?? Promise.resolve();
+    const next = prev
+      .catch(() => undefined)
+      .then(async () => {
+        const file = this.metaPath(ino);
+        const meta = this.metaIndex.has(ino) ? this.metaCache.get(ino) : undefined;
+        if (meta === undefined) {
+          await fsp.rm(file, { force: true });
+          return;
+        }
+        const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
+        await fsp.writeFile(tmp, JSON.stringify(meta), { mode: 0o600 });
+        await fsp.rename(tmp, file);
+      });
+    this.saving.set(ino, next);
+    next
+      .finally(() => {
+        if (this.saving.get(ino) === next) this.saving.delete(ino);
+      })
+      .catch(() => undefined);
+    return next;
+  }
+
+  private metaPath(ino: bigint): string {
+    return `${this.metaDir}/meta/${ino}.json`;
+  }
+
+  private streamPath(ino: bigint, file: string): string {
+    return `${this.metaDir}/streams/${ino}/${file}`;
+  }
+
+  // ---- named streams ----
+
+  private async openStream(loc: Located, stream: string, opts: OpenOptions, create: 'new' | 'always' | 'never'): Promise<StoreHandle> {
+    let base: { real: string; st: BigIntStats };
+    try {
+      base = await this.follow(loc);
+    } catch (err) {
+      if (errorCode(err) !== 'ENOENT' || create === 'never' || loc.parts.length === 0) throw err;
+      if (this.readOnly) throw storeError('EROFS', `read-only store: ${loc.rel}`);
+      // NTFS creates the file along with its first stream.
+      try {
+        await (await fsp.open(loc.abs, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o666)).close();
+      } catch (err2) {
+        if (errorCode(err2) !== 'EEXIST') throw this.fail(err2, loc.rel, 'leaf');
+      }
+      base = await this.follow(loc);
+    }
+    const ino = base.st.ino;
+    const key = upcase(stream);
+    const record = (await this.loadMeta(base.st))?.streams?.[key];
+    const name = `${loc.rel}:${stream}`;
+    if (record === undefined && create === 'never') throw storeError('ENOENT', name, 'leaf');
+    if (record !== undefined && create === 'new') throw storeError('EEXIST', name);
+    if (record === undefined) this.checkWritable(loc.rel);
+    const file = record?.file ?? createHash('sha256').update(key).digest('hex').slice(0, 40);
+    let flags = (opts.write ? O_RDWR : O_RDONLY) | O_NOFOLLOW;
+    if (record === undefined) flags |= O_CREAT;
+    if (opts.truncate === true) flags |= O_TRUNC;
+    let fh: FileHandle;
+    let baseFh: FileHandle;
+    try {
+      if (record === undefined) await fsp.mkdir(`${this.metaDir}/streams/${ino}`, { recursive: true, mode: 0o700 });
+      fh = await fsp.open(this.streamPath(ino, file), flags, 0o600);
+    } catch (err) {
+      throw this.fail(err, name, 'leaf');
+    }
+    try {
+      if (record === undefined) {
+        await this.updateMeta(base.st, (m) => {
+          m.streams ??= {};
+          m.streams[key] = { name: stream, file };
+        });
+      }
+      // The base file, for the stat of a stream handle (times, attributes, id follow the file).
+      baseFh = await fsp.open(base.real, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+    } catch (err) {
+      await fh.close();
+      throw this.fail(err, name, 'leaf');
+    }
+    return new LocalHandle(
+      fh,
+      opts.write,
+      async (h) => this.toStat(await baseFh.stat({ bigint: true }), await h.stat({ bigint: true })),
+      baseFh,
+    );
+  }
+}
+
+function nsToMs(ns: bigint): number {
+  return Number(ns / 1000n) / 1000;
+}
+
+async function exists(abs: string): Promise<boolean> {
+  return fsp.lstat(abs).then(
+    () => true,
+    () => false,
+  );
+}
+
+function handleError(err: unknown): StoreError {
+  if (err instanceof StoreError) return err;
+  let code = errorCode(err) ?? 'EIO';
+  if (code === 'EDQUOT' || code === 'EFBIG') code = 'ENOSPC';
+  return new StoreError(code, 'file handle');
+}
+
+/** A FileHandle with positions: reads go straight into the caller's buffer. */
+class LocalHandle implements StoreHandle {
+  private closed = false;
+  constructor(
+    private readonly fh: FileHandle,
+    private readonly writable: boolean,
+    private readonly statOf: (fh: FileHandle) => Promise<StoreStat>,
+    private readonly base?: FileHandle,
+  ) {}
+
+  async read(buf: Buffer, offset: number, length: number, position: number): Promise<number> {
+    if (this.closed) throw storeError('EBADF', 'handle is closed');
+    try {
+      return (await this.fh.read(buf, offset, length, position)).bytesRead;
+    } catch (err) {
+      throw handleError(err);
+    }
+  }
+
+  async write(data: Buffer, position: number): Promise<number> {
+    this.check(true);
+    try {
+      let done = 0;
+      while (done < data.length) {
+        const { bytesWritten } = await this.fh.write(data, done, data.length - done, position + done);
+        if (bytesWritten === 0) throw storeError('ENOSPC', 'short write');
+        done += bytesWritten;
+      }
+      return done;
+    } catch (err) {
+      throw handleError(err);
+    }
+  }
+
+  async truncate(size: number): Promise<void> {
+    this.check(true);
+    if (!Number.isSafeInteger(size) || size < 0) throw storeError('EINVAL', `invalid size ${size}`);
+    try {
+      await this.fh.truncate(size);
+    } catch (err) {
+      throw handleError(err);
+    }
+  }
+
+  async sync(): Promise<void> {
+    this.check(false);
+    try {
+      await this.fh.sync();
+    } catch (err) {
+      throw handleError(err);
+    }
+  }
+
+  async stat(): Promise<StoreStat> {
+    this.check(false);
+    try {
+      return await this.statOf(this.fh);
+    } catch (err) {
+      throw handleError(err);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.fh.close();
+    await this.base?.close();
+  }
+
+  private check(write: boolean): void {
+    if (this.closed) throw storeError('EBADF', 'handle is closed');
+    if (write && !this.writable) throw storeError('EBADF', 'handle is not open for writing');
+  }
+}

@@ -1,0 +1,159 @@
+/**
+ * The file-store seam: what the SMB server needs from a file system, and nothing of SMB.
+ *
+ * A store is a plain hierarchical file system with a few NTFS-flavoured extras that Windows clients set and
+ * read back (DOS attribute bits, a settable creation time, named streams). NT semantics — dispositions, share
+ * modes, delete-on-close, oplocks, case-insensitive lookup policy, READONLY enforcement — are the server's.
+ *
+ * Paths are store-relative, '/'-separated, '' is the root. Every component is non-empty, not '.' or '..',
+ * has no NUL, '/' or '\', and is at most 255 UTF-16 units (else ENAMETOOLONG). Stores reject other paths
+ * with EINVAL. Names are compared exactly unless `caseSensitive` is false.
+ *
+ * Semantics every store shares (proved by `runStoreContract` in contract.ts):
+ * - Handles are bound to the file, not the name (POSIX): a handle keeps working after rename or unlink.
+ * - `open` never opens a directory's data (EISDIR), except for a named stream of a directory.
+ * - `rename` with `replace` replaces files only: a directory target gives EISDIR, a directory source onto a
+ *   file gives ENOTDIR; moving a directory into itself gives EINVAL; the root can't be renamed or removed (EACCES).
+ * - Directory stats report size 0 and allocationSize 0.
+ * - DOS attributes are kept as given, minus DIRECTORY (0x10) and NORMAL (0x80), which the server derives.
+ *   New entries start with 0. They, the birth time, named streams and the file id follow the file on rename
+ *   and die with it on unlink/rmdir.
+ * - Named streams: `open(path, { stream })` with a non-empty stream name. Stream names are matched
+ *   case-insensitively (as NTFS does) and keep the spelling they were created with. Creating a stream of a
+ *   missing file creates the (empty) file too. `listStreams` lists named streams only (not the unnamed data).
+ *   Directories may carry named streams.
+ * - Times: `setTimes` honours birth, write and access times; `ctimeMs` is honoured where the store can
+ *   (MemoryStore) and ignored where it can't (LocalStore: the OS owns the change time).
+ */
+
+export type EntryType = 'file' | 'directory';
+
+export interface StoreStat {
+  type: EntryType;
+  /** bytes of the data (or of the stream, for a stream handle); 0 for directories */
+  size: number;
+  allocationSize: number;
+  /** ms since epoch, fractional allowed */
+  birthtimeMs: number;
+  mtimeMs: number;
+  atimeMs: number;
+  ctimeMs: number;
+  /** DOS attribute bits kept by the store (READONLY 0x1, HIDDEN 0x2, SYSTEM 0x4, ARCHIVE 0x20, ...) */
+  dosAttributes: number;
+  /** stable 64-bit file id: the same for the same file across calls and renames */
+  fileId: bigint;
+  nlink: number;
+}
+
+export interface DirEntry {
+  name: string;
+  stat: StoreStat;
+}
+
+export interface StoreHandle {
+  /** Reads into `buf` at `offset` (no copy of the caller's buffer); returns bytes read, 0 at end of file. */
+  read(buf: Buffer, offset: number, length: number, position: number): Promise<number>;
+  /** Writes all of `data` at `position` (a gap past the end reads as zeros); returns bytes written. */
+  write(data: Buffer, position: number): Promise<number>;
+  truncate(size: number): Promise<void>;
+  sync(): Promise<void>;
+  stat(): Promise<StoreStat>;
+  /** Idempotent. Any other call after close throws EBADF. */
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  /** open for writing too (reads are always allowed); writing on a read-only handle throws EBADF */
+  write: boolean;
+  /** 'never' (default): must exist; 'always': create if missing; 'new': must not exist (EEXIST) */
+  create?: 'new' | 'always' | 'never';
+  /** empty an existing file (or stream); needs `write` */
+  truncate?: boolean;
+  /** a named stream ('' or absent: the unnamed data stream) */
+  stream?: string;
+}
+
+export interface SetTimes {
+  birthtimeMs?: number;
+  mtimeMs?: number;
+  atimeMs?: number;
+  ctimeMs?: number;
+}
+
+export interface StreamInfo {
+  name: string;
+  size: number;
+}
+
+export interface StoreStatFs {
+  totalBytes: number;
+  freeBytes: number;
+  availableBytes: number;
+  blockSize: number;
+}
+
+export interface FileStore {
+  stat(path: string): Promise<StoreStat>;
+  open(path: string, opts: OpenOptions): Promise<StoreHandle>;
+  /** Entries in no particular order, without '.' and '..' and without the store's own metadata. */
+  readdir(path: string): Promise<DirEntry[]>;
+  mkdir(path: string): Promise<void>;
+  rmdir(path: string): Promise<void>;
+  unlink(path: string): Promise<void>;
+  rename(from: string, to: string, opts: { replace: boolean }): Promise<void>;
+  setTimes(path: string, times: SetTimes): Promise<void>;
+  setAttributes(path: string, dosAttributes: number): Promise<void>;
+  listStreams?(path: string): Promise<StreamInfo[]>;
+  deleteStream?(path: string, stream: string): Promise<void>;
+  statfs(): Promise<StoreStatFs>;
+  readonly caseSensitive: boolean;
+  close?(): Promise<void>;
+}
+
+/**
+ * Error codes a store throws. EROFS: a write to a read-only store. EBADF: a call on a closed handle or a
+ * write through a read-only handle (a caller bug). Stores may pass through other OS codes (EMFILE, ...).
+ */
+export type StoreErrorCode =
+  | 'ENOENT'
+  | 'EEXIST'
+  | 'ENOTDIR'
+  | 'EISDIR'
+  | 'ENOTEMPTY'
+  | 'EACCES'
+  | 'EPERM'
+  | 'ENOSPC'
+  | 'EINVAL'
+  | 'ENAMETOOLONG'
+  | 'EXDEV'
+  | 'EBUSY'
+  | 'EROFS'
+  | 'EBADF';
+
+/** Which part of a path was missing: the last component ('leaf') or a directory on the way ('parent'). */
+export type MissingComponent = 'parent' | 'leaf';
+
+export class StoreError extends Error {
+  override readonly name = 'StoreError';
+  readonly code: string;
+  /** Set on ENOENT/ENOTDIR when the store or resolver knows which component failed. */
+  readonly component: MissingComponent | undefined;
+  constructor(code: string, message: string, component?: MissingComponent) {
+    super(`${code}: ${message}`);
+    this.code = code;
+    this.component = component;
+  }
+}
+
+export function storeError(code: StoreErrorCode, message: string, component?: MissingComponent): StoreError {
+  return new StoreError(code, message, component);
+}
+
+/** The Node-style code of an error (`undefined` if it has none). */
+export function errorCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** DOS attribute bits the server derives and stores never keep (MS-FSCC 2.6). */
+export const DERIVED_ATTRIBUTES = 0x10 /* DIRECTORY */ | 0x80; /* NORMAL */
