@@ -193,8 +193,8 @@ export class Connection {
   /** Credits to grant for a response: what was asked (at least 1), within the configured window. */
   private grantCredits(h: Smb2Header): number {
     const charge = this.traits?.multiCredit ? Math.max(1, h.creditCharge) : 1;
-    const asked = Math.max(h.credits, h.command === Command.NEGOTIATE ? 1 : 0, 1);
-    let want = Math.min(asked, charge > asked ? charge : asked);
+    // Give back at least what the request spent, so a client that asks for less never starves (as Samba does).
+    let want = Math.max(h.credits, charge, 1);
     const room = this.server.config.maxCredits - this.creditsOutstanding;
     want = Math.max(0, Math.min(want, room));
     // Never leave the client without a credit when it has none outstanding.
