@@ -1,0 +1,114 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readWhole, runStoreContract, writeWhole } from '../../../src/store/contract.js';
+import { LocalStore, METADATA_DIR } from '../../../src/store/local.js';
+import { errorCode } from '../../../src/store/types.js';
+
+async function tempRoot(): Promise<string> {
+  return mkdtemp(join(tmpdir(), 'smbkit-store-'));
+}
+
+runStoreContract('LocalStore', async () => {
+  const root = await tempRoot();
+  return { store: new LocalStore(root), cleanup: () => rm(root, { recursive: true, force: true }) };
+});
+
+test('LocalStore: attributes, birth time and streams persist across store instances', async () => {
+  const root = await tempRoot();
+  try {
+    const a = new LocalStore(root);
+    await writeWhole(a, 'f', 'data');
+    await a.setAttributes('f', 0x27);
+    await a.setTimes('f', { birthtimeMs: 946684800000 });
+    await writeWhole(a, 'f', 'stream', 'S');
+    await a.close();
+    const b = new LocalStore(root);
+    const st = await b.stat('f');
+    assert.equal(st.dosAttributes, 0x27);
+    assert.equal(st.birthtimeMs, 946684800000);
+    assert.equal((await readWhole(b, 'f', 's')).toString(), 'stream');
+    assert.deepEqual((await b.readdir('')).map((e) => e.name), ['f']);
+    // The sidecar exists on disk but is unreachable.
+    assert.ok((await readdir(root)).includes(METADATA_DIR));
+    for (const p of [METADATA_DIR, `${METADATA_DIR}/meta`, '.SMBKIT', '.SmbKit/streams']) {
+      await assert.rejects(b.stat(p), (e: unknown) => errorCode(e) === 'EACCES');
+      await assert.rejects(b.open(p, { write: true, create: 'always' }), (e: unknown) => errorCode(e) === 'EACCES');
+    }
+    await b.unlink('f');
+    await b.close();
+    assert.deepEqual(await readdir(join(root, METADATA_DIR, 'meta')), []);
+    assert.deepEqual(await readdir(join(root, METADATA_DIR, 'streams')), []);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('LocalStore: a record left by a file deleted outside the store does not stick to a new file', async () => {
+  const root = await tempRoot();
+  try {
+    const store = new LocalStore(root);
+    await writeWhole(store, 'f', 'x');
+    await store.setAttributes('f', 0x2);
+    const ino = (await stat(join(root, 'f'), { bigint: true })).ino;
+    await unlink(join(root, 'f'));
+    // Recreate files until one lands on the same inode number (ext4/tmpfs reuse them quickly).
+    for (let i = 0; i < 50; i++) {
+      await writeFile(join(root, `g${i}`), 'y');
+      const st = await store.stat(`g${i}`);
+      if (st.fileId === ino) {
+        const real = await stat(join(root, `g${i}`), { bigint: true });
+        if (real.birthtimeNs !== 0n) assert.equal(st.dosAttributes, 0);
+        break;
+      }
+    }
+    await store.close();
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('LocalStore: read-only stores refuse changes with EROFS and still read', async () => {
+  const root = await tempRoot();
+  try {
+    await writeFile(join(root, 'f'), 'content');
+    const store = new LocalStore(root, { readOnly: true });
+    assert.equal((await readWhole(store, 'f')).toString(), 'content');
+    const h = await store.open('f', { write: false, create: 'always' });
+    await h.close();
+    for (const p of [
+      () => store.mkdir('d'),
+      () => store.unlink('f'),
+      () => store.rename('f', 'g', { replace: false }),
+      () => store.open('f', { write: true }),
+      () => store.open('g', { write: false, create: 'always' }),
+      () => store.setAttributes('f', 1),
+      () => store.setTimes('f', { mtimeMs: 0 }),
+    ]) {
+      await assert.rejects(p(), (e: unknown) => errorCode(e) === 'EROFS');
+    }
+    assert.deepEqual(await readdir(root), ['f']);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('LocalStore: fifos and sockets are not served', async () => {
+  const root = await tempRoot();
+  try {
+    const { execFileSync } = await import('node:child_process');
+    try {
+      execFileSync('mkfifo', [join(root, 'fifo')]);
+    } catch {
+      return;
+    }
+    const store = new LocalStore(root);
+    assert.deepEqual(await store.readdir(''), []);
+    await assert.rejects(store.open('fifo', { write: false }), (e: unknown) => errorCode(e) === 'ENOENT' || errorCode(e) === 'EACCES');
+    await store.close();
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
