@@ -66,6 +66,26 @@ export const MAX_DIRECT_TCP_LENGTH = 0xffffff;
 const NETBIOS_MAX_LENGTH = 0x1ffff;
 
 /**
+ * The 4-byte frame header: direct TCP (a zero byte, then a 24-bit length) or NetBIOS session service (type,
+ * flags, 16-bit length; E flag extends to 17 bits). Throws WireError on a header the framing forbids.
+ */
+export function parseFrameHeader(b0: number, b1: number, b2: number, b3: number, netbios: boolean): { type: number; length: number } {
+  if (netbios) {
+    const type = b0;
+    if (!KIND_BY_TYPE.has(type)) throw new WireError(`unknown NetBIOS session packet type 0x${type.toString(16)}`);
+    if (type === NetbiosPacketType.SESSION_MESSAGE) {
+      // SMB2 over NetBIOS uses the whole 24 bits for session messages (MS-SMB2 2.1), as Windows and Samba do.
+      return { type, length: (b1 << 16) | (b2 << 8) | b3 };
+    }
+    if ((b1 & 0xfe) !== 0) throw new WireError('NetBIOS session packet flags reserved bits set');
+    return { type, length: ((b1 & 1) << 16) | (b2 << 8) | b3 };
+  }
+  // MS-SMB2 2.1: the first byte is zero.
+  if (b0 !== 0) throw new WireError(`direct TCP frame starts with 0x${b0.toString(16)}, not 0`);
+  return { type: NetbiosPacketType.SESSION_MESSAGE, length: (b1 << 16) | (b2 << 8) | b3 };
+}
+
+/**
  * Collects received chunks and yields whole frames. Chunks are kept in a list (never concatenated on each push);
  * a frame that lies in one chunk is returned as a view, one that spans chunks is copied once.
  */
@@ -116,24 +136,7 @@ export class FrameAccumulator {
     const b1 = this.peekByte(1);
     const b2 = this.peekByte(2);
     const b3 = this.peekByte(3);
-    let type: number;
-    let length: number;
-    if (this.netbios) {
-      type = b0;
-      if (!KIND_BY_TYPE.has(type)) throw new WireError(`unknown NetBIOS session packet type 0x${type.toString(16)}`);
-      if (type === NetbiosPacketType.SESSION_MESSAGE) {
-        // SMB2 over NetBIOS uses the whole 24 bits for session messages (MS-SMB2 2.1), as Windows and Samba do.
-        length = (b1 << 16) | (b2 << 8) | b3;
-      } else {
-        if ((b1 & 0xfe) !== 0) throw new WireError('NetBIOS session packet flags reserved bits set');
-        length = ((b1 & 1) << 16) | (b2 << 8) | b3;
-      }
-    } else {
-      // MS-SMB2 2.1: the first byte is zero.
-      if (b0 !== 0) throw new WireError(`direct TCP frame starts with 0x${b0.toString(16)}, not 0`);
-      type = NetbiosPacketType.SESSION_MESSAGE;
-      length = (b1 << 16) | (b2 << 8) | b3;
-    }
+    const { type, length } = parseFrameHeader(b0, b1, b2, b3, this.netbios);
     if (length > this.maxFrameSize) throw new WireError(`frame of ${length} bytes exceeds the limit ${this.maxFrameSize}`);
     if (this.buffered < 4 + length) return undefined;
     this.consume(4);

@@ -91,9 +91,42 @@ function allocationOf(st: StoreStat): bigint {
   return st.type === 'directory' ? 0n : BigInt(st.allocationSize);
 }
 
+/** Characters an 8.3 name may hold besides letters and digits (MS-FSCC 2.1.5.2.1). */
+const SHORT_NAME_EXTRA = "!#$%&'()-@^_`{}~";
+
+function isShortNameChar(c: string): boolean {
+  return /^[A-Za-z0-9]$/.test(c) || SHORT_NAME_EXTRA.includes(c);
+}
+
+/** Whether a name is already a valid 8.3 name (MS-FSCC 2.1.5.2.1): 1-8 characters, an optional 1-3 extension. */
+export function isShortName(name: string): boolean {
+  if (name === '.' || name === '..') return true;
+  const m = /^([^.]{1,8})(?:\.([^.]{1,3}))?$/.exec(name);
+  return m !== null && [...m[1]!, ...(m[2] ?? '')].every(isShortNameChar);
+}
+
+/**
+ * The 8.3 alternate name of a long name (MS-FSCC 2.1.5.2.1): a valid 8.3 name is its own (upper-cased);
+ * otherwise up to four characters of the name, '~', three characters of a hash of the whole name (so the same
+ * name always gets the same short name without per-directory state), and up to three of the extension.
+ */
+export function shortNameOf(name: string): string {
+  if (isShortName(name)) return name.toUpperCase();
+  const clean = (part: string) => [...part.toUpperCase()].filter((c) => c !== ' ' && c !== '.').map((c) => (isShortNameChar(c) ? c : '_')).join('');
+  const dot = name.lastIndexOf('.');
+  const base = clean(dot > 0 ? name.slice(0, dot) : name);
+  const ext = dot > 0 ? clean(name.slice(dot + 1)).slice(0, 3) : '';
+  let h = 0x811c9dc5;
+  for (const c of name.toUpperCase()) h = Math.imul(h ^ c.charCodeAt(0), 0x01000193) >>> 0;
+  const hash = (h % 46656).toString(36).toUpperCase().padStart(3, '0');
+  return `${base.slice(0, 4) || '_'}~${hash}${ext ? '.' + ext : ''}`;
+}
+
 export function dirEntryFacts(name: string, st: StoreStat): DirEntryFacts {
   return {
     fileName: name,
+    // Directory listings carry a short name only where it differs from the long one (as NTFS does).
+    ...(isShortName(name) ? {} : { shortName: shortNameOf(name) }),
     ...timesOf(st),
     endOfFile: st.type === 'directory' ? 0n : BigInt(st.size),
     allocationSize: allocationOf(st),

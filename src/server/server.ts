@@ -91,7 +91,7 @@ export class SmbServer {
       ...this.config.netbiosListen.map((a) => ({ ...a, kind: 'netbios' as const })),
     ];
     for (const a of all) {
-      const srv = createServer({ noDelay: true }, (socket) => this.accept(socket, a.kind));
+      const srv = createServer({ noDelay: true, pauseOnConnect: true }, (socket) => this.accept(socket, a.kind));
       await new Promise<void>((resolve, reject) => {
         srv.once('error', (err: NodeJS.ErrnoException) => reject(bindError(err, a)));
         srv.listen({ host: a.host, port: a.port, exclusive: true }, () => resolve());
@@ -106,7 +106,7 @@ export class SmbServer {
     return bound;
   }
 
-  /** Serves an already-connected socket (also used by tests). */
+  /** Serves an accepted socket (from a server made with pauseOnConnect, or any socket in tests). */
   accept(socket: Socket, kind: 'direct' | 'netbios'): Connection {
     const transport = new TcpTransport(socket, kind, this.config.maxIoSize + 64 * 1024);
     const conn = new Connection(this, transport, this.nextConnId++);

@@ -35,6 +35,12 @@ interface Meta {
   btime: string;
   attributes?: number;
   birthtimeMs?: number;
+  /**
+   * A client-set change time, and the inode's OS ctime (ns) just after it was set. The OS owns ctime, so the
+   * override holds only while the inode is unchanged since; any later change moves the OS ctime past it.
+   */
+  ctimeMs?: number;
+  ctimeAtSetNs?: string;
   /** upper-cased stream name -> stream */
   streams?: Record<string, StreamRecord>;
 }
@@ -241,6 +247,15 @@ export class LocalStore implements FileStore {
     }
     const birthtimeMs = times.birthtimeMs;
     if (birthtimeMs !== undefined) await this.updateMeta(st, (m) => void (m.birthtimeMs = birthtimeMs));
+    const ctimeMs = times.ctimeMs;
+    if (ctimeMs !== undefined) {
+      // Re-stat: lutimes above moved the OS ctime; the override is tied to the ctime it left.
+      const after = (await this.follow(loc)).st;
+      await this.updateMeta(after, (m) => {
+        m.ctimeMs = ctimeMs;
+        m.ctimeAtSetNs = String(after.ctimeNs);
+      });
+    }
   }
 
   async setAttributes(path: string, dosAttributes: number): Promise<void> {
@@ -429,7 +444,7 @@ export class LocalStore implements FileStore {
       birthtimeMs: meta?.birthtimeMs ?? (st.birthtimeNs > 0n ? nsToMs(st.birthtimeNs) : Math.min(mtimeMs, ctimeMs)),
       mtimeMs,
       atimeMs: nsToMs(st.atimeNs),
-      ctimeMs,
+      ctimeMs: meta?.ctimeMs !== undefined && meta.ctimeAtSetNs === String(st.ctimeNs) ? meta.ctimeMs : ctimeMs,
       dosAttributes: meta?.attributes ?? 0,
       fileId: st.ino,
       nlink: Number(st.nlink),

@@ -22,8 +22,8 @@
  *   case-insensitively (as NTFS does) and keep the spelling they were created with. Creating a stream of a
  *   missing file creates the (empty) file too. `listStreams` lists named streams only (not the unnamed data).
  *   Directories may carry named streams.
- * - Times: `setTimes` honours birth, write and access times; `ctimeMs` is honoured where the store can
- *   (MemoryStore) and ignored where it can't (LocalStore: the OS owns the change time).
+ * - Times: `setTimes` honours birth, write, access and change times; a set change time holds until the next
+ *   change of the file (LocalStore: the OS owns ctime, so the override lasts while the OS ctime is unchanged).
  */
 
 export type EntryType = 'file' | 'directory';

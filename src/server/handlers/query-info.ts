@@ -12,7 +12,7 @@ import {
 } from '../../protocol/smb2/fscc/fs-info.js';
 import { defaultSecurityDescriptor, securityDescriptorToBytes } from '../../protocol/smb2/fscc/security.js';
 import type { Outcome, RequestContext } from '../context.js';
-import { fileFacts, smbPathOf } from '../files.js';
+import { fileFacts, shortNameOf, smbPathOf } from '../files.js';
 import type { Open } from '../state/open.js';
 import { storeErrorToStatus } from '../status-map.js';
 import { checkCreditCharge } from './io-checks.js';
@@ -42,6 +42,10 @@ export async function handleQueryInfo(ctx: RequestContext): Promise<Outcome> {
         }
         if (req.fileInfoClass === FileInfoClass.FileFullEaInformation && !(open.grantedAccess & AccessMask.FILE_READ_EA)) {
           return Status.ACCESS_DENIED;
+        }
+        // MS-SMB2 3.3.5.20.1: FileNormalizedNameInformation exists from 3.1.1 on.
+        if (req.fileInfoClass === FileInfoClass.FileNormalizedNameInformation && (ctx.conn.dialect ?? 0) < 0x0311) {
+          return Status.NOT_SUPPORTED;
         }
         result = queryFileInfo(req.fileInfoClass, await factsOf(open, req.fileInfoClass), req.outputBufferLength);
         break;
@@ -88,6 +92,18 @@ async function factsOf(open: Open, infoClass: number) {
     currentByteOffset: open.currentByteOffset,
     mode: open.mode,
   });
+  const leaf = open.path.slice(open.path.lastIndexOf('/') + 1);
+  if (leaf !== '') facts.shortName = shortNameOf(leaf); // the share root has none (OBJECT_NAME_NOT_FOUND)
+  if (infoClass === FileInfoClass.FileNormalizedNameInformation) {
+    // MS-FSCC 2.4.30: the share-relative path with the stored spelling of each component (and of the stream).
+    let name = open.path.split('/').filter(Boolean).join('\\');
+    if (open.stream !== undefined) {
+      const named = store.listStreams ? await store.listStreams(open.path) : [];
+      const stored = named.find((s) => s.name.toUpperCase() === open.stream!.toUpperCase());
+      name += `:${stored?.name ?? open.stream}`;
+    }
+    facts.name = name;
+  }
   if (infoClass === FileInfoClass.FileStreamInformation) {
     const named = store.listStreams ? await store.listStreams(open.path) : [];
     const streams = named.map((s) => ({ name: s.name, size: BigInt(s.size), allocationSize: BigInt(s.size) }));

@@ -152,26 +152,32 @@ export interface FileFacts {
 const BASIC_SIZE = 40;
 const STANDARD_SIZE = 24;
 
-/** The fixed part each query class needs (MS-SMB2 3.3.5.20.1: a smaller OutputBufferLength is STATUS_INFO_LENGTH_MISMATCH). */
+/**
+ * The fixed part each query class needs: a smaller OutputBufferLength is STATUS_INFO_LENGTH_MISMATCH (MS-SMB2
+ * 3.3.5.20.1, MS-FSA 2.1.5.12: "smaller than sizeof(...)"). For classes ending in a name, sizeof counts the first
+ * name character and the structure's alignment padding, as Windows measures it (e.g. FILE_NAME_INFORMATION is 8,
+ * FILE_ALL_INFORMATION 104, FILE_STREAM_INFORMATION 32).
+ */
 const QUERY_MIN_SIZE: ReadonlyMap<number, number> = new Map([
   [FileInfoClass.FileBasicInformation, BASIC_SIZE],
   [FileInfoClass.FileStandardInformation, STANDARD_SIZE],
   [FileInfoClass.FileInternalInformation, 8],
   [FileInfoClass.FileEaInformation, 4],
   [FileInfoClass.FileAccessInformation, 4],
-  [FileInfoClass.FileNameInformation, 4],
+  [FileInfoClass.FileNameInformation, 8],
   [FileInfoClass.FilePositionInformation, 8],
   [FileInfoClass.FileFullEaInformation, 0],
   [FileInfoClass.FileModeInformation, 4],
   [FileInfoClass.FileAlignmentInformation, 4],
   // Basic 40 + Standard 24 + Internal 8 + Ea 4 + Access 4 + Position 8 + Mode 4 + Alignment 4 + FileNameLength 4
-  [FileInfoClass.FileAllInformation, 100],
-  [FileInfoClass.FileAlternateNameInformation, 4],
-  [FileInfoClass.FileStreamInformation, 0],
+  // + one WCHAR, padded to 8.
+  [FileInfoClass.FileAllInformation, 104],
+  [FileInfoClass.FileAlternateNameInformation, 8],
+  [FileInfoClass.FileStreamInformation, 32],
   [FileInfoClass.FileCompressionInformation, 16],
   [FileInfoClass.FileNetworkOpenInformation, 56],
   [FileInfoClass.FileAttributeTagInformation, 8],
-  [FileInfoClass.FileNormalizedNameInformation, 4],
+  [FileInfoClass.FileNormalizedNameInformation, 8],
   [FileInfoClass.FileIdInformation, 24],
   [FileInfoClass.FileStatInformation, 72],
 ]);
@@ -377,8 +383,8 @@ export function queryFileInfo(infoClass: number, f: FileFacts, outputBufferLengt
   if (infoClass === FileInfoClass.FileStreamInformation) {
     const { complete } = writeStreams(w, streamsOf(f), outputBufferLength);
     const data = w.finish();
-    if (complete) return { status: Status.SUCCESS, data };
-    return { status: data.length === 0 ? Status.BUFFER_TOO_SMALL : Status.BUFFER_OVERFLOW, data };
+    // MS-FSA 2.1.5.12.29: an entry that does not fit is STATUS_BUFFER_OVERFLOW, even the first one.
+    return { status: complete ? Status.SUCCESS : Status.BUFFER_OVERFLOW, data };
   }
   if (!encodeFileInfo(w, infoClass, f)) {
     const status =

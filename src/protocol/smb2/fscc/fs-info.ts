@@ -112,11 +112,12 @@ export interface FsFacts {
   sectorSizeFlags?: number;
 }
 
+/** sizeof() of each structure, counting the first label/name character and alignment padding, as Windows checks it. */
 const MIN_SIZE: ReadonlyMap<number, number> = new Map([
-  [FsInfoClass.FileFsVolumeInformation, 18],
+  [FsInfoClass.FileFsVolumeInformation, 24],
   [FsInfoClass.FileFsSizeInformation, 24],
   [FsInfoClass.FileFsDeviceInformation, 8],
-  [FsInfoClass.FileFsAttributeInformation, 12],
+  [FsInfoClass.FileFsAttributeInformation, 16],
   [FsInfoClass.FileFsControlInformation, 48],
   [FsInfoClass.FileFsFullSizeInformation, 32],
   [FsInfoClass.FileFsObjectIdInformation, 64],
