@@ -5,6 +5,8 @@ set -euo pipefail
 need=()
 for bin in smbd smbclient smbtorture tshark nmap; do command -v "$bin" >/dev/null 2>&1 || need+=("$bin"); done
 /usr/bin/python3 -c 'import impacket' >/dev/null 2>&1 || need+=(impacket)
+# The reference Samba runs with acl_xattr + streams_xattr (Debian's samba-vfs-modules).
+ls /usr/lib/*/samba/vfs/streams_xattr.so >/dev/null 2>&1 || need+=(samba-vfs-modules)
 [ ${#need[@]} -eq 0 ] && { echo "peers: all present"; exit 0; }
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
@@ -15,4 +17,4 @@ trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
 echo "wireshark-common wireshark-common/install-setuid boolean false" | $SUDO debconf-set-selections
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends \
-  samba smbclient samba-testsuite python3-impacket nmap tshark samba-common-bin
+  samba samba-vfs-modules smbclient samba-testsuite python3-impacket nmap tshark samba-common-bin

@@ -1,0 +1,134 @@
+#!/usr/bin/python3
+"""Run a JSON job of SMB operations through impacket's SMBConnection.
+
+Reads one JSON object on stdin (credentials travel here, never in argv) and
+prints one JSON object on stdout. Errors are reported per operation with the
+NTSTATUS name (e.g. STATUS_OBJECT_NAME_NOT_FOUND); the run itself exits 0
+unless the job could not be parsed.
+"""
+import json
+import sys
+import traceback
+
+from impacket import nt_errors
+from impacket.smb3structs import SMB2_DIALECT_002, SMB2_DIALECT_21, SMB2_DIALECT_30
+from impacket.smbconnection import SMBConnection, SessionError
+
+DIALECTS = {
+    '2.0.2': SMB2_DIALECT_002,
+    '2.1': SMB2_DIALECT_21,
+    '3.0': SMB2_DIALECT_30,
+}
+DIALECT_NAMES = {v: k for k, v in DIALECTS.items()}
+DIALECT_NAMES.update({0x0302: '3.0.2', 0x0311: '3.1.1'})
+
+
+def status_of(exc):
+    """Map an exception to {status, code, message}."""
+    code = None
+    if isinstance(exc, SessionError):
+        code = exc.getErrorCode()
+    elif hasattr(exc, 'getErrorCode'):
+        try:
+            code = exc.getErrorCode()
+        except Exception:  # noqa: BLE001 - best effort
+            code = None
+    if isinstance(code, int):
+        entry = nt_errors.ERROR_MESSAGES.get(code)
+        name = entry[0] if entry else '0x%08x' % code
+        return {'status': name, 'code': code, 'message': str(exc)}
+    return {'status': 'EXCEPTION', 'code': None, 'message': '%s: %s' % (type(exc).__name__, exc)}
+
+
+def run_op(conn, share, op):
+    kind = op['op']
+    if kind == 'listShares':
+        return [s['shi1_netname'][:-1] for s in conn.listShares()]
+    if kind == 'listPath':
+        files = conn.listPath(op.get('share', share), op.get('path', '*'))
+        return [{
+            'name': f.get_longname(),
+            'size': f.get_filesize(),
+            'isDirectory': bool(f.is_directory()),
+            'attributes': f.get_attributes(),
+        } for f in files]
+    if kind == 'putFile':
+        with open(op['local'], 'rb') as fh:
+            conn.putFile(op.get('share', share), op['remote'], fh.read)
+        return None
+    if kind == 'getFile':
+        with open(op['local'], 'wb') as fh:
+            conn.getFile(op.get('share', share), op['remote'], fh.write)
+        return None
+    if kind == 'createDirectory':
+        conn.createDirectory(op.get('share', share), op['path'])
+        return None
+    if kind == 'deleteDirectory':
+        conn.deleteDirectory(op.get('share', share), op['path'])
+        return None
+    if kind == 'deleteFile':
+        conn.deleteFile(op.get('share', share), op['path'])
+        return None
+    if kind == 'rename':
+        conn.rename(op.get('share', share), op['from'], op['to'])
+        return None
+    raise ValueError('unknown op %r' % kind)
+
+
+def main():
+    try:
+        job = json.load(sys.stdin)
+    except Exception as exc:  # noqa: BLE001
+        print(json.dumps({'fatal': 'bad job: %s' % exc}))
+        return 2
+
+    out = {'connected': False, 'loggedIn': False, 'dialect': None, 'error': None, 'results': []}
+    host = job['host']
+    port = int(job.get('port', 445))
+    dialect = job.get('dialect')
+    preferred = DIALECTS[dialect] if dialect else None
+    timeout = int(job.get('timeout', 30))
+    conn = None
+    try:
+        conn = SMBConnection(host, host, sess_port=port, timeout=timeout, preferredDialect=preferred)
+        out['connected'] = True
+        d = conn.getDialect()
+        out['dialect'] = DIALECT_NAMES.get(d, str(d))
+        if job.get('anonymous'):
+            conn.login('', '')
+        else:
+            conn.login(job.get('user', ''), job.get('password', ''), job.get('domain', ''))
+        out['loggedIn'] = True
+        out['signing'] = bool(conn.isSigningRequired())
+    except Exception as exc:  # noqa: BLE001
+        out['error'] = status_of(exc)
+        if job.get('debug'):
+            out['error']['trace'] = traceback.format_exc()
+    if out['loggedIn']:
+        for op in job.get('ops', []):
+            res = {'op': op['op'], 'ok': True}
+            try:
+                value = run_op(conn, job.get('share', ''), op)
+                if value is not None:
+                    res['value'] = value
+            except Exception as exc:  # noqa: BLE001
+                res['ok'] = False
+                res.update(status_of(exc))
+                if job.get('debug'):
+                    res['trace'] = traceback.format_exc()
+            out['results'].append(res)
+    if conn is not None:
+        try:
+            conn.logoff()
+        except Exception:  # noqa: BLE001 - the server may have dropped us already
+            pass
+        try:
+            conn.close()
+        except Exception:  # noqa: BLE001
+            pass
+    print(json.dumps(out))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,111 @@
+/**
+ * Starts smbkit's own server the way a user does: `node bin/smbkit.js serve --config FILE` with a TOML file,
+ * on a loopback address, as a child process we own; stop() sends SIGTERM (a clean shutdown) and waits.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { killTree, waitForPort } from './proc.js';
+
+export interface SmbkitShare {
+  name: string;
+  /** Defaults to <tempdir>/shares/<name>. */
+  path?: string;
+  readOnly?: boolean;
+  guest?: boolean;
+}
+
+export interface SmbkitOptions {
+  address: string;
+  port?: number;
+  netbiosPort?: number;
+  users: { name: string; password: string }[];
+  shares: SmbkitShare[];
+  /** Extra [server] keys, TOML-ready values (strings are quoted here). */
+  server?: Record<string, string | number | boolean>;
+}
+
+export interface SmbkitServer {
+  address: string;
+  port: number;
+  netbiosPort: number | undefined;
+  dir: string;
+  sharePaths: Map<string, string>;
+  pid: number;
+  logs(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export function repoRootFrom(url: string): string {
+  let dir = dirname(fileURLToPath(url));
+  for (let i = 0; i < 6; i++) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    dir = dirname(dir);
+  }
+  throw new Error('package.json not found');
+}
+
+const tomlValue = (v: string | number | boolean): string => (typeof v === 'string' ? JSON.stringify(v) : String(v));
+
+export async function startSmbkit(o: SmbkitOptions): Promise<SmbkitServer> {
+  const root = repoRootFrom(import.meta.url);
+  const dir = await mkdtemp(join(tmpdir(), `smbkit-${o.address}-`));
+  const port = o.port ?? 445;
+  const sharePaths = new Map<string, string>();
+  const lines: string[] = ['[server]', `listen = [${JSON.stringify(`${o.address}:${port}`)}]`];
+  if (o.netbiosPort !== undefined) lines.push(`netbios_listen = [${JSON.stringify(`${o.address}:${o.netbiosPort}`)}]`);
+  lines.push('log_level = "info"');
+  for (const [k, v] of Object.entries(o.server ?? {})) lines.push(`${k} = ${tomlValue(v)}`);
+  for (const u of o.users) lines.push('', '[[user]]', `name = ${tomlValue(u.name)}`, `password = ${tomlValue(u.password)}`);
+  for (const s of o.shares) {
+    const path = s.path ?? join(dir, 'shares', s.name);
+    await mkdir(path, { recursive: true });
+    sharePaths.set(s.name, path);
+    lines.push('', '[[share]]', `name = ${tomlValue(s.name)}`, `path = ${tomlValue(path)}`);
+    if (s.readOnly) lines.push('read_only = true');
+    if (s.guest) lines.push('guest = true');
+  }
+  const confPath = join(dir, 'smbkit.toml');
+  await writeFile(confPath, lines.join('\n') + '\n');
+  const logPath = join(dir, 'server.log');
+  const log = await open(logPath, 'w');
+  const child = spawn(process.execPath, [join(root, 'bin', 'smbkit.js'), 'serve', '--config', confPath], {
+    stdio: ['ignore', log.fd, log.fd],
+    detached: true,
+    cwd: root,
+  });
+  await log.close();
+  let exited: string | undefined;
+  const gone = new Promise<void>((resolve) => {
+    child.once('exit', (code, signal) => {
+      exited = `smbkit exited (code ${code ?? '-'}, signal ${signal ?? '-'})`;
+      resolve();
+    });
+    child.once('error', (e) => {
+      exited = `smbkit failed to start: ${e.message}`;
+      resolve();
+    });
+  });
+  const logs = () => readFile(logPath, 'utf8').catch(() => '');
+  const stop = async (): Promise<void> => {
+    if (exited === undefined) {
+      killTree(child, 'SIGTERM');
+      const t = setTimeout(() => killTree(child, 'SIGKILL'), 5_000);
+      await gone;
+      clearTimeout(t);
+    }
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    await waitForPort(o.address, port, 20_000, () => exited);
+    if (o.netbiosPort !== undefined) await waitForPort(o.address, o.netbiosPort, 20_000, () => exited);
+  } catch (e) {
+    const text = await logs();
+    await stop();
+    throw new Error(`${(e as Error).message}\n${text}`);
+  }
+  return { address: o.address, port, netbiosPort: o.netbiosPort, dir, sharePaths, pid: child.pid ?? -1, logs, stop };
+}
