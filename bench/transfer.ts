@@ -11,18 +11,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeFile, GiB } from '../test/interop/harness/files.js';
 import { startSamba } from '../test/interop/harness/samba.js';
+import { startSmbkit } from '../test/interop/harness/smbkit.js';
 import { parseAverageRate, quotePath, smbclient } from '../test/interop/harness/smbclient.js';
 import type { SmbclientResult } from '../test/interop/harness/smbclient.js';
+import type { TortureTarget } from '../test/interop/conformance.js';
 
-export interface BenchTarget {
-  label: string;
-  host: string;
-  port: number;
-  share: string;
-  user: string;
-  password: string;
-  stop(): Promise<void>;
-}
+/** A server to measure: the same shape as a conformance target. */
+export type BenchTarget = TortureTarget;
 
 export type StartBenchTarget = () => Promise<BenchTarget>;
 
@@ -54,6 +49,21 @@ export interface BenchReport {
 const BENCH_USER = 'smbkit_b';
 const BENCH_PASSWORD = 'Sm6kit bench!';
 
+/**
+ * smbkit with signing "enabled" (not required), matching Samba's default for file servers, so both serve
+ * unsigned unless the client asks (`--protection sign` makes both sign).
+ */
+export async function startSmbkitBenchTarget(address: string, label = 'smbkit'): Promise<BenchTarget> {
+  const s = await startSmbkit({
+    address,
+    port: 445,
+    users: [{ name: BENCH_USER, password: BENCH_PASSWORD }],
+    shares: [{ name: 'bench' }],
+    server: { signing: 'enabled', log_level: 'warn' },
+  });
+  return { label, host: address, port: 445, share: 'bench', user: BENCH_USER, password: BENCH_PASSWORD, stop: () => s.stop() };
+}
+
 /** A plain Samba (no streams module) for throughput figures. */
 export async function startSambaBenchTarget(address: string, label = `samba@${address}`): Promise<BenchTarget> {
   const samba = await startSamba({
@@ -82,7 +92,7 @@ function rate(r: SmbclientResult, size: number, what: string): number {
 
 const mb = (bps: number): string => (bps / 1e6).toFixed(0);
 
-export async function bench(startTarget: StartBenchTarget = () => startSambaBenchTarget('127.0.0.3'), opts: BenchOptions = {}): Promise<BenchReport> {
+export async function bench(startTarget: StartBenchTarget = () => startSmbkitBenchTarget('127.0.0.3'), opts: BenchOptions = {}): Promise<BenchReport> {
   const size = opts.size ?? GiB;
   const runs = opts.runs ?? 3;
   const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));

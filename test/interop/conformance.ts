@@ -11,13 +11,13 @@
  * The server under test is pluggable: conformance(startTarget, suites) takes any
  * function that starts a server and says where it listens.
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, open, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { killTree, waitForPort } from './harness/proc.js';
+import { spawnServer } from './harness/proc.js';
 import { startSamba } from './harness/samba.js';
+import { startSmbkit } from './harness/smbkit.js';
 import { runTorture } from './harness/smbtorture.js';
 import type { TortureResult } from './harness/smbtorture.js';
 
@@ -55,6 +55,17 @@ export const TORTURE_USER = 'smbkit_t';
 export const TORTURE_PASSWORD = 'Sm6kit pass!';
 export const TORTURE_SHARE = 'public';
 
+/** smbkit's own server (the real CLI with a TOML file) with the same user and share as the reference. */
+export async function startSmbkitTarget(address: string, label = 'smbkit'): Promise<TortureTarget> {
+  const s = await startSmbkit({
+    address,
+    port: 445,
+    users: [{ name: TORTURE_USER, password: TORTURE_PASSWORD }],
+    shares: [{ name: TORTURE_SHARE }],
+  });
+  return { label, host: address, port: 445, share: TORTURE_SHARE, user: TORTURE_USER, password: TORTURE_PASSWORD, stop: () => s.stop() };
+}
+
 /** A Samba with Windows-like semantics (acl_xattr, streams_xattr, EAs, DOS attributes). */
 export async function startSambaTarget(address: string, label = `samba@${address}`): Promise<TortureTarget> {
   const samba = await startSamba({
@@ -89,37 +100,16 @@ export interface CommandTargetOptions {
 
 /** A server under test started as a command; it is killed (its process group) on stop(). */
 export async function startCommandTarget(o: CommandTargetOptions): Promise<TortureTarget> {
-  const [file, ...args] = o.argv;
-  if (file === undefined) throw new Error('empty --target-cmd');
-  const log = await open(join(repoRoot(), 'dist', `conformance-target-${o.host}.log`), 'w');
-  const child = spawn(file, args, { stdio: ['ignore', log.fd, log.fd], detached: true, cwd: repoRoot() });
-  await log.close();
-  let exited: string | undefined;
-  const gone = new Promise<void>((resolve) => {
-    child.once('exit', (code, signal) => {
-      exited = `target exited (code ${code ?? '-'}, signal ${signal ?? '-'})`;
-      resolve();
-    });
-    child.once('error', (e) => {
-      exited = `target failed to start: ${e.message}`;
-      resolve();
-    });
+  const proc = await spawnServer({
+    argv: o.argv,
+    cwd: repoRoot(),
+    logPath: join(repoRoot(), 'dist', `conformance-target-${o.host}.log`),
+    host: o.host,
+    ports: [o.port],
+    name: 'target',
+    ...(o.startTimeoutMs !== undefined ? { startTimeoutMs: o.startTimeoutMs } : {}),
   });
-  const stop = async (): Promise<void> => {
-    if (exited === undefined) {
-      killTree(child, 'SIGTERM');
-      const t = setTimeout(() => killTree(child, 'SIGKILL'), 5_000);
-      await gone;
-      clearTimeout(t);
-    }
-  };
-  try {
-    await waitForPort(o.host, o.port, o.startTimeoutMs ?? 20_000, () => exited);
-  } catch (e) {
-    await stop();
-    throw e;
-  }
-  return { label: o.label ?? file, host: o.host, port: o.port, share: o.share, user: o.user, password: o.password, stop };
+  return { label: o.label ?? o.argv[0] ?? 'target', host: o.host, port: o.port, share: o.share, user: o.user, password: o.password, stop: proc.stop };
 }
 
 /** The checkout root (the folder with package.json), from src or dist. */
@@ -308,7 +298,7 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   if (args.has('help')) {
     process.stdout.write(
-      'usage: conformance.js [--suites a,b] [--update] [--no-reference] [--timeout-ms N]\n' +
+      'usage: conformance.js [--suites a,b] [--update] [--no-reference] [--timeout-ms N] [--target samba]\n' +
         '       [--target-cmd "argv of the server"] [--target-host 127.0.0.3] [--target-port 445]\n' +
         '       [--target-share public] [--target-user U] [--target-password P] [--target-label L]\n',
     );
@@ -330,7 +320,9 @@ async function main(): Promise<void> {
             password: str(args, 'target-password', TORTURE_PASSWORD),
             label: str(args, 'target-label', 'target'),
           })
-      : () => startSambaTarget(host, str(args, 'target-label', `samba@${host}`));
+      : args.get('target') === 'samba'
+        ? () => startSambaTarget(host, str(args, 'target-label', `samba@${host}`))
+        : () => startSmbkitTarget(host, str(args, 'target-label', 'smbkit'));
   const timeout = args.get('timeout-ms');
   const reports = await conformance(startTarget, suites, {
     reference: !args.has('no-reference'),
@@ -343,7 +335,7 @@ async function main(): Promise<void> {
       );
     },
   });
-  const label = str(args, 'target-label', typeof cmd === 'string' ? 'target' : `samba@${host}`);
+  const label = str(args, 'target-label', typeof cmd === 'string' ? 'target' : args.get('target') === 'samba' ? `samba@${host}` : 'smbkit');
   process.stdout.write(`${formatTable(reports, label)}\n`);
   if (args.has('verbose')) {
     for (const r of reports) {

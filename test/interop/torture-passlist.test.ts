@@ -1,13 +1,12 @@
 /**
  * CI guard: every subtest recorded in test/interop/torture-lists/<suite>.txt must
- * still pass against the server under test. Until smbkit's server is plugged in
- * here, the target is a second Samba (so the lists are Samba's passes).
+ * still pass against smbkit's server (the lists are written by `npm run conformance -- --update`).
  * SMBKIT_TORTURE_SUITES=a,b (or "all") chooses suites; the default skips the
  * slow ones (smb2.dir ~30-50 s, smb2.create ~16 s, smb2.maxfid ~100-160 s).
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { DEFAULT_SUITES, checkPassList, readPassList, startSambaTarget } from './conformance.js';
+import { DEFAULT_SUITES, checkPassList, readPassList, startSmbkitTarget } from './conformance.js';
 import type { TortureTarget } from './conformance.js';
 
 const FAST_SUITES = ['smb2.connect', 'smb2.getinfo', 'smb2.setinfo', 'smb2.rw', 'smb2.read', 'smb2.rename', 'smb2.delete-on-close-perms'];
@@ -17,7 +16,7 @@ const suites = env === 'all' ? DEFAULT_SUITES : env !== undefined && env !== '' 
 describe('smbtorture pass lists', () => {
   let target: TortureTarget | undefined;
   before(async () => {
-    target = await startSambaTarget('127.0.0.3');
+    target = await startSmbkitTarget('127.0.0.5');
   });
   after(async () => {
     await target?.stop();

@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { connect } from 'node:net';
 
 export interface RunOptions {
@@ -197,4 +198,47 @@ export function childPids(pid: number): number[] {
     if (Number(rest[1]) === pid) found.push(Number(e));
   }
   return found;
+}
+
+export interface ServerProcess {
+  pid: number;
+  /** SIGTERM (a clean shutdown), SIGKILL after 5 s; resolves once the process has exited. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a server process we own (its own process group, output to `logPath`) and waits until it accepts on
+ * every port; a process that exits first fails the start with the reason.
+ */
+export async function spawnServer(o: { argv: string[]; cwd: string; logPath: string; host: string; ports: number[]; name: string; startTimeoutMs?: number }): Promise<ServerProcess> {
+  const [file, ...args] = o.argv;
+  if (file === undefined) throw new Error(`${o.name}: empty command`);
+  const log = await open(o.logPath, 'w');
+  const child = spawn(file, args, { stdio: ['ignore', log.fd, log.fd], detached: true, cwd: o.cwd });
+  await log.close();
+  let exited: string | undefined;
+  const gone = new Promise<void>((resolve) => {
+    child.once('exit', (code, signal) => {
+      exited = `${o.name} exited (code ${code ?? '-'}, signal ${signal ?? '-'})`;
+      resolve();
+    });
+    child.once('error', (e) => {
+      exited = `${o.name} failed to start: ${e.message}`;
+      resolve();
+    });
+  });
+  const stop = async (): Promise<void> => {
+    if (exited !== undefined) return;
+    killTree(child, 'SIGTERM');
+    const t = setTimeout(() => killTree(child, 'SIGKILL'), 5_000);
+    await gone;
+    clearTimeout(t);
+  };
+  try {
+    for (const port of o.ports) await waitForPort(o.host, port, o.startTimeoutMs ?? 20_000, () => exited);
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { pid: child.pid ?? -1, stop };
 }

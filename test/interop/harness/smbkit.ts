@@ -2,13 +2,12 @@
  * Starts smbkit's own server the way a user does: `node bin/smbkit.js serve --config FILE` with a TOML file,
  * on a loopback address, as a child process we own; stop() sends SIGTERM (a clean shutdown) and waits.
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { killTree, waitForPort } from './proc.js';
+import { spawnServer } from './proc.js';
 
 export interface SmbkitShare {
   name: string;
@@ -57,7 +56,7 @@ export async function startSmbkit(o: SmbkitOptions): Promise<SmbkitServer> {
   const sharePaths = new Map<string, string>();
   const lines: string[] = ['[server]', `listen = [${JSON.stringify(`${o.address}:${port}`)}]`];
   if (o.netbiosPort !== undefined) lines.push(`netbios_listen = [${JSON.stringify(`${o.address}:${o.netbiosPort}`)}]`);
-  lines.push('log_level = "info"');
+  if (o.server?.['log_level'] === undefined) lines.push('log_level = "info"');
   for (const [k, v] of Object.entries(o.server ?? {})) lines.push(`${k} = ${tomlValue(v)}`);
   for (const u of o.users) lines.push('', '[[user]]', `name = ${tomlValue(u.name)}`, `password = ${tomlValue(u.password)}`);
   for (const s of o.shares) {
@@ -71,41 +70,25 @@ export async function startSmbkit(o: SmbkitOptions): Promise<SmbkitServer> {
   const confPath = join(dir, 'smbkit.toml');
   await writeFile(confPath, lines.join('\n') + '\n');
   const logPath = join(dir, 'server.log');
-  const log = await open(logPath, 'w');
-  const child = spawn(process.execPath, [join(root, 'bin', 'smbkit.js'), 'serve', '--config', confPath], {
-    stdio: ['ignore', log.fd, log.fd],
-    detached: true,
-    cwd: root,
-  });
-  await log.close();
-  let exited: string | undefined;
-  const gone = new Promise<void>((resolve) => {
-    child.once('exit', (code, signal) => {
-      exited = `smbkit exited (code ${code ?? '-'}, signal ${signal ?? '-'})`;
-      resolve();
-    });
-    child.once('error', (e) => {
-      exited = `smbkit failed to start: ${e.message}`;
-      resolve();
-    });
-  });
   const logs = () => readFile(logPath, 'utf8').catch(() => '');
-  const stop = async (): Promise<void> => {
-    if (exited === undefined) {
-      killTree(child, 'SIGTERM');
-      const t = setTimeout(() => killTree(child, 'SIGKILL'), 5_000);
-      await gone;
-      clearTimeout(t);
-    }
-    await rm(dir, { recursive: true, force: true });
-  };
+  let proc;
   try {
-    await waitForPort(o.address, port, 20_000, () => exited);
-    if (o.netbiosPort !== undefined) await waitForPort(o.address, o.netbiosPort, 20_000, () => exited);
+    proc = await spawnServer({
+      argv: [process.execPath, join(root, 'bin', 'smbkit.js'), 'serve', '--config', confPath],
+      cwd: root,
+      logPath,
+      host: o.address,
+      ports: o.netbiosPort !== undefined ? [port, o.netbiosPort] : [port],
+      name: 'smbkit',
+    });
   } catch (e) {
     const text = await logs();
-    await stop();
+    await rm(dir, { recursive: true, force: true });
     throw new Error(`${(e as Error).message}\n${text}`);
   }
-  return { address: o.address, port, netbiosPort: o.netbiosPort, dir, sharePaths, pid: child.pid ?? -1, logs, stop };
+  const stop = async (): Promise<void> => {
+    await proc.stop();
+    await rm(dir, { recursive: true, force: true });
+  };
+  return { address: o.address, port, netbiosPort: o.netbiosPort, dir, sharePaths, pid: proc.pid, logs, stop };
 }
