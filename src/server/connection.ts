@@ -152,6 +152,11 @@ export class Connection {
         this.close('client sent a response');
         return;
       }
+      // MS-SMB2 3.3.5.2.6: an unknown command code disconnects without an error response.
+      if (h.command !== Command.CANCEL && HANDLERS[h.command] === undefined) {
+        this.close(`unknown command 0x${h.command.toString(16)}`);
+        return;
+      }
       if (h.command !== Command.CANCEL && !this.consumeMessageIds(h)) {
         this.close(`message id ${h.messageId} outside the credit window [${this.low}, ${this.high})`);
         return;

@@ -122,10 +122,12 @@ export class SmbServer {
 
   /** Stops listening, closes every open file and connection. */
   async close(): Promise<void> {
-    await Promise.all(this.listeners.map((l) => new Promise<void>((r) => l.close(() => r()))));
+    // Stop accepting first, then end what is open: a listener only reports closed once its sockets are gone.
+    const closed = this.listeners.map((l) => new Promise<void>((r) => l.close(() => r())));
     this.listeners.length = 0;
     for (const s of [...this.sessions.values()]) await this.destroySession(s);
     for (const c of [...this.connections]) c.close('server shutting down');
+    await Promise.all(closed);
     for (const s of this.shares.values()) await s.store?.close?.();
   }
 
@@ -211,6 +213,13 @@ export class SmbServer {
     this.nodes.set(node.key, node);
   }
 
+  /** Tells an open parent directory that an entry left it, so its enumerations skip the entry. */
+  noteChildRemoved(share: ShareDef, path: string): void {
+    const parent = path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '';
+    const node = this.nodes.get(nodeKey(share, parent));
+    if (node) node.childrenRemoved++;
+  }
+
   dropNodeIfUnused(node: FileNode): void {
     if (node.opens.size === 0 && this.nodes.get(node.key) === node) this.nodes.delete(node.key);
   }
@@ -241,6 +250,7 @@ export class SmbServer {
         else if (open.isDirectory) await store.rmdir(node.path);
         else await store.unlink(node.path);
         deleted = true;
+        this.noteChildRemoved(open.tree.share, node.path);
         this.log.debug('deleted on close', { path: node.path });
       } catch (err) {
         this.log.warn('delete on close failed', { path: node.path, error: (err as Error).message });

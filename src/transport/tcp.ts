@@ -209,6 +209,8 @@ function adoptWithUserBuffers(accepted: Socket, reader: FrameReader, fail: (err:
   };
   if (handle) {
     (accepted as unknown as { _handle: unknown })._handle = null;
+    // The husk keeps nothing open; destroying it lets net.Server's connection count (and close()) move on.
+    accepted.destroy();
     return new Socket({
       handle,
       readable: true,

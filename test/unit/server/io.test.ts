@@ -1,0 +1,190 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { Status } from '../../../src/protocol/nt-status.js';
+import { readWhole } from '../../../src/store/contract.js';
+import { errorCode } from '../../../src/store/types.js';
+import {
+  AccessMask,
+  Command,
+  CreateDisposition,
+  CreateOptions,
+  HeaderFlags,
+  ShareAccess,
+} from '../../../src/protocol/smb2/constants.js';
+import { decodeCloseResponse, encodeCloseRequest } from '../../../src/protocol/smb2/commands/close.js';
+import { decodeCreateResponse, encodeCreateRequest } from '../../../src/protocol/smb2/commands/create.js';
+import { RELATED_FILE_ID } from '../../../src/protocol/smb2/commands/file-id.js';
+import { decodeWriteResponse, encodeWriteRequest } from '../../../src/protocol/smb2/commands/write.js';
+import { RawClient, startTestServer } from '../../support/raw-client.js';
+
+const RW = AccessMask.GENERIC_READ | AccessMask.GENERIC_WRITE;
+
+test('a related compound CREATE + WRITE + CLOSE works and the file holds the data', async () => {
+  const srv = await startTestServer();
+  try {
+    for (const dialect of [0x0210, 0x0311]) {
+      const c = await srv.login([dialect]);
+      const data = Buffer.from(`hello from a compound on ${dialect.toString(16)}`);
+      const name = `compound-${dialect.toString(16)}.txt`;
+      const related = { flags: HeaderFlags.RELATED_OPERATIONS };
+      const [cr, wr, cl] = await c.compound([
+        { command: Command.CREATE, encodeBody: (w) => encodeCreateRequest(w, RawClient.createRequest(name, { createDisposition: CreateDisposition.CREATE })) },
+        {
+          command: Command.WRITE,
+          encodeBody: (w) =>
+            encodeWriteRequest(w, { offset: 0n, fileId: RELATED_FILE_ID, channel: 0, remainingBytes: 0, flags: 0, data, writeChannelInfo: Buffer.alloc(0) }),
+          opts: related,
+        },
+        { command: Command.CLOSE, encodeBody: (w) => encodeCloseRequest(w, { flags: 1, fileId: RELATED_FILE_ID }), opts: related },
+      ]);
+      assert.equal(cr!.status, Status.SUCCESS);
+      assert.equal(wr!.status, Status.SUCCESS);
+      assert.equal(cl!.status, Status.SUCCESS);
+      assert.ok(decodeCreateResponse(cr!.body).fileId.volatile !== RELATED_FILE_ID.volatile);
+      assert.equal(decodeWriteResponse(wr!.body).count, data.length);
+      assert.equal(decodeCloseResponse(cl!.body).endOfFile, BigInt(data.length));
+      for (const r of [cr!, wr!, cl!]) assert.equal(r.signatureValid, true, 'each compounded response is signed');
+      assert.ok(wr!.header.flags & HeaderFlags.RELATED_OPERATIONS);
+      assert.deepEqual(await readWhole(srv.store, name), data);
+      c.destroy();
+    }
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('a related compound after a failed CREATE fails each request with the CREATE status', async () => {
+  const srv = await startTestServer();
+  try {
+    const c = await srv.login();
+    const related = { flags: HeaderFlags.RELATED_OPERATIONS };
+    const [cr, wr, cl] = await c.compound([
+      { command: Command.CREATE, encodeBody: (w) => encodeCreateRequest(w, RawClient.createRequest('missing.txt', { createDisposition: CreateDisposition.OPEN })) },
+      {
+        command: Command.WRITE,
+        encodeBody: (w) =>
+          encodeWriteRequest(w, { offset: 0n, fileId: RELATED_FILE_ID, channel: 0, remainingBytes: 0, flags: 0, data: Buffer.from('x'), writeChannelInfo: Buffer.alloc(0) }),
+        opts: related,
+      },
+      { command: Command.CLOSE, encodeBody: (w) => encodeCloseRequest(w, { flags: 0, fileId: RELATED_FILE_ID }), opts: related },
+    ]);
+    assert.equal(cr!.status, Status.OBJECT_NAME_NOT_FOUND);
+    assert.equal(wr!.status, Status.OBJECT_NAME_NOT_FOUND);
+    assert.equal(cl!.status, Status.OBJECT_NAME_NOT_FOUND);
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('WRITE and READ of 8 MiB with CreditCharge 128 work; with CreditCharge 1 they get INVALID_PARAMETER', async () => {
+  const srv = await startTestServer();
+  try {
+    const c = await srv.login();
+    await c.ensureCredits(300);
+    const f = await c.create('big.bin', { createDisposition: CreateDisposition.OVERWRITE_IF });
+    assert.equal(f.status, Status.SUCCESS);
+    const data = randomBytes(8 << 20);
+    const w = await c.write(f.fileId, 0, data, { creditCharge: 128 });
+    assert.equal(w.status, Status.SUCCESS);
+    assert.equal(w.count, data.length);
+    await c.ensureCredits(300);
+    const r = await c.read(f.fileId, 0, data.length, { creditCharge: 128 });
+    assert.equal(r.status, Status.SUCCESS);
+    assert.equal(r.data.length, data.length);
+    assert.ok(r.data.equals(data));
+
+    const w1 = await c.write(f.fileId, 0, data, { creditCharge: 1 });
+    assert.equal(w1.status, Status.INVALID_PARAMETER);
+    const r1 = await c.read(f.fileId, 0, data.length, { creditCharge: 1 });
+    assert.equal(r1.status, Status.INVALID_PARAMETER);
+    // One credit too few is refused as well (ceil(8 MiB / 64 KiB) = 128).
+    await c.ensureCredits(300);
+    assert.equal((await c.read(f.fileId, 0, data.length, { creditCharge: 127 })).status, Status.INVALID_PARAMETER);
+    // The connection is still fine.
+    assert.equal((await c.close(f.fileId)).status, Status.SUCCESS);
+    assert.ok((await readWhole(srv.store, 'big.bin')).equals(data));
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('share modes: a second open for write without FILE_SHARE_WRITE gets SHARING_VIOLATION', async () => {
+  const srv = await startTestServer();
+  try {
+    const a = await srv.login();
+    const b = await srv.login();
+    const first = await a.create('shared.txt', { desiredAccess: RW, shareAccess: ShareAccess.READ });
+    assert.equal(first.status, Status.SUCCESS);
+    // The first open denies others write access.
+    const second = await b.create('shared.txt', { desiredAccess: RW, shareAccess: ShareAccess.READ | ShareAccess.WRITE });
+    assert.equal(second.status, Status.SHARING_VIOLATION);
+    // A reader must share write too, since the first open has write access (MS-FSA 2.1.5.1.2).
+    const reader = await b.create('shared.txt', { desiredAccess: AccessMask.GENERIC_READ, shareAccess: ShareAccess.READ });
+    assert.equal(reader.status, Status.SHARING_VIOLATION);
+    const reader2 = await b.create('shared.txt', { desiredAccess: AccessMask.GENERIC_READ, shareAccess: ShareAccess.READ | ShareAccess.WRITE });
+    assert.equal(reader2.status, Status.SUCCESS);
+    assert.equal((await b.close(reader2.fileId)).status, Status.SUCCESS);
+    // Once the first open closes, the write open succeeds.
+    assert.equal((await a.close(first.fileId)).status, Status.SUCCESS);
+    const third = await b.create('shared.txt', { desiredAccess: RW, shareAccess: ShareAccess.READ });
+    assert.equal(third.status, Status.SUCCESS);
+    // Attribute-only opens are not subject to share modes.
+    const attrs = await a.create('shared.txt', { desiredAccess: AccessMask.FILE_READ_ATTRIBUTES, shareAccess: 0 });
+    assert.equal(attrs.status, Status.SUCCESS);
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('delete-on-close removes the file when its last handle closes', async () => {
+  const srv = await startTestServer();
+  try {
+    const c = await srv.login();
+    const all = ShareAccess.READ | ShareAccess.WRITE | ShareAccess.DELETE;
+    const h1 = await c.create('doc.txt', {
+      desiredAccess: RW | AccessMask.DELETE,
+      shareAccess: all,
+      createDisposition: CreateDisposition.CREATE,
+      createOptions: CreateOptions.DELETE_ON_CLOSE,
+    });
+    assert.equal(h1.status, Status.SUCCESS);
+    const h2 = await c.create('doc.txt', { desiredAccess: AccessMask.GENERIC_READ, shareAccess: all, createDisposition: CreateDisposition.OPEN });
+    assert.equal(h2.status, Status.SUCCESS);
+    assert.equal((await c.close(h1.fileId)).status, Status.SUCCESS);
+    // Still there while another handle is open.
+    assert.equal((await srv.store.stat('doc.txt')).type, 'file');
+    assert.equal((await c.close(h2.fileId)).status, Status.SUCCESS);
+    await assert.rejects(srv.store.stat('doc.txt'), (err: unknown) => errorCode(err) === 'ENOENT');
+    const again = await c.create('doc.txt', { createDisposition: CreateDisposition.OPEN });
+    assert.equal(again.status, Status.OBJECT_NAME_NOT_FOUND);
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('QUERY_DIRECTORY lists what was created', async () => {
+  const srv = await startTestServer();
+  try {
+    const c = await srv.login();
+    for (const n of ['a.txt', 'b.txt']) {
+      const f = await c.create(n, { createDisposition: CreateDisposition.CREATE });
+      assert.equal(f.status, Status.SUCCESS);
+      await c.close(f.fileId);
+    }
+    const dir = await c.create('', {
+      desiredAccess: AccessMask.FILE_READ_DATA | AccessMask.FILE_READ_ATTRIBUTES | AccessMask.SYNCHRONIZE,
+      createDisposition: CreateDisposition.OPEN,
+      createOptions: CreateOptions.DIRECTORY_FILE,
+    });
+    assert.equal(dir.status, Status.SUCCESS);
+    const q = await c.queryDirectory(dir.fileId, '*');
+    assert.equal(q.status, Status.SUCCESS);
+    const names = q.entries.map((e) => e.fileName).sort();
+    assert.deepEqual(names.filter((n) => n !== '.' && n !== '..'), ['a.txt', 'b.txt']);
+    const again = await c.queryDirectory(dir.fileId, '*');
+    assert.equal(again.status, Status.NO_MORE_FILES);
+  } finally {
+    await srv.stop();
+  }
+});

@@ -1,0 +1,159 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Status } from '../../../src/protocol/nt-status.js';
+import { Command, Dialect, HeaderFlags } from '../../../src/protocol/smb2/constants.js';
+import { encodeTreeConnectRequest } from '../../../src/protocol/smb2/commands/tree-connect.js';
+import { startTestServer, TEST_PASSWORD, TEST_SHARE, TEST_USER } from '../../support/raw-client.js';
+
+const ALL = [0x0202, 0x0210, 0x0300, 0x0302, 0x0311];
+const SHARE_PATH = `\\\\127.0.0.1\\${TEST_SHARE}`;
+
+test('SESSION_SETUP with a wrong password gets STATUS_LOGON_FAILURE; an unknown user too', async () => {
+  const srv = await startTestServer();
+  try {
+    for (const [user, password] of [
+      [TEST_USER, 'wrong'],
+      ['nobody', TEST_PASSWORD],
+    ] as const) {
+      const c = await srv.connect();
+      await c.negotiate(ALL);
+      const res = await c.sessionSetup(user, password);
+      assert.equal(res.status, Status.LOGON_FAILURE, `${user}/${password}`);
+      assert.equal(c.signingKey, undefined);
+    }
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('a successful SESSION_SETUP is signed, on every dialect, and later responses verify', async () => {
+  const srv = await startTestServer();
+  try {
+    for (const d of ALL) {
+      const c = await srv.connect();
+      await c.negotiate([d]);
+      const res = await c.sessionSetup(TEST_USER, TEST_PASSWORD);
+      assert.equal(res.status, Status.SUCCESS, `dialect ${d.toString(16)}`);
+      assert.ok(res.header.flags & HeaderFlags.SIGNED, `final SESSION_SETUP response signed on ${d.toString(16)}`);
+      assert.equal(res.signatureValid, true);
+      const tc = await c.treeConnect(SHARE_PATH);
+      assert.equal(tc.status, Status.SUCCESS);
+      assert.equal(tc.signatureValid, true, `TREE_CONNECT response signature on ${d.toString(16)}`);
+      c.destroy();
+    }
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('on 3.x a request with a wrong signature closes the connection', async () => {
+  const srv = await startTestServer();
+  try {
+    for (const d of [Dialect.SMB300, Dialect.SMB302, Dialect.SMB311]) {
+      const c = await srv.connect();
+      await c.negotiate([d]);
+      assert.equal((await c.sessionSetup(TEST_USER, TEST_PASSWORD)).status, Status.SUCCESS);
+      await assert.rejects(
+        c.request(Command.TREE_CONNECT, (w) => encodeTreeConnectRequest(w, { flags: 0, path: SHARE_PATH }), { sign: 'bad' }),
+        { name: 'ConnectionClosedError' },
+      );
+      assert.equal(await c.waitClosed(), true);
+    }
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('on 2.x a request with a wrong signature gets STATUS_ACCESS_DENIED and the connection stays', async () => {
+  const srv = await startTestServer();
+  try {
+    for (const d of [Dialect.SMB202, Dialect.SMB210]) {
+      const c = await srv.connect();
+      await c.negotiate([d]);
+      assert.equal((await c.sessionSetup(TEST_USER, TEST_PASSWORD)).status, Status.SUCCESS);
+      const bad = await c.request(Command.TREE_CONNECT, (w) => encodeTreeConnectRequest(w, { flags: 0, path: SHARE_PATH }), {
+        sign: 'bad',
+      });
+      assert.equal(bad.status, Status.ACCESS_DENIED);
+      assert.equal((await c.treeConnect(SHARE_PATH)).status, Status.SUCCESS);
+      c.destroy();
+    }
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('unsigned requests on a signing-required session get STATUS_ACCESS_DENIED', async () => {
+  const srv = await startTestServer();
+  try {
+    for (const d of [Dialect.SMB210, Dialect.SMB311]) {
+      const c = await srv.connect();
+      await c.negotiate([d]);
+      assert.equal((await c.sessionSetup(TEST_USER, TEST_PASSWORD)).status, Status.SUCCESS);
+      const res = await c.request(Command.TREE_CONNECT, (w) => encodeTreeConnectRequest(w, { flags: 0, path: SHARE_PATH }), {
+        sign: false,
+      });
+      assert.equal(res.status, Status.ACCESS_DENIED, `dialect ${d.toString(16)}`);
+      assert.equal((await c.treeConnect(SHARE_PATH)).status, Status.SUCCESS);
+      const create = await c.create('x.txt', { opts: { sign: false } });
+      assert.equal(create.status, Status.ACCESS_DENIED);
+      c.destroy();
+    }
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('a message id outside the credit window closes the connection', async () => {
+  const srv = await startTestServer();
+  try {
+    // Far beyond what was granted.
+    const c = await srv.login();
+    await assert.rejects(c.echo({ messageId: c.nextMessageId + 100_000n }), { name: 'ConnectionClosedError' });
+    assert.equal(await c.waitClosed(), true);
+
+    // An id already used.
+    const c2 = await srv.login();
+    await assert.rejects(c2.echo({ messageId: 1n, keepCounter: true }), { name: 'ConnectionClosedError' });
+    assert.equal(await c2.waitClosed(), true);
+
+    // A multi-credit request whose charge runs past the window.
+    const c3 = await srv.login();
+    const granted = BigInt(c3.credits);
+    await assert.rejects(c3.echo({ creditCharge: Number(granted) + 5 }), { name: 'ConnectionClosedError' });
+    assert.equal(await c3.waitClosed(), true);
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('credits: message ids advance by CreditCharge and the server keeps granting', async () => {
+  const srv = await startTestServer();
+  try {
+    const c = await srv.login();
+    await c.ensureCredits(200);
+    const before = c.nextMessageId;
+    const res = await c.echo({ creditCharge: 3 });
+    assert.equal(res.status, Status.SUCCESS);
+    assert.equal(res.header.messageId, before);
+    assert.equal(c.nextMessageId, before + 3n);
+    assert.ok(res.header.credits >= 3);
+    // A request using an id skipped by nobody (the window is contiguous) still works.
+    assert.equal((await c.echo()).status, Status.SUCCESS);
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('an unknown command code closes the connection without an error response (MS-SMB2 3.3.5.2.6)', async () => {
+  const srv = await startTestServer();
+  try {
+    const c = await srv.login();
+    const before = c.received.length;
+    await assert.rejects(c.request(0x0013, (w) => w.u16(4).u16(0)), { name: 'ConnectionClosedError' });
+    assert.equal(await c.waitClosed(), true);
+    assert.equal(c.received.length, before);
+  } finally {
+    await srv.stop();
+  }
+});
