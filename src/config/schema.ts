@@ -35,6 +35,13 @@ export const ServerSection = z
     min_dialect: z.enum(DIALECT_NAMES).default('2.0.2'),
     max_dialect: z.enum(DIALECT_NAMES).default('3.1.1'),
     signing: z.enum(['enabled', 'required']).default('required'),
+    /** SMB 3 encryption: never, for every client that can (3.x), or required of every session. */
+    encryption: z.enum(['off', 'desired', 'required']).default('desired'),
+    /** Ciphers offered to 3.1.1 clients, in the server's order of preference. */
+    ciphers: z
+      .array(z.enum(['aes-128-gcm', 'aes-256-gcm', 'aes-128-ccm', 'aes-256-ccm']))
+      .min(1)
+      .default(['aes-128-gcm', 'aes-256-gcm', 'aes-128-ccm', 'aes-256-ccm']),
     /** Largest READ/WRITE/TRANSACT the server offers (MaxReadSize etc.), bytes. */
     max_io_size: z.number().int().min(65536).max(8 * 1024 * 1024).default(8 * 1024 * 1024),
     /** Credits a connection may hold at once. */
@@ -62,6 +69,8 @@ export const ShareEntry = z
     read_only: z.boolean().default(false),
     /** Users allowed (by name); absent = every configured user. */
     users: z.array(z.string().min(1)).optional(),
+    /** Every request to this share must be encrypted (SMB 3.x clients only). */
+    encrypt: z.boolean().default(false),
   })
   .strict()
   .refine((s) => s.type === 'memory' || s.path !== undefined, { message: 'a disk share needs a path', path: ['path'] });

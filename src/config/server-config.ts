@@ -6,7 +6,15 @@ import { MemoryUserStore } from '../auth/users.js';
 import { LocalStore } from '../store/local.js';
 import { MemoryStore } from '../store/memory.js';
 import type { ListenAddress, ServerConfig, ShareOptions } from '../server/server.js';
+import { Cipher } from '../protocol/smb2/constants.js';
 import { ConfigError, DEFAULT_PORT, DIALECT_CODES, parseConfig, type ConfigFileData } from './schema.js';
+
+const CIPHER_CODES = {
+  'aes-128-gcm': Cipher.AES128_GCM,
+  'aes-256-gcm': Cipher.AES256_GCM,
+  'aes-128-ccm': Cipher.AES128_CCM,
+  'aes-256-ccm': Cipher.AES256_CCM,
+} as const;
 
 /** Builds the server's resolved configuration from a validated config file. */
 export function serverConfigFrom(data: ConfigFileData): ServerConfig {
@@ -17,7 +25,7 @@ export function serverConfigFrom(data: ConfigFileData): ServerConfig {
   }
   const shares: ShareOptions[] = data.share.map((s) => {
     const store = s.type === 'memory' ? new MemoryStore() : new LocalStore(s.path!, { readOnly: s.read_only });
-    const share: ShareOptions = { name: s.name, store, readOnly: s.read_only, guest: s.guest, comment: s.comment };
+    const share: ShareOptions = { name: s.name, store, readOnly: s.read_only, guest: s.guest, comment: s.comment, encrypt: s.encrypt };
     if (s.users) share.users = s.users;
     return share;
   });
@@ -29,6 +37,8 @@ export function serverConfigFrom(data: ConfigFileData): ServerConfig {
     minDialect: DIALECT_CODES[data.server.min_dialect],
     maxDialect: DIALECT_CODES[data.server.max_dialect],
     signingRequired: data.server.signing === 'required',
+    encryption: data.server.encryption,
+    ciphers: data.server.ciphers.map((c) => CIPHER_CODES[c]),
     maxIoSize: data.server.max_io_size,
     maxCredits: data.server.max_credits,
     users,

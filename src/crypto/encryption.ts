@@ -9,12 +9,19 @@ export const TRANSFORM_PROTOCOL_ID = 0xfd534d42;
 /** Flags (3.1.1) / EncryptionAlgorithm (3.0.x): both are 0x0001 for an encrypted message. */
 const TRANSFORM_FLAG_ENCRYPTED = 0x0001;
 const AAD_OFFSET = 20;
+/** Bytes per cipher update call (see encryptMessage). */
+const PIECE = 64 * 1024;
 
 interface CipherInfo {
   name: 'aes-128-ccm' | 'aes-256-ccm' | 'aes-128-gcm' | 'aes-256-gcm';
   keyLength: number;
   nonceLength: number;
   ccm: boolean;
+}
+
+/** 'AES-128-GCM' and the like, for logs; 'none' for 0. */
+export function cipherName(cipher: number): string {
+  return cipher === 0 ? 'none' : cipherInfo(cipher).name.toUpperCase();
 }
 
 export function cipherInfo(cipher: number): CipherInfo {
@@ -110,7 +117,11 @@ export function encryptMessage(
   } else {
     const c = createCipheriv(info.name as 'aes-128-gcm', key, n, { authTagLength: 16 });
     c.setAAD(aad);
-    for (const p of chunks) if (p.length > 0) out.push(c.update(p));
+    for (const p of chunks) {
+      // Small pieces: their outputs come from reused heap memory, where one multi-MiB output would fault in
+      // fresh pages (far slower than the cipher on these machines).
+      for (let off = 0; off < p.length; off += PIECE) out.push(c.update(p.subarray(off, off + PIECE)));
+    }
     c.final();
     c.getAuthTag().copy(header, 4);
   }

@@ -1,11 +1,20 @@
 import { WireError } from '../errors.js';
 import { Status } from '../protocol/nt-status.js';
-import { Command, COMMAND_NAMES, HeaderFlags, SMB1_MAGIC, SMB2_HEADER_SIZE, SMB2_MAGIC } from '../protocol/smb2/constants.js';
+import {
+  Command,
+  COMMAND_NAMES,
+  HeaderFlags,
+  SMB1_MAGIC,
+  SMB2_HEADER_SIZE,
+  SMB2_MAGIC,
+  SMB2_TRANSFORM_MAGIC,
+} from '../protocol/smb2/constants.js';
 import { decodeHeader, encodeHeader, HeaderOffset, type Smb2Header } from '../protocol/smb2/header.js';
 import { chainCompound, splitCompound } from '../protocol/smb2/compound.js';
 import { encodeErrorResponse } from '../protocol/smb2/commands/error.js';
 import { isRelatedFileId, type FileId } from '../protocol/smb2/commands/file-id.js';
 import { sign, verifyMessage } from '../crypto/signing.js';
+import { decryptMessage, encryptMessage, TRANSFORM_HEADER_SIZE } from '../crypto/encryption.js';
 import { preauthUpdate } from '../crypto/preauth.js';
 import { Reader } from '../util/reader.js';
 import { Writer } from '../util/writer.js';
@@ -122,8 +131,12 @@ export class Connection {
         this.track(handleSmb1Negotiate(this, msg));
         return;
       }
+      if (magic === SMB2_TRANSFORM_MAGIC) {
+        this.onTransform(msg);
+        return;
+      }
       if (magic !== SMB2_MAGIC) {
-        // Transform (0xFD) and compression (0xFC) headers are accepted only once negotiated; neither is yet.
+        // Compression (0xFC) is never negotiated.
         this.close(`unexpected protocol id 0x${magic.toString(16)}`);
         return;
       }
@@ -131,6 +144,40 @@ export class Connection {
       this.close('message shorter than a protocol id');
       return;
     }
+    this.onSmb2(msg, undefined);
+  }
+
+  /**
+   * An encrypted message (MS-SMB2 3.3.5.2.1.1): the session named in the transform header must be ours and have
+   * keys; a message that does not decrypt and authenticate closes the connection.
+   */
+  private onTransform(msg: Buffer): void {
+    if (this.cipher === 0 || msg.length < TRANSFORM_HEADER_SIZE) {
+      this.close('encrypted message without negotiated encryption');
+      return;
+    }
+    const session = this.server.sessions.get(msg.readBigUInt64LE(44));
+    if (!session || session.connection !== this || !session.decryptionKey?.length) {
+      this.close('encrypted message for an unknown session');
+      return;
+    }
+    let plain: Buffer;
+    try {
+      plain = decryptMessage(this.cipher, session.decryptionKey, msg);
+    } catch (err) {
+      this.log.warn('decryption failed: closing', { conn: this.id, error: (err as Error).message });
+      this.close('decryption failed');
+      return;
+    }
+    sharedPool.release(msg);
+    if (plain.length < 4 || plain.readUInt32BE(0) !== SMB2_MAGIC) {
+      this.close('encrypted payload is not an SMB2 message');
+      return;
+    }
+    this.onSmb2(plain, session);
+  }
+
+  private onSmb2(msg: Buffer, encryptedBy: Session | undefined): void {
     let parts;
     try {
       parts = splitCompound(msg);
@@ -157,6 +204,10 @@ export class Connection {
         this.close(`unknown command 0x${h.command.toString(16)}`);
         return;
       }
+      if (encryptedBy && h.sessionId !== encryptedBy.id && !(headers.length > 0 && h.sessionId === 0xffffffffffffffffn)) {
+        this.close('encrypted request for another session');
+        return;
+      }
       if (h.command !== Command.CANCEL && !this.consumeMessageIds(h)) {
         this.close(`message id ${h.messageId} outside the credit window [${this.low}, ${this.high})`);
         return;
@@ -164,7 +215,7 @@ export class Connection {
       headers.push(h);
     }
     // A reassembled large frame came from the pool: give it back once every request in it has finished.
-    this.track(this.runCompound(msg, parts, headers).finally(() => sharedPool.release(msg)));
+    this.track(this.runCompound(msg, parts, headers, encryptedBy).finally(() => sharedPool.release(msg)));
   }
 
   private track(p: Promise<void>): void {
@@ -208,14 +259,19 @@ export class Connection {
     return want;
   }
 
-  private async runCompound(msg: Buffer, parts: { start: number; end: number }[], headers: Smb2Header[]): Promise<void> {
+  private async runCompound(
+    msg: Buffer,
+    parts: { start: number; end: number }[],
+    headers: Smb2Header[],
+    encryptedBy: Session | undefined,
+  ): Promise<void> {
     const state: CompoundState = { sessionId: 0n, treeId: 0, fileId: undefined, previousStatus: Status.SUCCESS };
     const replies: Built[] = [];
     for (let i = 0; i < parts.length; i++) {
       const part = parts[i]!;
       const h = headers[i]!;
       const related = i > 0 && (h.flags & HeaderFlags.RELATED_OPERATIONS) !== 0;
-      const out = await this.runOne(msg.subarray(part.start, part.end), h, related, state, i === parts.length - 1);
+      const out = await this.runOne(msg.subarray(part.start, part.end), h, related, state, i === parts.length - 1, encryptedBy);
       if (out === undefined) continue; // went async, or no reply (CANCEL)
       replies.push(out);
     }
@@ -223,10 +279,22 @@ export class Connection {
     const chained = chainCompound(replies.map((r) => r.chunks));
     for (let i = 0; i < chained.length; i++) {
       const r = replies[i]!;
-      if (r.signIt && r.session?.signingKey) this.signChunks(chained[i]!, r.session.signingKey);
+      if (!encryptedBy && r.signIt && r.session?.signingKey) this.signChunks(chained[i]!, r.session.signingKey);
     }
     const sent = replies.map((r) => r.onSent).filter((f): f is () => void => f !== undefined);
-    this.transport.send(chained.flat(), sent.length ? () => sent.forEach((f) => f()) : undefined);
+    this.sendMessage(chained.flat(), encryptedBy, sent.length ? () => sent.forEach((f) => f()) : undefined);
+  }
+
+  /** Sends one message (or compound), inside a TRANSFORM when the request came encrypted (MS-SMB2 3.3.4.1.4). */
+  private sendMessage(chunks: Buffer[], encryptFor: Session | undefined, onSent?: () => void): void {
+    if (encryptFor?.encryptionKey?.length) {
+      const out = encryptMessage(this.cipher, encryptFor.encryptionKey, encryptFor.id, chunks);
+      // The plaintext chunks are no longer needed once encrypted.
+      onSent?.();
+      this.transport.send(out);
+      return;
+    }
+    this.transport.send(chunks, onSent);
   }
 
   private signChunks(chunks: Buffer[], key: Buffer): void {
@@ -244,9 +312,10 @@ export class Connection {
     related: boolean,
     compound: CompoundState,
     lastInCompound: boolean,
+    encryptedBy: Session | undefined,
   ): Promise<Built | undefined> {
     const handler = HANDLERS[h.command];
-    const ctx = this.makeContext(message, h, related, compound, lastInCompound);
+    const ctx = this.makeContext(message, h, related, compound, lastInCompound, encryptedBy !== undefined);
     let outcome: Outcome;
     let signIt = false;
     if (h.command === Command.CANCEL) {
@@ -300,8 +369,8 @@ export class Connection {
     if (ctx.asyncId !== undefined) {
       if (!this.closed) {
         const chained = chainCompound([chunks]);
-        if (signIt && session?.signingKey) this.signChunks(chained[0]!, session.signingKey);
-        this.transport.send(chained[0]!, typeof outcome === 'number' ? undefined : outcome.onSent);
+        if (!encryptedBy && signIt && session?.signingKey) this.signChunks(chained[0]!, session.signingKey);
+        this.sendMessage(chained[0]!, encryptedBy, typeof outcome === 'number' ? undefined : outcome.onSent);
       } else if (typeof outcome !== 'number') {
         outcome.onSent?.();
       }
@@ -367,7 +436,9 @@ export class Connection {
     if (!session || session.connection !== this) return Status.USER_SESSION_DELETED;
     if (session.state === 'expired') return Status.NETWORK_SESSION_EXPIRED;
     if (session.state !== 'valid') return Status.USER_SESSION_DELETED;
-    if (!UNSIGNED_OK.has(h.command) && session.signingKey) {
+    // MS-SMB2 3.3.5.2.9: an encrypted session takes only encrypted requests.
+    if (session.encryptData && !ctx.encrypted) return Status.ACCESS_DENIED;
+    if (!ctx.encrypted && !UNSIGNED_OK.has(h.command) && session.signingKey) {
       if (h.flags & HeaderFlags.SIGNED) {
         if (!verifyMessage(this.signingAlgorithm, session.signingKey, ctx.message)) {
           this.log.warn('bad signature', { conn: this.id, command: COMMAND_NAMES[h.command], messageId: String(h.messageId) });
@@ -381,11 +452,13 @@ export class Connection {
     if (!needsTree) return undefined;
     const tree = session.trees.get(h.treeId);
     if (!tree) return Status.NETWORK_NAME_DELETED;
+    // MS-SMB2 3.3.5.2.11: likewise for a share that requires encryption.
+    if (tree.encrypt && !ctx.encrypted) return Status.ACCESS_DENIED;
     ctx.tree = tree;
     return undefined;
   }
 
-  private makeContext(message: Buffer, h: Smb2Header, related: boolean, compound: CompoundState, last: boolean): RequestContext {
+  private makeContext(message: Buffer, h: Smb2Header, related: boolean, compound: CompoundState, last: boolean, encrypted: boolean): RequestContext {
     const r = new Reader(message, SMB2_HEADER_SIZE, message.length, 0);
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const conn = this;
@@ -395,6 +468,7 @@ export class Connection {
       message,
       r,
       related,
+      encrypted,
       compound,
       session: undefined,
       tree: undefined,
@@ -442,9 +516,8 @@ export class Connection {
       signature: Buffer.alloc(16),
     });
     encodeErrorResponse(w);
-    const chunks = [w.finish()];
-    // Interim responses are not signed (MS-SMB2 3.3.4.1.1).
-    this.transport.send(chunks);
+    // Interim responses are not signed (MS-SMB2 3.3.4.1.1), but are encrypted like the request.
+    this.sendMessage([w.finish()], ctx.encrypted ? ctx.session : undefined);
   }
 
   /** CANCEL (MS-SMB2 3.3.5.16): finds the pending request by async id or message id; sends no reply itself. */

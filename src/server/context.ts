@@ -41,6 +41,8 @@ export interface RequestContext {
   /** Positioned after the header; base = header start. */
   readonly r: Reader;
   readonly related: boolean;
+  /** The request arrived inside a TRANSFORM (encrypted) message; its replies are encrypted too. */
+  readonly encrypted: boolean;
   readonly compound: CompoundState;
   session: Session | undefined;
   tree: Tree | undefined;

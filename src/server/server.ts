@@ -26,6 +26,8 @@ export interface ShareOptions {
   /** User names allowed; absent = every configured user. */
   users?: string[];
   comment?: string;
+  /** Requests to the share must be encrypted. */
+  encrypt?: boolean;
 }
 
 /** The resolved server configuration (the TOML schema in config/ produces it; the API takes it directly). */
@@ -37,6 +39,10 @@ export interface ServerConfig {
   minDialect: number;
   maxDialect: number;
   signingRequired: boolean;
+  /** SMB 3 encryption of sessions: 'desired' encrypts every session whose client can. */
+  encryption: 'off' | 'desired' | 'required';
+  /** Cipher ids for 3.1.1, in preference order. */
+  ciphers: number[];
   maxIoSize: number;
   maxCredits: number;
   users: UserStore;
@@ -79,6 +85,7 @@ export class SmbServer {
         guest: s.guest ?? false,
         users: s.users ? new Set(s.users.map((u) => u.toLowerCase())) : undefined,
         comment: s.comment ?? '',
+        encrypt: s.encrypt ?? false,
       });
     }
   }

@@ -11,8 +11,10 @@ export interface ShareDef {
   /** Lower-cased user names allowed; undefined = every authenticated user. */
   readonly users: ReadonlySet<string> | undefined;
   readonly comment: string;
+  /** Every request must arrive encrypted (MS-SMB2 Share.EncryptData). */
+  readonly encrypt: boolean;
 }
 
 export function ipcShare(): ShareDef {
-  return { name: 'IPC$', kind: 'ipc', store: undefined, readOnly: true, guest: true, users: undefined, comment: 'IPC Service' };
+  return { name: 'IPC$', kind: 'ipc', store: undefined, readOnly: true, guest: true, users: undefined, comment: 'IPC Service', encrypt: false };
 }

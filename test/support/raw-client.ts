@@ -716,6 +716,8 @@ export async function startTestServer(
     minDialect: 0x0202,
     maxDialect: 0x0311,
     signingRequired: true,
+    encryption: 'off',
+    ciphers: [0x0002, 0x0004, 0x0001, 0x0003],
     maxIoSize: 8 << 20,
     maxCredits: 8192,
     users: new MemoryUserStore().add(TEST_USER, TEST_PASSWORD),

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Status } from '../../protocol/nt-status.js';
 import {
+  Cipher,
   Command,
   Dialect,
   GlobalCapabilities,
@@ -24,8 +25,6 @@ import { dialectTraits } from '../dialects.js';
 
 /** Signing algorithms we offer for 3.1.1, in preference order (MS-SMB2 3.3.5.4: the server picks). */
 const SIGNING_PREFERENCE = [SigningAlgorithm.AES_GMAC, SigningAlgorithm.AES_CMAC, SigningAlgorithm.HMAC_SHA256];
-/** Ciphers offered once encryption lands; until then the ENCRYPTION context is answered with "none". */
-const SUPPORTED_CIPHERS: readonly number[] = [];
 
 /** SMB2 NEGOTIATE (MS-SMB2 3.3.5.4). */
 export function handleNegotiate(ctx: RequestContext): Outcome {
@@ -56,7 +55,10 @@ export function handleNegotiate(ctx: RequestContext): Outcome {
     const enc = req.negotiateContexts.filter((c) => c.kind === 'encryption');
     if (enc.length > 1) return Status.INVALID_PARAMETER;
     if (enc[0]) {
-      const cipher = SUPPORTED_CIPHERS.find((c) => enc[0]!.ciphers.includes(c)) ?? 0;
+      if (enc[0].ciphers.length === 0) return Status.INVALID_PARAMETER;
+      // The server's preference decides (MS-SMB2 3.3.5.4); 0 = no common cipher.
+      const offered = cfg.encryption === 'off' ? [] : cfg.ciphers;
+      const cipher = offered.find((c) => enc[0]!.ciphers.includes(c)) ?? 0;
       conn.cipher = cipher;
       contexts.push({ kind: 'encryption', ciphers: [cipher] });
     }
@@ -78,6 +80,11 @@ export function handleNegotiate(ctx: RequestContext): Outcome {
   conn.signingAlgorithm = signingAlgorithm;
   conn.serverSecurityMode = SecurityMode.SIGNING_ENABLED | (cfg.signingRequired ? SecurityMode.SIGNING_REQUIRED : 0);
   conn.serverCapabilities = traits.capabilities & ~GlobalCapabilities.DFS;
+  // 3.0/3.0.2 encrypt with AES-128-CCM when both sides have the capability (3.1.1 uses the context instead).
+  if (traits.kdf === 'smb30' && cfg.encryption !== 'off' && req.capabilities & GlobalCapabilities.ENCRYPTION) {
+    conn.serverCapabilities |= GlobalCapabilities.ENCRYPTION;
+    conn.cipher = Cipher.AES128_CCM;
+  }
   if (!traits.largeMtu) {
     conn.maxReadSize = conn.maxWriteSize = conn.maxTransactSize = 65536;
   }

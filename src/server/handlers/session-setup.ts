@@ -4,6 +4,7 @@ import { decodeSessionSetupRequest, encodeSessionSetupResponse } from '../../pro
 import { ServerAuthenticator } from '../../auth/spnego-server.js';
 import { deriveSmbKeys } from '../../crypto/kdf.js';
 import { preauthUpdate } from '../../crypto/preauth.js';
+import { cipherName } from '../../crypto/encryption.js';
 import type { Outcome, RequestContext } from '../context.js';
 
 /** SESSION_SETUP (MS-SMB2 3.3.5.5): SPNEGO/NTLMSSP rounds, then keys and the session's signing rule. */
@@ -58,13 +59,19 @@ export function handleSessionSetup(ctx: RequestContext): Outcome {
     session.encryptionKey = keys.serverToClientKey;
     session.applicationKey = keys.applicationKey;
     session.signingRequired = wantsSigning;
-  } else if (server.config.signingRequired && !id.anonymous && !id.guest) {
+    // MS-SMB2 3.3.5.5.3: encrypt the session when the server wants it and the connection negotiated a cipher.
+    if (conn.cipher !== 0 && server.config.encryption !== 'off') session.encryptData = true;
+  }
+  if (server.config.encryption === 'required' && !session.encryptData) {
+    server.log.info('session refused: encryption required', { conn: conn.id, remote, user: id.user });
+    void server.destroySession(session);
     return Status.ACCESS_DENIED;
   }
   session.state = 'valid';
   let flags = 0;
   if (id.guest) flags |= SessionFlags.IS_GUEST;
   if (id.anonymous) flags |= SessionFlags.IS_NULL;
+  if (session.encryptData) flags |= SessionFlags.ENCRYPT_DATA;
   server.log.info('session established', {
     conn: conn.id,
     remote,
@@ -72,6 +79,7 @@ export function handleSessionSetup(ctx: RequestContext): Outcome {
     user: id.anonymous ? '(anonymous)' : `${id.domain}\\${id.user}`,
     guest: id.guest,
     signing: session.signingRequired,
+    encryption: session.encryptData ? cipherName(conn.cipher) : 'none',
   });
   server.events.emit('auth-success', { remote, user: id.user });
   return {

@@ -28,7 +28,12 @@ export function handleTreeConnect(ctx: RequestContext): Outcome {
     return Status.ACCESS_DENIED;
   }
   const readOnly = access === 'read';
-  const tree = new Tree(session.allocTreeId(), session, share, readOnly ? READ_ONLY_ACCESS : FULL_ACCESS, readOnly);
+  // MS-SMB2 3.3.5.7: a share that requires encryption refuses a connection that cannot encrypt.
+  if (share.encrypt && ctx.conn.cipher === 0) {
+    server.log.info('tree connect refused: share requires encryption', { conn: ctx.conn.id, share: share.name });
+    return Status.ACCESS_DENIED;
+  }
+  const tree = new Tree(session.allocTreeId(), session, share, readOnly ? READ_ONLY_ACCESS : FULL_ACCESS, readOnly, share.encrypt);
   session.trees.set(tree.id, tree);
   ctx.header.treeId = tree.id;
   server.log.info('tree connect', { conn: ctx.conn.id, share: share.name, user: session.userName, tree: tree.id });
@@ -36,7 +41,9 @@ export function handleTreeConnect(ctx: RequestContext): Outcome {
     body: (w) =>
       encodeTreeConnectResponse(w, {
         shareType: share.kind === 'ipc' ? ShareType.PIPE : ShareType.DISK,
-        shareFlags: share.kind === 'ipc' ? ShareFlags.NO_CACHING : ShareFlags.MANUAL_CACHING,
+        shareFlags:
+          (share.kind === 'ipc' ? ShareFlags.NO_CACHING : ShareFlags.MANUAL_CACHING) |
+          (tree.encrypt ? ShareFlags.ENCRYPT_DATA : 0),
         capabilities: 0,
         maximalAccess: tree.maximalAccess,
       }),

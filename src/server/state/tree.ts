@@ -9,12 +9,15 @@ export class Tree {
   /** Access the session has on the share (MaximalAccess in the TREE_CONNECT response). */
   readonly maximalAccess: number;
   readonly readOnly: boolean;
+  /** Requests on this tree must be encrypted (Tree.EncryptData). */
+  readonly encrypt: boolean;
 
-  constructor(id: number, session: Session, share: ShareDef, maximalAccess: number, readOnly: boolean) {
+  constructor(id: number, session: Session, share: ShareDef, maximalAccess: number, readOnly: boolean, encrypt = false) {
     this.id = id;
     this.session = session;
     this.share = share;
     this.maximalAccess = maximalAccess;
     this.readOnly = readOnly;
+    this.encrypt = encrypt;
   }
 }
