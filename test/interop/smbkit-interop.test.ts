@@ -29,6 +29,6 @@ runServerInteropSuite(
       stop: () => s.stop(),
     };
   },
-  // Encryption (the hardening issue) and share listing over srvsvc (the IPC issue) come later.
-  { protections: ['sign'], shareListing: false },
+  // Share listing over srvsvc comes with the IPC issue.
+  { shareListing: false },
 );

@@ -15,6 +15,8 @@ export interface SmbkitShare {
   path?: string;
   readOnly?: boolean;
   guest?: boolean;
+  /** Every request must be encrypted. */
+  encrypt?: boolean;
 }
 
 export interface SmbkitOptions {
@@ -66,6 +68,7 @@ export async function startSmbkit(o: SmbkitOptions): Promise<SmbkitServer> {
     lines.push('', '[[share]]', `name = ${tomlValue(s.name)}`, `path = ${tomlValue(path)}`);
     if (s.readOnly) lines.push('read_only = true');
     if (s.guest) lines.push('guest = true');
+    if (s.encrypt) lines.push('encrypt = true');
   }
   const confPath = join(dir, 'smbkit.toml');
   await writeFile(confPath, lines.join('\n') + '\n');
