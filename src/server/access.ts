@@ -1,0 +1,132 @@
+import { matchesAny, type CidrRange } from '../util/cidr.js';
+
+/**
+ * Who may connect, and how much: host allow/deny lists, connection/session/open limits, deadlines, and the
+ * brute-force defence (repeated authentication failures slow an address down, then block it for a while).
+ * The state is per process; nothing here parses SMB.
+ */
+export interface AccessPolicy {
+  /** Only these may connect (undefined = anyone not denied). */
+  hostsAllow: readonly CidrRange[] | undefined;
+  /** Never these (deny wins over allow). */
+  hostsDeny: readonly CidrRange[];
+  maxConnections: number;
+  maxConnectionsPerClient: number;
+  maxSessionsPerConnection: number;
+  maxOpensPerSession: number;
+  /** A connection must negotiate and authenticate within this time (0 = no deadline). */
+  handshakeTimeoutMs: number;
+  /** A connection with no request for this long is closed (0 = never). */
+  idleTimeoutMs: number;
+  /** Requests a connection may have in progress; past it the server stops reading from that client. */
+  maxOutstandingRequests: number;
+  bruteForce: BruteForcePolicy;
+}
+
+export interface BruteForcePolicy {
+  /** Failures within `windowMs` that block an address. 0 disables the defence. */
+  failures: number;
+  windowMs: number;
+  /** Added delay per recent failure before a failed logon is answered (capped at 5 s). */
+  delayMs: number;
+  /** How long a blocked address is refused. */
+  blockMs: number;
+}
+
+export type HostVerdict = { ok: true } | { ok: false; reason: string };
+
+/** Deny wins; then, when an allow list exists, the address must be in it. */
+export function hostAllowed(address: string, allow: readonly CidrRange[] | undefined, deny: readonly CidrRange[]): HostVerdict {
+  if (matchesAny(address, deny)) return { ok: false, reason: 'denied by hosts_deny' };
+  if (allow && !matchesAny(address, allow)) return { ok: false, reason: 'not in hosts_allow' };
+  return { ok: true };
+}
+
+const MAX_DELAY_MS = 5000;
+
+export class AccessControl {
+  readonly policy: AccessPolicy;
+  private readonly now: () => number;
+  private total = 0;
+  private readonly perClient = new Map<string, number>();
+  /** Recent failure times per address and per user (lower-cased). */
+  private readonly failuresByAddress = new Map<string, number[]>();
+  private readonly failuresByUser = new Map<string, number[]>();
+  private readonly blocked = new Map<string, number>();
+
+  constructor(policy: AccessPolicy, now: () => number = Date.now) {
+    this.policy = policy;
+    this.now = now;
+  }
+
+  /** Decides on a new connection before any byte of it is read. */
+  admit(address: string): HostVerdict {
+    const host = hostAllowed(address, this.policy.hostsAllow, this.policy.hostsDeny);
+    if (!host.ok) return host;
+    const until = this.blocked.get(address);
+    if (until !== undefined) {
+      if (until > this.now()) return { ok: false, reason: 'blocked after repeated authentication failures' };
+      this.blocked.delete(address);
+    }
+    if (this.total >= this.policy.maxConnections) return { ok: false, reason: 'too many connections' };
+    if ((this.perClient.get(address) ?? 0) >= this.policy.maxConnectionsPerClient) {
+      return { ok: false, reason: 'too many connections from this address' };
+    }
+    return { ok: true };
+  }
+
+  opened(address: string): void {
+    this.total++;
+    this.perClient.set(address, (this.perClient.get(address) ?? 0) + 1);
+  }
+
+  closed(address: string): void {
+    this.total = Math.max(0, this.total - 1);
+    const n = (this.perClient.get(address) ?? 1) - 1;
+    if (n <= 0) this.perClient.delete(address);
+    else this.perClient.set(address, n);
+  }
+
+  get connections(): number {
+    return this.total;
+  }
+
+  /**
+   * Records a failed logon. Returns how long to hold the answer back and whether the address is now blocked
+   * (the caller closes the connection then).
+   */
+  authFailed(address: string, user: string): { delayMs: number; blocked: boolean } {
+    const bf = this.policy.bruteForce;
+    if (bf.failures <= 0) return { delayMs: 0, blocked: false };
+    const t = this.now();
+    const byAddr = this.recent(this.failuresByAddress, address, t);
+    byAddr.push(t);
+    const byUser = this.recent(this.failuresByUser, user.toLowerCase(), t);
+    byUser.push(t);
+    if (byAddr.length >= bf.failures) {
+      this.blocked.set(address, t + bf.blockMs);
+      this.failuresByAddress.delete(address);
+      return { delayMs: 0, blocked: true };
+    }
+    // One user attacked from many addresses is slowed down too, but never locked out (that would be a DoS).
+    const n = Math.max(byAddr.length, byUser.length);
+    return { delayMs: Math.min(MAX_DELAY_MS, n * bf.delayMs), blocked: false };
+  }
+
+  authSucceeded(address: string): void {
+    this.failuresByAddress.delete(address);
+  }
+
+  isBlocked(address: string): boolean {
+    const until = this.blocked.get(address);
+    return until !== undefined && until > this.now();
+  }
+
+  private recent(map: Map<string, number[]>, key: string, t: number): number[] {
+    const list = (map.get(key) ?? []).filter((x) => t - x < this.policy.bruteForce.windowMs);
+    map.set(key, list);
+    // Bound the tables: forget the oldest keys past a few thousand.
+    if (map.size > 4096) map.delete(map.keys().next().value as string);
+    return list;
+  }
+}

@@ -1,0 +1,70 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { AccessControl, hostAllowed, type AccessPolicy } from '../../../src/server/access.js';
+import { parseCidr } from '../../../src/util/cidr.js';
+
+function policy(over: Partial<AccessPolicy> = {}): AccessPolicy {
+  return {
+    hostsAllow: undefined,
+    hostsDeny: [],
+    maxConnections: 100,
+    maxConnectionsPerClient: 10,
+    maxSessionsPerConnection: 8,
+    maxOpensPerSession: 1000,
+    handshakeTimeoutMs: 30_000,
+    idleTimeoutMs: 0,
+    maxOutstandingRequests: 512,
+    bruteForce: { failures: 20, windowMs: 600_000, delayMs: 100, blockMs: 900_000 },
+    ...over,
+  };
+}
+
+test('deny wins over allow; an allow list admits only its ranges', () => {
+  const allow = [parseCidr('127.0.0.0/8')];
+  const deny = [parseCidr('127.0.0.66')];
+  assert.deepEqual(hostAllowed('127.0.0.5', allow, deny), { ok: true });
+  assert.equal(hostAllowed('127.0.0.66', allow, deny).ok, false);
+  assert.equal(hostAllowed('10.0.0.1', allow, deny).ok, false);
+  assert.equal(hostAllowed('10.0.0.1', undefined, deny).ok, true);
+});
+
+test('connection limits, total and per client', () => {
+  const ac = new AccessControl(policy({ maxConnections: 3, maxConnectionsPerClient: 2 }));
+  ac.opened('127.0.0.2');
+  ac.opened('127.0.0.2');
+  assert.equal(ac.admit('127.0.0.2').ok, false);
+  assert.equal(ac.admit('127.0.0.3').ok, true);
+  ac.opened('127.0.0.3');
+  assert.equal(ac.admit('127.0.0.4').ok, false);
+  ac.closed('127.0.0.2');
+  assert.equal(ac.admit('127.0.0.2').ok, true);
+});
+
+test('20 failures block an address until the block expires; delays grow before that', () => {
+  let now = 1_000_000;
+  const ac = new AccessControl(policy(), () => now);
+  let last = { delayMs: 0, blocked: false };
+  for (let i = 1; i < 20; i++) {
+    last = ac.authFailed('127.0.0.9', 'alice');
+    assert.equal(last.blocked, false);
+  }
+  assert.ok(last.delayMs > 0);
+  assert.equal(ac.authFailed('127.0.0.9', 'alice').blocked, true);
+  assert.equal(ac.admit('127.0.0.9').ok, false);
+  assert.equal(ac.admit('127.0.0.10').ok, true, 'other addresses are not blocked');
+  now += 900_001;
+  assert.equal(ac.admit('127.0.0.9').ok, true, 'the block expires');
+});
+
+test('failures outside the window do not count; success clears the address', () => {
+  let now = 0;
+  const ac = new AccessControl(policy({ bruteForce: { failures: 3, windowMs: 1000, delayMs: 10, blockMs: 5000 } }), () => now);
+  ac.authFailed('127.0.0.9', 'bob');
+  ac.authFailed('127.0.0.9', 'bob');
+  now += 2000;
+  assert.equal(ac.authFailed('127.0.0.9', 'bob').blocked, false);
+  ac.authSucceeded('127.0.0.9');
+  assert.equal(ac.authFailed('127.0.0.9', 'bob').blocked, false);
+  assert.equal(ac.authFailed('127.0.0.9', 'bob').blocked, false);
+  assert.equal(ac.authFailed('127.0.0.9', 'bob').blocked, true);
+});
