@@ -54,6 +54,15 @@ export function parseSmbName(name: string): ParsedName | number {
   return { path: parts.filter((p) => p !== '').join('/'), stream };
 }
 
+/** The NTFS quota file's name (MS-FSCC 2.1.5.4); the server answers opens of it itself. */
+const QUOTA_FAKE_NAME = '$EXTEND\\$QUOTA:$Q:$INDEX_ALLOCATION';
+/** The node path the quota file's opens share (a name no store path can take: it holds ':'). */
+export const QUOTA_FAKE_PATH = '$Extend/$Quota:$Q';
+
+export function isQuotaFakeFile(name: string): boolean {
+  return name.toUpperCase() === QUOTA_FAKE_NAME;
+}
+
 /** DOS attributes as SMB reports them: stored bits plus DIRECTORY; NORMAL alone when nothing else is set. */
 export function attributesOf(st: StoreStat): number {
   let a = st.dosAttributes & ~(FileAttributes.DIRECTORY | FileAttributes.NORMAL);
@@ -145,7 +154,8 @@ export function fileFacts(
     fileAttributes: attributesOf(st),
     allocationSize: allocationOf(st),
     endOfFile: st.type === 'directory' ? 0n : BigInt(st.size),
-    numberOfLinks: Math.max(1, st.nlink),
+    // MS-FSA 2.1.5.12.27: a link pending delete no longer counts.
+    numberOfLinks: Math.max(1, st.nlink) - (extra.deletePending ? 1 : 0),
     deletePending: extra.deletePending,
     directory: st.type === 'directory',
     indexNumber: st.fileId,

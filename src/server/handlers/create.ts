@@ -11,6 +11,7 @@ import {
 import { decodeCreateRequest, encodeCreateResponse, type CreateRequest } from '../../protocol/smb2/commands/create.js';
 import {
   CreateContextName,
+  decodeAllocationSize,
   decodeMaximalAccessRequest,
   encodeMaximalAccessResponse,
   encodeQueryOnDiskIdResponse,
@@ -20,9 +21,10 @@ import {
 import { resolveCaseInsensitive } from '../../store/resolve.js';
 import type { FileStore, StoreHandle, StoreStat } from '../../store/types.js';
 import type { Outcome, RequestContext } from '../context.js';
-import { attributesOf, parseSmbName, SETTABLE_ATTRIBUTES, timesOf } from '../files.js';
+import { attributesOf, isQuotaFakeFile, parseSmbName, QUOTA_FAKE_PATH, SETTABLE_ATTRIBUTES, timesOf } from '../files.js';
 import { storeErrorToStatus } from '../status-map.js';
-import { isDataAccess } from '../state/file-node.js';
+import { isDataAccess, roundToClusters, type FileNode } from '../state/file-node.js';
+import type { FileId } from '../../protocol/smb2/commands/file-id.js';
 import { Open } from '../state/open.js';
 
 /** Generic rights to file rights (MS-SMB2 3.3.5.9, MS-DTYP 2.4.3). */
@@ -39,6 +41,10 @@ const WRITE_BITS =
   AccessMask.FILE_DELETE_CHILD |
   AccessMask.WRITE_DAC |
   AccessMask.WRITE_OWNER;
+/** FILE_CREATE_TREE_CONNECTION (MS-SMB2 2.2.13: "ignored" by the spec; Windows refuses it). */
+const CREATE_TREE_CONNECTION = 0x00000080;
+/** FileAttributes a CREATE may carry: MS-FSCC 2.6 bits below 0x10000 but VOLUME 0x8, DEVICE 0x40, INTEGRITY 0x8000. */
+const VALID_CREATE_ATTRIBUTES = 0x00007fb7;
 /** Bits that are valid in DesiredAccess (MS-SMB2 2.2.13.1). */
 const VALID_ACCESS = 0xf21f01ff;
 
@@ -52,6 +58,9 @@ export function mapGenericAccess(desired: number, maximal: number): number {
   return a >>> 0;
 }
 
+/** Marks a create that lost a race with another create of the same name. */
+const RACED = Symbol('raced');
+
 /** CREATE (MS-SMB2 3.3.5.9, MS-FSA 2.1.5.1). */
 export async function handleCreate(ctx: RequestContext): Promise<Outcome> {
   const req = decodeCreateRequest(ctx.r);
@@ -62,7 +71,12 @@ export async function handleCreate(ctx: RequestContext): Promise<Outcome> {
 
   const invalid = validateRequest(req);
   if (invalid !== undefined) return invalid;
-  const parsed = parseSmbName(req.name);
+  // MS-SMB2 3.3.5.9.7: no previous versions are kept, so no version at a timewarp token's time exists.
+  if (findCreateContext(req.createContexts, CreateContextName.TIMEWARP_TOKEN)) return Status.OBJECT_NAME_NOT_FOUND;
+  const alsi = findCreateContext(req.createContexts, CreateContextName.ALLOCATION_SIZE);
+  const requestedAllocation = alsi ? decodeAllocationSize(alsi.data) : undefined;
+  const quota = isQuotaFakeFile(req.name);
+  const parsed = quota ? { path: QUOTA_FAKE_PATH, stream: undefined } : parseSmbName(req.name);
   if (typeof parsed === 'number') return parsed;
 
   const wantDir = (req.createOptions & CreateOptions.DIRECTORY_FILE) !== 0;
@@ -75,148 +89,203 @@ export async function handleCreate(ctx: RequestContext): Promise<Outcome> {
     granted &= tree.maximalAccess | AccessMask.SYNCHRONIZE;
   }
   if (deleteOnClose && !(granted & AccessMask.DELETE)) return Status.ACCESS_DENIED;
+  if (quota) return openQuotaFakeFile(ctx, req, granted);
 
-  let resolved;
-  try {
-    resolved = await resolveCaseInsensitive(store, parsed.path);
-  } catch (err) {
-    return storeErrorToStatus(err, 'parent');
-  }
-  const path = resolved.path;
-  let stat = resolved.stat;
-  let action: number = CreateAction.OPENED;
-  const node = ctx.conn.server.node(share, path);
-  const stream = parsed.stream;
+  // Creating races with other connections creating the same name; a lost race is retried as an open.
+  const attempt = async (): Promise<Outcome | typeof RACED> => {
+    let resolved;
+    try {
+      resolved = await resolveCaseInsensitive(store, parsed.path);
+    } catch (err) {
+      return storeErrorToStatus(err, 'parent');
+    }
+    const path = resolved.path;
+    let stat = resolved.stat;
+    let action: number = CreateAction.OPENED;
+    const node = ctx.conn.server.node(share, path);
+    const stream = parsed.stream;
 
-  if (resolved.exists && stat) {
-    if (disposition === CreateDisposition.CREATE && stream === undefined) return Status.OBJECT_NAME_COLLISION;
-    const isDir = stat.type === 'directory';
-    if (stream === undefined) {
-      if (isDir && wantFile) return Status.FILE_IS_A_DIRECTORY;
-      if (!isDir && wantDir) return Status.NOT_A_DIRECTORY;
-      if (isDir && disposition !== CreateDisposition.OPEN && disposition !== CreateDisposition.OPEN_IF) {
-        return Status.INVALID_PARAMETER;
-      }
-    }
-    if (node.deletePending) return Status.DELETE_PENDING;
-    const readOnlyAttr = (stat.dosAttributes & FileAttributes.READONLY) !== 0;
-    if (readOnlyAttr && deleteOnClose) return Status.CANNOT_DELETE;
-    if (readOnlyAttr && !isDir && granted & (AccessMask.FILE_WRITE_DATA | AccessMask.FILE_APPEND_DATA)) {
-      return Status.ACCESS_DENIED;
-    }
-    const overwrite =
-      disposition === CreateDisposition.OVERWRITE ||
-      disposition === CreateDisposition.OVERWRITE_IF ||
-      disposition === CreateDisposition.SUPERSEDE;
-    if (overwrite && tree.readOnly) return Status.ACCESS_DENIED;
-    if (isDataAccess(granted) && !node.shareAllows(granted, req.shareAccess)) return Status.SHARING_VIOLATION;
-    if (overwrite) {
-      // MS-FSA 2.1.5.1.2.1: overwrite truncates and replaces the attributes (keeping HIDDEN/SYSTEM as asked).
-      if (readOnlyAttr || ((stat.dosAttributes & FileAttributes.HIDDEN) && !(req.fileAttributes & FileAttributes.HIDDEN)) || ((stat.dosAttributes & FileAttributes.SYSTEM) && !(req.fileAttributes & FileAttributes.SYSTEM))) {
-        return Status.ACCESS_DENIED;
-      }
-      action = disposition === CreateDisposition.SUPERSEDE ? CreateAction.SUPERSEDED : CreateAction.OVERWRITTEN;
-    }
-    if (stream !== undefined && disposition === CreateDisposition.CREATE) {
-      if (store.listStreams) {
-        const streams = await store.listStreams(path).catch(() => []);
-        if (streams.some((s) => s.name.toUpperCase() === stream.toUpperCase())) return Status.OBJECT_NAME_COLLISION;
-      }
-    }
-  } else {
-    if (disposition === CreateDisposition.OPEN || disposition === CreateDisposition.OVERWRITE) {
-      return Status.OBJECT_NAME_NOT_FOUND;
-    }
-    if (tree.readOnly) return Status.ACCESS_DENIED;
-    if (stream !== undefined) return Status.OBJECT_NAME_NOT_FOUND; // the file must exist before its streams
-    if (req.fileAttributes & FileAttributes.READONLY && deleteOnClose) return Status.CANNOT_DELETE;
-    action = CreateAction.CREATED;
-  }
-
-  // Do it.
-  let handle: StoreHandle | undefined;
-  const isDirectory = stream === undefined && (stat ? stat.type === 'directory' : wantDir);
-  const writable = (granted & (AccessMask.FILE_WRITE_DATA | AccessMask.FILE_APPEND_DATA)) !== 0 || action !== CreateAction.OPENED;
-  try {
-    if (action === CreateAction.CREATED) {
-      if (isDirectory) {
-        await store.mkdir(path);
-        handle = undefined;
-      } else {
-        handle = await store.open(path, { write: true, create: 'new' });
-      }
-      const attrs = req.fileAttributes & SETTABLE_ATTRIBUTES;
-      const wanted = isDirectory ? attrs : attrs | FileAttributes.ARCHIVE;
-      if (wanted !== 0) await store.setAttributes(path, wanted);
-    } else if (!isDirectory) {
-      const openOpts: Parameters<FileStore['open']>[1] = { write: writable && !tree.readOnly };
-      if (stream !== undefined) {
-        openOpts.stream = stream;
-        openOpts.create = disposition === CreateDisposition.OPEN || disposition === CreateDisposition.OVERWRITE ? 'never' : 'always';
-      }
-      if (action === CreateAction.OVERWRITTEN || action === CreateAction.SUPERSEDED) openOpts.truncate = true;
-      handle = await store.open(path, openOpts);
-      if (action === CreateAction.OVERWRITTEN || action === CreateAction.SUPERSEDED) {
-        if (stream === undefined) {
-          await store.setAttributes(path, (req.fileAttributes & SETTABLE_ATTRIBUTES) | FileAttributes.ARCHIVE);
+    if (resolved.exists && stat) {
+      if (disposition === CreateDisposition.CREATE && stream === undefined) return Status.OBJECT_NAME_COLLISION;
+      const isDir = stat.type === 'directory';
+      if (stream === undefined) {
+        if (isDir && wantFile) return Status.FILE_IS_A_DIRECTORY;
+        if (!isDir && wantDir) return Status.NOT_A_DIRECTORY;
+        if (isDir && disposition !== CreateDisposition.OPEN && disposition !== CreateDisposition.OPEN_IF) {
+          return Status.INVALID_PARAMETER;
         }
       }
+      if (node.deletePending) return Status.DELETE_PENDING;
+      const readOnlyAttr = (stat.dosAttributes & FileAttributes.READONLY) !== 0;
+      if (readOnlyAttr && deleteOnClose) return Status.CANNOT_DELETE;
+      if (readOnlyAttr && !isDir && granted & (AccessMask.FILE_WRITE_DATA | AccessMask.FILE_APPEND_DATA)) {
+        return Status.ACCESS_DENIED;
+      }
+      const overwrite =
+        disposition === CreateDisposition.OVERWRITE ||
+        disposition === CreateDisposition.OVERWRITE_IF ||
+        disposition === CreateDisposition.SUPERSEDE;
+      if (overwrite && tree.readOnly) return Status.ACCESS_DENIED;
+      if (isDataAccess(granted) && !node.shareAllows(granted, req.shareAccess)) return Status.SHARING_VIOLATION;
+      if (overwrite) {
+        // MS-FSA 2.1.5.1.2.1: overwrite truncates and replaces the attributes (keeping HIDDEN/SYSTEM as asked).
+        if (readOnlyAttr || ((stat.dosAttributes & FileAttributes.HIDDEN) && !(req.fileAttributes & FileAttributes.HIDDEN)) || ((stat.dosAttributes & FileAttributes.SYSTEM) && !(req.fileAttributes & FileAttributes.SYSTEM))) {
+          return Status.ACCESS_DENIED;
+        }
+        action = disposition === CreateDisposition.SUPERSEDE ? CreateAction.SUPERSEDED : CreateAction.OVERWRITTEN;
+      }
+      if (stream !== undefined && disposition === CreateDisposition.CREATE) {
+        if (store.listStreams) {
+          const streams = await store.listStreams(path).catch(() => []);
+          if (streams.some((s) => s.name.toUpperCase() === stream.toUpperCase())) return Status.OBJECT_NAME_COLLISION;
+        }
+      }
+    } else {
+      if (disposition === CreateDisposition.OPEN || disposition === CreateDisposition.OVERWRITE) {
+        return Status.OBJECT_NAME_NOT_FOUND;
+      }
+      if (tree.readOnly) return Status.ACCESS_DENIED;
+      if (stream !== undefined) return Status.OBJECT_NAME_NOT_FOUND; // the file must exist before its streams
+      if (req.fileAttributes & FileAttributes.READONLY && deleteOnClose) return Status.CANNOT_DELETE;
+      action = CreateAction.CREATED;
     }
-    stat = handle ? await handle.stat() : await store.stat(path);
-    if (stream !== undefined && handle) {
-      // The handle's stat describes the stream; attributes and times are the file's.
-      const fileStat = await store.stat(path);
-      stat = { ...fileStat, size: stat.size, allocationSize: stat.allocationSize };
-    }
-  } catch (err) {
-    await handle?.close().catch(() => {});
-    if (action === CreateAction.CREATED && (err as { code?: string }).code === 'EEXIST') return Status.OBJECT_NAME_COLLISION;
-    return storeErrorToStatus(err, 'leaf');
-  }
 
-  // A second check: another open may have appeared while we awaited the store.
-  if (isDataAccess(granted) && !node.shareAllows(granted, req.shareAccess)) {
-    await handle?.close().catch(() => {});
-    return Status.SHARING_VIOLATION;
+    // Do it.
+    let handle: StoreHandle | undefined;
+    const isDirectory = stream === undefined && (stat ? stat.type === 'directory' : wantDir);
+    const writable = (granted & (AccessMask.FILE_WRITE_DATA | AccessMask.FILE_APPEND_DATA)) !== 0 || action !== CreateAction.OPENED;
+    try {
+      if (action === CreateAction.CREATED) {
+        if (isDirectory) {
+          await store.mkdir(path);
+          handle = undefined;
+        } else {
+          handle = await store.open(path, { write: true, create: 'new' });
+        }
+        const attrs = req.fileAttributes & SETTABLE_ATTRIBUTES;
+        const wanted = isDirectory ? attrs : attrs | FileAttributes.ARCHIVE;
+        if (wanted !== 0) await store.setAttributes(path, wanted);
+      } else if (!isDirectory) {
+        const openOpts: Parameters<FileStore['open']>[1] = { write: writable && !tree.readOnly };
+        if (stream !== undefined) {
+          openOpts.stream = stream;
+          openOpts.create = disposition === CreateDisposition.OPEN || disposition === CreateDisposition.OVERWRITE ? 'never' : 'always';
+        }
+        if (action === CreateAction.OVERWRITTEN || action === CreateAction.SUPERSEDED) openOpts.truncate = true;
+        handle = await store.open(path, openOpts);
+        if (action === CreateAction.OVERWRITTEN || action === CreateAction.SUPERSEDED) {
+          if (stream === undefined) {
+            await store.setAttributes(path, (req.fileAttributes & SETTABLE_ATTRIBUTES) | FileAttributes.ARCHIVE);
+          }
+        }
+      }
+      stat = handle ? await handle.stat() : await store.stat(path);
+      if (stream !== undefined && handle) {
+        // The handle's stat describes the stream; attributes and times are the file's.
+        const fileStat = await store.stat(path);
+        stat = { ...fileStat, size: stat.size, allocationSize: stat.allocationSize };
+      }
+    } catch (err) {
+      await handle?.close().catch(() => {});
+      if (action === CreateAction.CREATED && (err as { code?: string }).code === 'EEXIST') {
+        // Another request created it after we looked: CREATE collides; the other dispositions look again.
+        return disposition === CreateDisposition.CREATE ? Status.OBJECT_NAME_COLLISION : RACED;
+      }
+      return storeErrorToStatus(err, 'leaf');
+    }
+
+    if (requestedAllocation !== undefined && action !== CreateAction.OPENED && !isDirectory) {
+      // MS-SMB2 2.2.13.2.6: the initial allocation of a created or overwritten file, in whole clusters.
+      node.allocationSize = roundToClusters(requestedAllocation);
+    }
+    // A second check: another open may have appeared while we awaited the store.
+    if (isDataAccess(granted) && !node.shareAllows(granted, req.shareAccess)) {
+      await handle?.close().catch(() => {});
+      return Status.SHARING_VIOLATION;
+    }
+    const session = ctx.session!;
+    const server = ctx.conn.server;
+    const fileId = registerOpen(ctx, { node, isDirectory, granted, req, stream, handle, deleteOnClose });
+    if (action === CreateAction.CREATED) server.events.emit('create', { user: session.userName, share: share.name, path });
+    server.log.debug('create', { path, action, dir: isDirectory, access: granted.toString(16) });
+
+    const contexts = responseContexts(req.createContexts, granted, tree.maximalAccess, stat);
+    const finalStat = stat;
+    return {
+      body: (w) =>
+        encodeCreateResponse(w, {
+          oplockLevel: OplockLevel.NONE,
+          flags: 0,
+          createAction: action,
+          ...timesOf(finalStat),
+          allocationSize: finalStat.type === 'directory' ? 0n : BigInt(node.reportedAllocation(finalStat.allocationSize)),
+          endOfFile: finalStat.type === 'directory' ? 0n : BigInt(finalStat.size),
+          fileAttributes: attributesOf(finalStat),
+          fileId,
+          createContexts: contexts,
+        }),
+    };
+  };
+  for (let tries = 1; ; tries++) {
+    const out = await attempt();
+    if (out !== RACED) return out;
+    if (tries === 3) return Status.OBJECT_NAME_COLLISION;
   }
+}
+
+/** Creates the Open of a successful CREATE and makes it the compound's current file. */
+function registerOpen(
+  ctx: RequestContext,
+  o: { node: FileNode; isDirectory: boolean; granted: number; req: CreateRequest; stream: string | undefined; handle: StoreHandle | undefined; deleteOnClose: boolean },
+): FileId {
   const session = ctx.session!;
-  const server = ctx.conn.server;
-  const persistentId = server.allocPersistentId();
+  const persistentId = ctx.conn.server.allocPersistentId();
   const open = new Open({
     persistentId,
     volatileId: persistentId,
     session,
-    tree,
-    node,
-    isDirectory,
-    grantedAccess: granted,
-    shareAccess: req.shareAccess,
-    createOptions: req.createOptions,
-    stream,
-    handle,
-    deleteOnClose,
+    tree: ctx.tree!,
+    node: o.node,
+    isDirectory: o.isDirectory,
+    grantedAccess: o.granted,
+    shareAccess: o.req.shareAccess,
+    createOptions: o.req.createOptions,
+    stream: o.stream,
+    handle: o.handle,
+    deleteOnClose: o.deleteOnClose,
   });
-  node.opens.add(open);
+  o.node.opens.add(open);
   session.opens.set(open.volatileId, open);
   const fileId = { persistent: open.persistentId, volatile: open.volatileId };
   ctx.compound.fileId = fileId;
-  if (action === CreateAction.CREATED) server.events.emit('create', { user: session.userName, share: share.name, path });
-  server.log.debug('create', { path, action, dir: isDirectory, access: granted.toString(16) });
+  return fileId;
+}
 
-  const contexts = responseContexts(req.createContexts, granted, tree.maximalAccess, stat);
-  const finalStat = stat;
+/**
+ * The NTFS quota file `$Extend\$Quota:$Q:$INDEX_ALLOCATION`, which Windows clients open to manage quotas: a
+ * virtual directory-like object with no data and zero times, whatever the store (MS-FSCC 2.1.5.4 names it).
+ */
+function openQuotaFakeFile(ctx: RequestContext, req: CreateRequest, granted: number): Outcome {
+  const d = req.createDisposition;
+  if (d !== CreateDisposition.OPEN && d !== CreateDisposition.OPEN_IF) return Status.ACCESS_DENIED;
+  if (req.createOptions & CreateOptions.DELETE_ON_CLOSE) return Status.ACCESS_DENIED;
+  const node = ctx.conn.server.node(ctx.tree!.share, QUOTA_FAKE_PATH);
+  const fileId = registerOpen(ctx, { node, isDirectory: true, granted, req, stream: undefined, handle: undefined, deleteOnClose: false });
   return {
     body: (w) =>
       encodeCreateResponse(w, {
         oplockLevel: OplockLevel.NONE,
         flags: 0,
-        createAction: action,
-        ...timesOf(finalStat),
-        allocationSize: finalStat.type === 'directory' ? 0n : BigInt(finalStat.allocationSize),
-        endOfFile: finalStat.type === 'directory' ? 0n : BigInt(finalStat.size),
-        fileAttributes: attributesOf(finalStat),
+        createAction: CreateAction.OPENED,
+        creationTime: 0n,
+        lastAccessTime: 0n,
+        lastWriteTime: 0n,
+        changeTime: 0n,
+        allocationSize: 0n,
+        endOfFile: 0n,
+        fileAttributes: FileAttributes.HIDDEN | FileAttributes.SYSTEM | FileAttributes.DIRECTORY | FileAttributes.ARCHIVE,
         fileId,
-        createContexts: contexts,
+        createContexts: [],
       }),
   };
 }
@@ -227,7 +296,11 @@ function validateRequest(req: CreateRequest): number | undefined {
   const o = req.createOptions;
   if (o & CreateOptions.DIRECTORY_FILE && o & CreateOptions.NON_DIRECTORY_FILE) return Status.INVALID_PARAMETER;
   if (o & 0xff000000) return Status.INVALID_PARAMETER; // reserved option bits (MS-SMB2 2.2.13)
+  // MS-SMB2 3.3.5.9: opening by file id, opfilter reservation and tree connections are not offered (as Windows).
+  if (o & (CreateOptions.OPEN_BY_FILE_ID | CreateOptions.RESERVE_OPFILTER | CREATE_TREE_CONNECTION)) return Status.NOT_SUPPORTED;
   if (req.desiredAccess & ~VALID_ACCESS) return Status.ACCESS_DENIED;
+  // MS-FSA 2.1.5.1: attribute bits a file can't take (volume label, device, integrity, undefined) are invalid.
+  if (req.fileAttributes & ~VALID_CREATE_ATTRIBUTES) return Status.INVALID_PARAMETER;
   if (req.shareAccess & ~0x7) return Status.INVALID_PARAMETER;
   if (o & CreateOptions.DIRECTORY_FILE) {
     // MS-FSA 2.1.5.1: a directory can only be opened or created, not overwritten.

@@ -13,3 +13,9 @@ export function checkCreditCharge(ctx: RequestContext, payload: number): number 
 
 /** Largest file offset Windows accepts (MS-FSA: offsets are signed 64-bit). */
 export const MAX_FILE_OFFSET = 0x7fffffffffffffffn;
+
+/**
+ * Largest file size served: NTFS's limit (16 TiB - 64 KiB). A write ending beyond it is STATUS_INVALID_PARAMETER,
+ * as Windows answers; it also keeps every file position exact as a JavaScript number.
+ */
+export const MAX_FILE_SIZE = 0xfffffff0000n;

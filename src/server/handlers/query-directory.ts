@@ -29,13 +29,25 @@ export async function handleQueryDirectory(ctx: RequestContext): Promise<Outcome
   let first = false;
   if (!open.dir || restart) {
     try {
-      open.dir = { pattern, entries: await snapshot(open.tree.share.store!, open, pattern), index: 0 };
+      const removedSeen = open.node.childrenRemoved;
+      open.dir = { pattern, entries: await snapshot(open.tree.share.store!, open, pattern), index: 0, removedSeen };
     } catch (err) {
       return storeErrorToStatus(err);
     }
     first = true;
   }
   const cursor = open.dir;
+  if (cursor.removedSeen !== open.node.childrenRemoved) {
+    // Entries deleted since the snapshot are no longer returned (MS-FSA 2.1.5.6.3 enumerates the live directory).
+    cursor.removedSeen = open.node.childrenRemoved;
+    try {
+      const present = new Set((await open.tree.share.store!.readdir(open.path)).map((e) => e.name));
+      const rest = cursor.entries.slice(cursor.index).filter((e) => e.name === '.' || e.name === '..' || present.has(e.name));
+      cursor.entries = cursor.entries.slice(0, cursor.index).concat(rest);
+    } catch (err) {
+      return storeErrorToStatus(err);
+    }
+  }
   const fixed = dirInfoFixedSize(req.fileInformationClass) ?? 0;
   if (req.outputBufferLength < fixed) return Status.INFO_LENGTH_MISMATCH;
   const enc = new DirectoryListingEncoder(req.fileInformationClass, req.outputBufferLength);

@@ -84,7 +84,8 @@ async function factsOf(open: Open, infoClass: number) {
   const store = open.tree.share.store!;
   const fileStat = await store.stat(open.path);
   const st = open.handle ? await open.handle.stat() : fileStat;
-  const base = open.stream !== undefined ? { ...fileStat, size: st.size, allocationSize: st.allocationSize } : st;
+  const data = open.stream !== undefined ? { ...fileStat, size: st.size, allocationSize: st.allocationSize } : st;
+  const base = open.stream !== undefined ? data : { ...data, allocationSize: open.node.reportedAllocation(data.allocationSize) };
   const facts = fileFacts(base, {
     name: smbPathOf(open.path) + (open.stream !== undefined ? `:${open.stream}` : ''),
     deletePending: open.node.deletePending,

@@ -4,7 +4,7 @@ import { decodeReadRequest, encodeReadResponseHeader } from '../../protocol/smb2
 import type { Outcome, RequestContext } from '../context.js';
 import { sharedPool } from '../../util/buffer-pool.js';
 import { storeErrorToStatus } from '../status-map.js';
-import { checkCreditCharge, MAX_FILE_OFFSET } from './io-checks.js';
+import { checkCreditCharge, MAX_FILE_OFFSET, MAX_FILE_SIZE } from './io-checks.js';
 
 /** READ (MS-SMB2 3.3.5.12): the data goes out as its own chunk, read straight into a fresh buffer. */
 export async function handleRead(ctx: RequestContext): Promise<Outcome> {
@@ -17,6 +17,8 @@ export async function handleRead(ctx: RequestContext): Promise<Outcome> {
   const charge = checkCreditCharge(ctx, req.length);
   if (charge !== undefined) return charge;
   if (req.offset > MAX_FILE_OFFSET || req.offset + BigInt(req.length) > MAX_FILE_OFFSET) return Status.INVALID_PARAMETER;
+  // MS-FSA 2.1.5.2: reading at or past the end is END_OF_FILE; no file reaches past MAX_FILE_SIZE.
+  if (req.length > 0 && req.offset >= MAX_FILE_SIZE) return Status.END_OF_FILE;
   const buf = sharedPool.acquire(req.length);
   let n: number;
   try {

@@ -1,5 +1,5 @@
 import { Status } from '../../protocol/nt-status.js';
-import { AccessMask, FileAttributes, InfoType } from '../../protocol/smb2/constants.js';
+import { AccessMask, FileAttributes, InfoType, ShareAccess } from '../../protocol/smb2/constants.js';
 import { decodeSetInfoRequest, encodeSetInfoResponse } from '../../protocol/smb2/commands/set-info.js';
 import {
   decodeSetFileInfoBuffer,
@@ -15,6 +15,8 @@ import type { Outcome, RequestContext } from '../context.js';
 import { parseSmbName, SETTABLE_ATTRIBUTES } from '../files.js';
 import { nodeKey } from '../server.js';
 import type { Open } from '../state/open.js';
+import { roundToClusters } from '../state/file-node.js';
+import { MAX_FILE_SIZE } from './io-checks.js';
 import { storeErrorToStatus } from '../status-map.js';
 
 /** SET_INFO (MS-SMB2 3.3.5.21, MS-FSA 2.1.5.14). */
@@ -73,11 +75,15 @@ async function setFileInfo(ctx: RequestContext, open: Open, info: SetFileInfo): 
     case 'allocation': {
       if (!(access & AccessMask.FILE_WRITE_DATA)) return Status.ACCESS_DENIED;
       if (open.isDirectory || !open.handle) return Status.INVALID_PARAMETER;
+      if (info.allocationSize > MAX_FILE_SIZE) return Status.INVALID_PARAMETER; // MS-FSCC 2.4.4
       // MS-FSA 2.1.5.14.1: an allocation below the end of file truncates it; above it is a hint.
       const size = (await open.handle.stat()).size;
       if (info.allocationSize < BigInt(size)) {
         await open.handle.truncate(Number(info.allocationSize));
         open.written = true;
+      }
+      if (open.stream === undefined) {
+        open.node.allocationSize = roundToClusters(info.allocationSize);
       }
       return Status.SUCCESS;
     }
@@ -198,9 +204,15 @@ async function rename(ctx: RequestContext, open: Open, rawName: string, replace:
   const leaf = parsed.path.slice(parsed.path.lastIndexOf('/') + 1);
   const dest = destParent ? `${destParent}/${leaf}` : leaf;
   if (dest === open.path) return Status.SUCCESS;
+  // MS-FSA 2.1.5.14.11: the rename opens the destination directory to add an entry (FILE_ADD_FILE or
+  // FILE_ADD_SUBDIRECTORY, sharing read and write), so opens of that directory that deny it fail the rename.
+  const parentNode = server.nodes.get(nodeKey(share, destParent));
+  const addAccess = open.isDirectory ? AccessMask.FILE_APPEND_DATA : AccessMask.FILE_WRITE_DATA;
+  if (parentNode && !parentNode.shareAllows(addAccess, ShareAccess.READ | ShareAccess.WRITE)) return Status.SHARING_VIOLATION;
   await store.rename(open.path, dest, { replace: replace && !sameFile });
   const from = open.path;
   server.renameNode(share, open.node, dest);
+  server.noteChildRemoved(share, from);
   server.events.emit('rename', { user: open.session.userName, share: share.name, from, to: dest });
   return Status.SUCCESS;
 }

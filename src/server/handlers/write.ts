@@ -3,7 +3,7 @@ import { AccessMask } from '../../protocol/smb2/constants.js';
 import { decodeWriteRequest, encodeWriteResponse } from '../../protocol/smb2/commands/write.js';
 import type { Outcome, RequestContext } from '../context.js';
 import { storeErrorToStatus } from '../status-map.js';
-import { checkCreditCharge, MAX_FILE_OFFSET } from './io-checks.js';
+import { checkCreditCharge, MAX_FILE_OFFSET, MAX_FILE_SIZE } from './io-checks.js';
 
 /** Offset meaning "append at the end of file" for handles with FILE_APPEND_DATA (MS-SMB2 2.2.21). */
 const APPEND_OFFSET = 0xffffffffffffffffn;
@@ -26,6 +26,8 @@ export async function handleWrite(ctx: RequestContext): Promise<Outcome> {
       position = (await open.handle.stat()).size;
     } else {
       if (req.offset > MAX_FILE_OFFSET || req.offset + BigInt(req.data.length) > MAX_FILE_OFFSET) return Status.INVALID_PARAMETER;
+      if (req.data.length === 0) return { body: (w) => encodeWriteResponse(w, { count: 0, remaining: 0 }) };
+      if (req.offset + BigInt(req.data.length) > MAX_FILE_SIZE) return Status.INVALID_PARAMETER;
       position = Number(req.offset);
       if (!canWrite) {
         // Append-only handles may write only at or past the end.

@@ -11,15 +11,29 @@ export class FileNode {
   path: string;
   readonly opens = new Set<Open>();
   deletePending = false;
+  /**
+   * Allocation a client asked for (AllocationSize create context, FileAllocationInformation) beyond what the store
+   * holds. Stores can't reserve space, so it is reported while the file is open (MS-FSA 2.1.5.14.1).
+   */
+  allocationSize = 0;
+  /** Entries removed from this directory through the server (delete, rename away); open enumerations drop them. */
+  childrenRemoved = 0;
 
   constructor(key: string, path: string) {
     this.key = key;
     this.path = path;
   }
 
+  /** The allocation size to report for a store's actual allocation. */
+  reportedAllocation(actual: number): number {
+    return Math.max(actual, this.allocationSize);
+  }
+
   /** True when an open with (access, share) may coexist with every current open. */
   shareAllows(access: number, share: number): boolean {
     for (const o of this.opens) {
+      // Opens without data or delete access are not counted in the share state (MS-FSA 2.1.5.1.2).
+      if (!isDataAccess(o.grantedAccess)) continue;
       if (!sharingCompatible(o.grantedAccess, o.shareAccess, access, share)) return false;
     }
     return true;
@@ -28,6 +42,15 @@ export class FileNode {
 
 const READ_LIKE = AccessMask.FILE_READ_DATA | AccessMask.FILE_EXECUTE;
 const WRITE_LIKE = AccessMask.FILE_WRITE_DATA | AccessMask.FILE_APPEND_DATA;
+
+/** Allocation is reported in whole clusters of this size (what FileFsSizeInformation reports for most disks). */
+export const CLUSTER_SIZE = 4096;
+
+/** A byte count rounded up to whole clusters. */
+export function roundToClusters(bytes: bigint): number {
+  const c = BigInt(CLUSTER_SIZE);
+  return Number(((bytes + c - 1n) / c) * c);
+}
 
 /** Only data and delete access take part in sharing; attribute-only opens never conflict. */
 export function sharingCompatible(aAccess: number, aShare: number, bAccess: number, bShare: number): boolean {

@@ -9,6 +9,8 @@ export interface DirectoryCursor {
   /** The matching entries of the current enumeration (a snapshot taken by its first query). */
   entries: DirEntry[];
   index: number;
+  /** The directory node's childrenRemoved when `entries` was last checked. */
+  removedSeen: number;
 }
 
 /** One SMB2 open (MS-SMB2 3.3.1.10): per-handle state. Shared per-file state lives in FileNode. */

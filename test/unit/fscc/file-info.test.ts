@@ -67,7 +67,7 @@ test('fixed sizes match MS-FSCC', () => {
   for (const cls of [4, 5, 6, 7, 8, 14, 16, 17, 34, 35, 28, 59, 68]) {
     assert.equal(fileInfoMinSize(cls), enc(cls).length, `class ${cls}`);
   }
-  assert.equal(fileInfoMinSize(FileInfoClass.FileAllInformation), 100);
+  assert.equal(fileInfoMinSize(FileInfoClass.FileAllInformation), 104);
   assert.equal(fileInfoMinSize(999), undefined);
 });
 

@@ -47,7 +47,7 @@ test('sizes match MS-FSCC 2.5', () => {
   assert.equal(enc(FsInfoClass.FileFsFullSizeInformation).length, 32);
   assert.equal(enc(FsInfoClass.FileFsObjectIdInformation).length, 64);
   assert.equal(enc(FsInfoClass.FileFsSectorSizeInformation).length, 28);
-  assert.equal(fsInfoMinSize(FsInfoClass.FileFsVolumeInformation), 18);
+  assert.equal(fsInfoMinSize(FsInfoClass.FileFsVolumeInformation), 24);
   assert.equal(fsInfoMinSize(FsInfoClass.FileFsLabelInformation), undefined);
   assert.equal(encodeFsInfo(new Writer(), 2, fs), false);
 });
@@ -79,9 +79,10 @@ test('decode returns the facts', () => {
 test('queryFsInfo lengths', () => {
   assert.equal(queryFsInfo(3, fs, 23).status, Status.INFO_LENGTH_MISMATCH);
   assert.equal(queryFsInfo(3, fs, 24).status, Status.SUCCESS);
-  const cut = queryFsInfo(5, fs, 14);
+  assert.equal(queryFsInfo(5, fs, 15).status, Status.INFO_LENGTH_MISMATCH);
+  const cut = queryFsInfo(5, fs, 16);
   assert.equal(cut.status, Status.BUFFER_OVERFLOW);
-  assert.equal(cut.data.length, 14);
+  assert.equal(cut.data.length, 16);
   assert.equal(queryFsInfo(99, fs, 100).status, Status.INVALID_INFO_CLASS);
 });
 

@@ -62,7 +62,8 @@ export function decodeCreateContexts(r: Reader, offset: number, length: number):
     if (next !== 0 && (next % 8 !== 0 || next < 16 || next > remaining)) {
       throw new WireError('create context Next out of range', Status.INVALID_PARAMETER);
     }
-    if (nameLength === 0 || nameOffset < 16 || nameOffset + nameLength > limit) {
+    // Context names are at least 4 bytes (MS-SMB2 2.2.13.2 tags); Windows refuses shorter ones.
+    if (nameLength < 4 || nameOffset < 16 || nameOffset + nameLength > limit) {
       throw new WireError('create context name out of range', Status.INVALID_PARAMETER);
     }
     let data: Buffer = EMPTY;
