@@ -84,6 +84,8 @@ export class NtlmServer {
   negotiatedFlags = 0;
   /** The exported session key once authenticated with a known user; undefined otherwise. */
   exportedSessionKey: Buffer | undefined;
+  /** `DOMAIN\user` named by the AUTHENTICATE message, once one arrived (for logs and throttling). */
+  claimedUser: string | undefined;
 
   /** `serverChallenge` is for tests only; normally it is random. */
   constructor(opts: ServerAuthOptions, serverChallenge?: Buffer) {
@@ -142,6 +144,7 @@ export class NtlmServer {
       return fail('AUTHENTICATE before CHALLENGE', Status.INVALID_PARAMETER);
     }
     const auth = decodeAuthenticate(authenticate);
+    this.claimedUser = auth.domain ? `${auth.domain}\\${auth.user}` : auth.user;
     this.negotiatedFlags = (auth.flags & this.challengeFlags) >>> 0;
     const lm = auth.lmChallengeResponse;
     const nt = auth.ntChallengeResponse;

@@ -39,6 +39,11 @@ export class ServerAuthenticator {
     this.ntlm = new NtlmServer(opts, serverChallenge);
   }
 
+  /** The user the client claimed in its AUTHENTICATE message (undefined before it). */
+  get claimedUser(): string | undefined {
+    return this.ntlm.claimedUser;
+  }
+
   step(token: Buffer): AuthStep {
     if (this.state === 'done' || this.state === 'failed') return this.fail('authentication already finished', Status.INVALID_PARAMETER);
     if (token.length === 0) return this.fail('empty security buffer', Status.INVALID_PARAMETER);

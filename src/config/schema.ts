@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseCidr } from '../util/cidr.js';
 
 /**
  * The server's configuration: the TOML file's schema, and every default. Nothing else in smbkit chooses a
@@ -18,6 +19,15 @@ export const DIALECT_CODES: Record<DialectName, number> = {
 const listenAddr = z
   .string()
   .regex(/^(\[[0-9a-fA-F:.]+\]|[0-9.]+|[A-Za-z0-9.-]+):\d{1,5}$/, 'expected ADDRESS:PORT (IPv6 as [addr]:port)');
+
+const cidr = z.string().refine((s) => {
+  try {
+    parseCidr(s);
+    return true;
+  } catch {
+    return false;
+  }
+}, 'expected an IPv4/IPv6 address or CIDR range (10.0.0.0/8, fd00::/8)');
 
 const shareName = z
   .string()
@@ -47,6 +57,28 @@ export const ServerSection = z
     /** Credits a connection may hold at once. */
     max_credits: z.number().int().min(16).max(65535).default(8192),
     log_level: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
+    /** Only these addresses may connect (absent = any address not denied); checked before any SMB byte is read. */
+    hosts_allow: z.array(cidr).optional(),
+    hosts_deny: z.array(cidr).default([]),
+    max_connections: z.number().int().min(1).default(1024),
+    max_connections_per_client: z.number().int().min(1).default(64),
+    max_sessions_per_connection: z.number().int().min(1).default(16),
+    max_opens_per_session: z.number().int().min(16).default(16384),
+    /** Seconds a new connection has to negotiate and log on. */
+    handshake_timeout: z.number().min(1).max(3600).default(30),
+    /** Seconds without a request (and with no open file) after which a connection is closed; 0 = never. */
+    idle_timeout: z.number().min(0).default(900),
+    /** Requests in progress per connection before the server stops reading from it. */
+    max_outstanding_requests: z.number().int().min(1).default(1024),
+    /** Failed logons from one address within brute_force_window seconds that block it (0 = off). */
+    brute_force_failures: z.number().int().min(0).default(20),
+    brute_force_window: z.number().min(1).default(600),
+    /** Milliseconds added per recent failure before a failed logon is answered. */
+    brute_force_delay_ms: z.number().int().min(0).max(5000).default(200),
+    /** Seconds a blocked address is refused. */
+    brute_force_block: z.number().min(1).default(900),
+    /** JSON-lines audit log: a file path, or "-" for standard output. */
+    audit_log: z.string().min(1).optional(),
   })
   .strict();
 
@@ -71,6 +103,8 @@ export const ShareEntry = z
     users: z.array(z.string().min(1)).optional(),
     /** Every request to this share must be encrypted (SMB 3.x clients only). */
     encrypt: z.boolean().default(false),
+    hosts_allow: z.array(cidr).optional(),
+    hosts_deny: z.array(cidr).default([]),
   })
   .strict()
   .refine((s) => s.type === 'memory' || s.path !== undefined, { message: 'a disk share needs a path', path: ['path'] });

@@ -7,7 +7,9 @@ import { LocalStore } from '../store/local.js';
 import { MemoryStore } from '../store/memory.js';
 import type { ListenAddress, ServerConfig, ShareOptions } from '../server/server.js';
 import { Cipher } from '../protocol/smb2/constants.js';
-import { ConfigError, DEFAULT_PORT, DIALECT_CODES, parseConfig, type ConfigFileData } from './schema.js';
+import { parseCidr } from '../util/cidr.js';
+import type { AccessPolicy } from '../server/access.js';
+import { ConfigError, DEFAULT_PORT, DIALECT_CODES, parseConfig, ServerSection, type ConfigFileData } from './schema.js';
 
 const CIPHER_CODES = {
   'aes-128-gcm': Cipher.AES128_GCM,
@@ -26,6 +28,8 @@ export function serverConfigFrom(data: ConfigFileData): ServerConfig {
   const shares: ShareOptions[] = data.share.map((s) => {
     const store = s.type === 'memory' ? new MemoryStore() : new LocalStore(s.path!, { readOnly: s.read_only });
     const share: ShareOptions = { name: s.name, store, readOnly: s.read_only, guest: s.guest, comment: s.comment, encrypt: s.encrypt };
+    if (s.hosts_allow) share.hostsAllow = s.hosts_allow.map(parseCidr);
+    if (s.hosts_deny.length) share.hostsDeny = s.hosts_deny.map(parseCidr);
     if (s.users) share.users = s.users;
     return share;
   });
@@ -45,7 +49,35 @@ export function serverConfigFrom(data: ConfigFileData): ServerConfig {
     allowGuest: data.share.some((s) => s.guest),
     shares,
     logLevel: data.server.log_level,
+    access: accessPolicyFrom(data.server),
+    ...(data.server.audit_log !== undefined ? { auditLog: data.server.audit_log } : {}),
   };
+}
+
+/** The access policy a [server] section describes. */
+export function accessPolicyFrom(server: ConfigFileData['server']): AccessPolicy {
+  return {
+    hostsAllow: server.hosts_allow?.map(parseCidr),
+    hostsDeny: server.hosts_deny.map(parseCidr),
+    maxConnections: server.max_connections,
+    maxConnectionsPerClient: server.max_connections_per_client,
+    maxSessionsPerConnection: server.max_sessions_per_connection,
+    maxOpensPerSession: server.max_opens_per_session,
+    handshakeTimeoutMs: server.handshake_timeout * 1000,
+    idleTimeoutMs: server.idle_timeout * 1000,
+    maxOutstandingRequests: server.max_outstanding_requests,
+    bruteForce: {
+      failures: server.brute_force_failures,
+      windowMs: server.brute_force_window * 1000,
+      delayMs: server.brute_force_delay_ms,
+      blockMs: server.brute_force_block * 1000,
+    },
+  };
+}
+
+/** The defaults of every access setting (for servers built through the API without a config file). */
+export function defaultAccessPolicy(): AccessPolicy {
+  return accessPolicyFrom(ServerSection.parse({}));
 }
 
 /** Reads and validates a TOML configuration file. */

@@ -82,6 +82,8 @@ export class Connection {
   private high = 1n;
   private readonly used = new Set<bigint>();
   private readonly pending = new Map<bigint, PendingAsync>();
+  private handshakeTimer: NodeJS.Timeout | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
   private nextAsyncId = 1n;
   private inflight = 0;
   private closed = false;
@@ -96,6 +98,29 @@ export class Connection {
     this.maxWriteSize = server.config.maxIoSize;
     transport.onMessage = (msg) => this.onMessage(msg);
     transport.onClose = (reason) => void this.teardown(reason);
+    const policy = server.access.policy;
+    // A client must negotiate and log on within the deadline, however slowly it trickles bytes.
+    if (policy.handshakeTimeoutMs > 0) {
+      this.handshakeTimer = setTimeout(() => this.close('no logon before the handshake deadline'), policy.handshakeTimeoutMs);
+      this.handshakeTimer.unref();
+    }
+    if (policy.idleTimeoutMs > 0) {
+      this.idleTimer = setTimeout(() => this.onIdle(), policy.idleTimeoutMs);
+      this.idleTimer.unref();
+    }
+  }
+
+  /** A session was established: the handshake deadline no longer applies. */
+  loggedOn(): void {
+    if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
+    this.handshakeTimer = undefined;
+  }
+
+  /** Idle for the whole timeout: close, unless files are open or requests wait (then look again later). */
+  private onIdle(): void {
+    const busy = this.pending.size > 0 || this.inflight > 0 || [...this.sessions.values()].some((s) => s.opens.size > 0);
+    if (busy) this.idleTimer?.refresh();
+    else this.close('idle timeout');
   }
 
   get log() {
@@ -107,15 +132,18 @@ export class Connection {
     return Number(this.high - this.low) - this.used.size;
   }
 
-  close(reason: string): void {
+  /** Closes the connection: at once, or (`graceful`) after what was already sent has gone out. */
+  close(reason: string, graceful = false): void {
     if (this.closed) return;
     this.log.info('connection closing', { conn: this.id, reason });
-    this.transport.close(true);
+    this.transport.close(!graceful);
   }
 
   private async teardown(reason: string): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
+    if (this.idleTimer) clearTimeout(this.idleTimer);
     for (const p of this.pending.values()) p.cancel();
     this.pending.clear();
     for (const s of this.sessions.values()) await this.server.destroySession(s);
@@ -125,6 +153,7 @@ export class Connection {
 
   private onMessage(msg: Buffer): void {
     if (this.closed) return;
+    this.idleTimer?.refresh();
     if (msg.length >= 4) {
       const magic = msg.readUInt32BE(0);
       if (magic === SMB1_MAGIC) {
@@ -218,16 +247,24 @@ export class Connection {
     this.track(this.runCompound(msg, parts, headers, encryptedBy).finally(() => sharedPool.release(msg)));
   }
 
+  /**
+   * Runs a request's work, bounding what one client can make the server hold: past the outstanding-request cap, or
+   * while the client does not read our replies, nothing more is read from it.
+   */
   private track(p: Promise<void>): void {
     this.inflight++;
-    if (this.transport.congested) this.transport.pause();
+    const cap = this.server.access.policy.maxOutstandingRequests;
+    if (this.inflight >= cap || this.transport.congested) this.transport.pause();
     p.catch((err) => {
       this.log.error('request failed unexpectedly', { conn: this.id, error: (err as Error).stack ?? String(err) });
       this.close('internal error');
     }).finally(() => {
       this.inflight--;
+      if (this.inflight >= cap) return;
       if (this.transport.congested) {
-        void this.transport.drained().then(() => this.transport.resume());
+        void this.transport.drained().then(() => {
+          if (this.inflight < cap) this.transport.resume();
+        });
       } else {
         this.transport.resume();
       }
@@ -289,9 +326,9 @@ export class Connection {
   private sendMessage(chunks: Buffer[], encryptFor: Session | undefined, onSent?: () => void): void {
     if (encryptFor?.encryptionKey?.length) {
       const out = encryptMessage(this.cipher, encryptFor.encryptionKey, encryptFor.id, chunks);
+      this.transport.send(out);
       // The plaintext chunks are no longer needed once encrypted.
       onSent?.();
-      this.transport.send(out);
       return;
     }
     this.transport.send(chunks, onSent);

@@ -1,3 +1,4 @@
+import { Status } from '../protocol/nt-status.js';
 import { Command } from '../protocol/smb2/constants.js';
 import type { Outcome, RequestContext } from './context.js';
 import { handleNegotiate } from './handlers/negotiate.js';
@@ -35,7 +36,10 @@ export const HANDLERS: Readonly<Record<number, Handler>> = {
   [Command.LOGOFF]: h(true, false, handleLogoff),
   [Command.TREE_CONNECT]: h(true, false, handleTreeConnect),
   [Command.TREE_DISCONNECT]: h(true, true, handleTreeDisconnect),
-  [Command.CREATE]: h(true, true, handleCreate),
+  // The per-session open limit is checked before the handler: a session at its limit cannot open more.
+  [Command.CREATE]: h(true, true, (ctx) =>
+    ctx.session!.opens.size >= ctx.conn.server.access.policy.maxOpensPerSession ? Status.TOO_MANY_OPENED_FILES : handleCreate(ctx),
+  ),
   [Command.CLOSE]: h(true, true, handleClose),
   [Command.FLUSH]: h(true, true, handleFlush),
   [Command.READ]: h(true, true, handleRead),

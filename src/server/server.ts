@@ -4,7 +4,12 @@ import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import type { ServerAuthOptions } from '../auth/spnego-server.js';
 import type { UserStore } from '../auth/users.js';
 import type { FileStore } from '../store/types.js';
-import { TcpTransport } from '../transport/tcp.js';
+import { TcpTransport, normalizeAddress } from '../transport/tcp.js';
+import { defaultAccessPolicy } from '../config/server-config.js';
+import { Status } from '../protocol/nt-status.js';
+import type { CidrRange } from '../util/cidr.js';
+import { AccessControl, hostAllowed, type AccessPolicy } from './access.js';
+import { AuditLog } from './audit.js';
 import { createLogger, type Logger, type LogLevel } from '../util/log.js';
 import { Connection } from './connection.js';
 import { ipcShare, type ShareDef } from './shares.js';
@@ -28,6 +33,8 @@ export interface ShareOptions {
   comment?: string;
   /** Requests to the share must be encrypted. */
   encrypt?: boolean;
+  hostsAllow?: CidrRange[];
+  hostsDeny?: CidrRange[];
 }
 
 /** The resolved server configuration (the TOML schema in config/ produces it; the API takes it directly). */
@@ -51,6 +58,10 @@ export interface ServerConfig {
   shares: ShareOptions[];
   logLevel: LogLevel;
   logger?: Logger;
+  /** Host lists, limits, deadlines and brute-force settings (config/ gives the defaults when absent). */
+  access?: AccessPolicy;
+  /** JSON-lines audit log destination (a path, or "-" for standard output). */
+  auditLog?: string;
 }
 
 /**
@@ -61,6 +72,8 @@ export class SmbServer {
   readonly config: ServerConfig;
   readonly log: Logger;
   readonly events = new EventEmitter();
+  readonly access: AccessControl;
+  private readonly audit: AuditLog | undefined;
   readonly serverGuid = randomBytes(16);
   readonly sessions = new Map<bigint, Session>();
   readonly connections = new Set<Connection>();
@@ -74,6 +87,11 @@ export class SmbServer {
   constructor(config: ServerConfig) {
     this.config = config;
     this.log = config.logger ?? createLogger(config.logLevel);
+    this.access = new AccessControl(config.access ?? defaultAccessPolicy());
+    if (config.auditLog !== undefined) {
+      this.audit = new AuditLog(config.auditLog);
+      this.audit.attach(this.events);
+    }
     const ipc = ipcShare();
     this.shares.set(ipc.name.toUpperCase(), ipc);
     for (const s of config.shares) {
@@ -86,6 +104,8 @@ export class SmbServer {
         users: s.users ? new Set(s.users.map((u) => u.toLowerCase())) : undefined,
         comment: s.comment ?? '',
         encrypt: s.encrypt ?? false,
+        hostsAllow: s.hostsAllow,
+        hostsDeny: s.hostsDeny ?? [],
       });
     }
   }
@@ -114,17 +134,30 @@ export class SmbServer {
   }
 
   /** Serves an accepted socket (from a server made with pauseOnConnect, or any socket in tests). */
-  accept(socket: Socket, kind: 'direct' | 'netbios'): Connection {
+  accept(socket: Socket, kind: 'direct' | 'netbios'): Connection | undefined {
+    // Host lists, blocks and connection limits are decided before any byte of the connection is read.
+    const remote = normalizeAddress(socket.remoteAddress ?? '');
+    const verdict = this.access.admit(remote);
+    if (!verdict.ok) {
+      this.log.info('connection refused', { remote, reason: verdict.reason });
+      this.events.emit('refused', { remote, reason: verdict.reason });
+      socket.destroy();
+      return undefined;
+    }
+    this.access.opened(remote);
     const transport = new TcpTransport(socket, kind, this.config.maxIoSize + 64 * 1024);
     const conn = new Connection(this, transport, this.nextConnId++);
     this.connections.add(conn);
     this.log.info('connection', { conn: conn.id, remote: `${transport.remoteAddress}:${transport.remotePort}`, transport: kind });
+    this.events.emit('connect', { conn: conn.id, remote, port: transport.localPort, transport: kind });
     return conn;
   }
 
   connectionClosed(conn: Connection, reason: string): void {
     this.connections.delete(conn);
+    this.access.closed(conn.transport.remoteAddress);
     this.log.info('disconnected', { conn: conn.id, reason, seconds: Math.round((Date.now() - conn.startedAt) / 1000) });
+    this.events.emit('disconnect', { conn: conn.id, remote: conn.transport.remoteAddress, reason });
   }
 
   /** Stops listening, closes every open file and connection. */
@@ -136,6 +169,7 @@ export class SmbServer {
     for (const c of [...this.connections]) c.close('server shutting down');
     await Promise.all(closed);
     for (const s of this.shares.values()) await s.store?.close?.();
+    await this.audit?.close();
   }
 
   findShare(name: string): ShareDef | undefined {
@@ -150,6 +184,7 @@ export class SmbServer {
   shareAccess(session: Session, share: ShareDef): 'denied' | 'read' | 'full' {
     const id = session.identity;
     if (!id) return 'denied';
+    if (!hostAllowed(session.connection.transport.remoteAddress, share.hostsAllow, share.hostsDeny).ok) return 'denied';
     if (share.kind === 'ipc') return 'read';
     if (id.anonymous) return 'denied';
     if (id.guest) return share.guest ? (share.readOnly ? 'read' : 'full') : 'denied';
@@ -171,8 +206,7 @@ export class SmbServer {
 
   /** A status when the connection may not start another session, else undefined. */
   admitSession(conn: Connection): number | undefined {
-    void conn;
-    return undefined;
+    return conn.sessions.size >= this.access.policy.maxSessionsPerConnection ? Status.REQUEST_NOT_ACCEPTED : undefined;
   }
 
   createSession(conn: Connection): Session {

@@ -1,4 +1,5 @@
 import type { FileStore } from '../store/types.js';
+import type { CidrRange } from '../util/cidr.js';
 
 /** A share as the server serves it: its store and who may use it. */
 export interface ShareDef {
@@ -13,8 +14,11 @@ export interface ShareDef {
   readonly comment: string;
   /** Every request must arrive encrypted (MS-SMB2 Share.EncryptData). */
   readonly encrypt: boolean;
+  /** Addresses that may connect to this share (undefined = any); deny wins. */
+  readonly hostsAllow: readonly CidrRange[] | undefined;
+  readonly hostsDeny: readonly CidrRange[];
 }
 
 export function ipcShare(): ShareDef {
-  return { name: 'IPC$', kind: 'ipc', store: undefined, readOnly: true, guest: true, users: undefined, comment: 'IPC Service', encrypt: false };
+  return { name: 'IPC$', kind: 'ipc', store: undefined, readOnly: true, guest: true, users: undefined, comment: 'IPC Service', encrypt: false, hostsAllow: undefined, hostsDeny: [] };
 }

@@ -55,13 +55,18 @@ export const TORTURE_USER = 'smbkit_t';
 export const TORTURE_PASSWORD = 'Sm6kit pass!';
 export const TORTURE_SHARE = 'public';
 
-/** smbkit's own server (the real CLI with a TOML file) with the same user and share as the reference. */
+/**
+ * smbkit's own server (the real CLI with a TOML file) with the same user and share as the reference. Signing is
+ * "enabled", as on the reference Samba (its default): with signing required, smbtorture's client rejects the
+ * unsigned USER_SESSION_DELETED that any server must send for a session that no longer exists (smb2.connect).
+ */
 export async function startSmbkitTarget(address: string, label = 'smbkit'): Promise<TortureTarget> {
   const s = await startSmbkit({
     address,
     port: 445,
     users: [{ name: TORTURE_USER, password: TORTURE_PASSWORD }],
     shares: [{ name: TORTURE_SHARE }],
+    server: { signing: 'enabled' },
   });
   return { label, host: address, port: 445, share: TORTURE_SHARE, user: TORTURE_USER, password: TORTURE_PASSWORD, stop: () => s.stop() };
 }

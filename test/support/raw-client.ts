@@ -172,9 +172,10 @@ export class RawClient {
     });
   }
 
-  static connect(host: string, port: number): Promise<RawClient> {
+  /** `localAddress` picks the source address (another 127.x address, to test host lists). */
+  static connect(host: string, port: number, localAddress?: string): Promise<RawClient> {
     return new Promise((resolve, reject) => {
-      const s = netConnect({ host, port });
+      const s = netConnect(localAddress === undefined ? { host, port } : { host, port, localAddress });
       s.once('connect', () => {
         s.off('error', reject);
         resolve(new RawClient(s));

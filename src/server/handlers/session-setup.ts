@@ -5,10 +5,11 @@ import { ServerAuthenticator } from '../../auth/spnego-server.js';
 import { deriveSmbKeys } from '../../crypto/kdf.js';
 import { preauthUpdate } from '../../crypto/preauth.js';
 import { cipherName } from '../../crypto/encryption.js';
+import { encodeErrorResponse } from '../../protocol/smb2/commands/error.js';
 import type { Outcome, RequestContext } from '../context.js';
 
 /** SESSION_SETUP (MS-SMB2 3.3.5.5): SPNEGO/NTLMSSP rounds, then keys and the session's signing rule. */
-export function handleSessionSetup(ctx: RequestContext): Outcome {
+export async function handleSessionSetup(ctx: RequestContext): Promise<Outcome> {
   const conn = ctx.conn;
   const server = conn.server;
   const req = decodeSessionSetupRequest(ctx.r);
@@ -43,9 +44,19 @@ export function handleSessionSetup(ctx: RequestContext): Outcome {
     };
   }
   if (step.kind === 'fail') {
-    server.log.info('authentication failed', { conn: conn.id, remote, reason: step.reason, status: statusName(step.status) });
-    server.events.emit('auth-failure', { remote, reason: step.reason });
+    const user = session.authenticator.claimedUser ?? '';
+    server.log.info('authentication failed', { conn: conn.id, remote, user, reason: step.reason, status: statusName(step.status) });
+    server.events.emit('auth-failure', { conn: conn.id, remote, user, reason: step.reason });
     if (session.state === 'in-progress') void server.destroySession(session);
+    // Brute-force defence: hold the answer back a little more per recent failure, then block the address.
+    const verdict = server.access.authFailed(remote, user);
+    if (verdict.delayMs > 0) await new Promise((r) => setTimeout(r, verdict.delayMs));
+    if (verdict.blocked) {
+      const blockSeconds = Math.round(server.access.policy.bruteForce.blockMs / 1000);
+      server.log.warn('address blocked after repeated logon failures', { remote, seconds: blockSeconds });
+      server.events.emit('blocked', { remote, user, seconds: blockSeconds });
+      return { status: step.status, body: (w) => encodeErrorResponse(w), onSent: () => conn.close('address blocked', true) };
+    }
     return step.status;
   }
   const id = step.identity;
@@ -81,7 +92,19 @@ export function handleSessionSetup(ctx: RequestContext): Outcome {
     signing: session.signingRequired,
     encryption: session.encryptData ? cipherName(conn.cipher) : 'none',
   });
-  server.events.emit('auth-success', { remote, user: id.user });
+  server.access.authSucceeded(remote);
+  conn.loggedOn();
+  server.events.emit('auth-success', {
+    conn: conn.id,
+    remote,
+    user: id.anonymous ? '' : id.user,
+    domain: id.domain,
+    guest: id.guest,
+    anonymous: id.anonymous,
+    dialect: conn.traits?.name,
+    signing: session.signingRequired,
+    encryption: session.encryptData ? cipherName(conn.cipher) : 'none',
+  });
   return {
     body: (w) => encodeSessionSetupResponse(w, { sessionFlags: flags, securityBuffer: step.token }),
   };

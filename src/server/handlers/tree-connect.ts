@@ -18,13 +18,16 @@ export function handleTreeConnect(ctx: RequestContext): Outcome {
   const m = /^\\\\[^\\]+\\([^\\]+)$/.exec(req.path);
   if (!m) return Status.BAD_NETWORK_NAME;
   const share = server.findShare(m[1]!);
+  const remote = ctx.conn.transport.remoteAddress;
   if (!share) {
     server.log.info('tree connect to unknown share', { conn: ctx.conn.id, share: m[1] });
+    server.events.emit('tree-refused', { conn: ctx.conn.id, remote, user: session.userName, share: m[1], reason: 'no such share' });
     return Status.BAD_NETWORK_NAME;
   }
   const access = server.shareAccess(session, share);
   if (access === 'denied') {
     server.log.info('tree connect denied', { conn: ctx.conn.id, share: share.name, user: session.userName });
+    server.events.emit('tree-refused', { conn: ctx.conn.id, remote, user: session.userName, share: share.name, reason: 'access denied' });
     return Status.ACCESS_DENIED;
   }
   const readOnly = access === 'read';
@@ -37,6 +40,7 @@ export function handleTreeConnect(ctx: RequestContext): Outcome {
   session.trees.set(tree.id, tree);
   ctx.header.treeId = tree.id;
   server.log.info('tree connect', { conn: ctx.conn.id, share: share.name, user: session.userName, tree: tree.id });
+  server.events.emit('tree-connect', { conn: ctx.conn.id, remote, user: session.userName, share: share.name, readOnly });
   return {
     body: (w) =>
       encodeTreeConnectResponse(w, {
