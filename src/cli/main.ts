@@ -1,11 +1,11 @@
 import { ConfigError } from '../config/schema.js';
-import { runServe } from './serve.js';
 
 const USAGE = `usage: smbkit <command> [options]
 
 commands:
   serve DIR            share DIR over SMB 2/3 (quick mode), or
   serve --config FILE  serve what a TOML configuration file describes
+  user add|del|list --users FILE   manage a users file (NT hashes, never passwords)
   help                 this text
 
 Run 'smbkit serve --help' for the options of serve.
@@ -17,7 +17,10 @@ export async function main(argv: string[]): Promise<void> {
   try {
     switch (command) {
       case 'serve':
-        await runServe(rest);
+        await (await import('./serve.js')).runServe(rest);
+        return;
+      case 'user':
+        await (await import('./user.js')).runUser(rest);
         return;
       case undefined:
       case 'help':

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { stat } from 'node:fs/promises';
-import { basename, resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
-import { loadConfigFile, serverConfigFrom } from '../config/server-config.js';
+import { loadConfigFile, loadUsersFileEntries, serverConfigFrom } from '../config/server-config.js';
 import { parseConfig, type ConfigFileInput } from '../config/schema.js';
 import { SmbServer } from '../server/server.js';
 import { UsageError } from './main.js';
@@ -13,6 +13,7 @@ const HELP = `usage: smbkit serve DIR [options]
 
 Quick mode shares DIR under its base name.
   --user NAME:PASSWORD     the account to create (default: user "smbkit" with a random password, printed)
+  --users FILE             accounts from a users file (see 'smbkit user') instead of --user
   --guest                  allow guest access to the share
   --read-only              share read-only
   --listen ADDR:PORT       where to listen (repeatable; default: port 445 on loopback and private addresses)
@@ -31,6 +32,7 @@ export async function runServe(argv: string[]): Promise<void> {
     options: {
       config: { type: 'string', short: 'c' },
       user: { type: 'string', short: 'u' },
+      users: { type: 'string' },
       guest: { type: 'boolean' },
       'read-only': { type: 'boolean' },
       listen: { type: 'string', multiple: true },
@@ -59,9 +61,13 @@ export async function runServe(argv: string[]): Promise<void> {
     const path = resolve(dir);
     const st = await stat(path).catch(() => undefined);
     if (!st?.isDirectory()) throw new UsageError(`${dir} is not a directory`);
+    if (typeof values.user === 'string' && typeof values.users === 'string') throw new UsageError('give --user or --users, not both');
     let userName = 'smbkit';
     let password: string;
-    if (typeof values.user === 'string') {
+    if (typeof values.users === 'string') {
+      userName = '';
+      password = '';
+    } else if (typeof values.user === 'string') {
       const i = values.user.indexOf(':');
       if (i <= 0) throw new UsageError('--user takes NAME:PASSWORD');
       userName = values.user.slice(0, i);
@@ -80,7 +86,7 @@ export async function runServe(argv: string[]): Promise<void> {
     if (typeof values['log-level'] === 'string') server.log_level = values['log-level'];
     const input: ConfigFileInput = {
       server: server as ConfigFileInput['server'],
-      user: [{ name: userName, password }],
+      user: userName ? [{ name: userName, password }] : [],
       share: [
         {
           name: typeof values['share-name'] === 'string' ? values['share-name'] : basename(path) || 'share',
@@ -92,7 +98,17 @@ export async function runServe(argv: string[]): Promise<void> {
     };
     data = parseConfig(input);
   }
-  const config = serverConfigFrom(data);
+  const usersFile =
+    typeof values.users === 'string'
+      ? resolve(values.users)
+      : data.server.users_file !== undefined && typeof values.config === 'string'
+        ? resolve(dirname(resolve(values.config)), data.server.users_file)
+        : undefined;
+  const fileUsers = usersFile !== undefined ? await loadUsersFileEntries(usersFile) : [];
+  if (data.user.length === 0 && fileUsers.length === 0 && !data.share.some((s) => s.guest)) {
+    throw new UsageError('no accounts: add one with `smbkit user add NAME --users FILE`, or give --user NAME:PASSWORD');
+  }
+  const config = serverConfigFrom(data, fileUsers);
   const server = new SmbServer(config);
   let bound;
   try {
@@ -108,7 +124,7 @@ export async function runServe(argv: string[]): Promise<void> {
   for (const s of data.share) lines.push(`  share ${s.name} -> ${s.path ?? '(memory)'}${s.read_only ? ' (read-only)' : ''}${s.guest ? ' (guest ok)' : ''}`);
   if (generatedPassword !== undefined) lines.push(`  user: ${data.user[0]!.name}  password: ${generatedPassword}`);
   const share = data.share[0]!.name;
-  const user = data.user[0]?.name ?? 'USER';
+  const user = data.user[0]?.name ?? fileUsers[0]?.name ?? 'USER';
   lines.push(
     'connect from:',
     `  Windows:  \\\\${hostForHelp}\\${share}${port !== 445 ? '   (Windows clients need port 445)' : ''}`,

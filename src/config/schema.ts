@@ -45,8 +45,12 @@ export const ServerSection = z
     min_dialect: z.enum(DIALECT_NAMES).default('2.0.2'),
     max_dialect: z.enum(DIALECT_NAMES).default('3.1.1'),
     signing: z.enum(['enabled', 'required']).default('required'),
-    /** SMB 3 encryption: never, for every client that can (3.x), or required of every session. */
-    encryption: z.enum(['off', 'desired', 'required']).default('desired'),
+    /**
+     * SMB 3 encryption: "off" negotiates no cipher; "enabled" negotiates one and encrypts whenever the client
+     * does (or a share requires it); "desired" encrypts every session whose client can; "required" refuses
+     * sessions that cannot encrypt.
+     */
+    encryption: z.enum(['off', 'enabled', 'desired', 'required']).default('enabled'),
     /** Ciphers offered to 3.1.1 clients, in the server's order of preference. */
     ciphers: z
       .array(z.enum(['aes-128-gcm', 'aes-256-gcm', 'aes-128-ccm', 'aes-256-ccm']))
@@ -77,6 +81,8 @@ export const ServerSection = z
     brute_force_delay_ms: z.number().int().min(0).max(5000).default(200),
     /** Seconds a blocked address is refused. */
     brute_force_block: z.number().min(1).default(900),
+    /** Users file kept by `smbkit user add|del|list --users FILE` (NAME:NTHASH lines, mode 0600), relative to the config file. */
+    users_file: z.string().min(1).optional(),
     /** JSON-lines audit log: a file path, or "-" for standard output. */
     audit_log: z.string().min(1).optional(),
   })
@@ -123,7 +129,7 @@ export const ConfigFile = z
       if (seen.has(k)) ctx.addIssue({ code: 'custom', message: `duplicate share name ${s.name}`, path: ['share', i, 'name'] });
       seen.add(k);
       for (const u of s.users ?? []) {
-        if (!c.user.some((x) => x.name.toLowerCase() === u.toLowerCase())) {
+        if (c.server.users_file === undefined && !c.user.some((x) => x.name.toLowerCase() === u.toLowerCase())) {
           ctx.addIssue({ code: 'custom', message: `unknown user ${u}`, path: ['share', i, 'users'] });
         }
       }

@@ -3,6 +3,7 @@ import { networkInterfaces } from 'node:os';
 import { isIP } from 'node:net';
 import { parse as parseToml } from 'smol-toml';
 import { MemoryUserStore } from '../auth/users.js';
+import { readUsersFile, UsersFileError, type UsersFileEntry } from '../auth/users-file.js';
 import { LocalStore } from '../store/local.js';
 import { MemoryStore } from '../store/memory.js';
 import type { ListenAddress, ServerConfig, ShareOptions } from '../server/server.js';
@@ -18,16 +19,29 @@ const CIPHER_CODES = {
   'aes-256-ccm': Cipher.AES256_CCM,
 } as const;
 
-/** Builds the server's resolved configuration from a validated config file. */
-export function serverConfigFrom(data: ConfigFileData): ServerConfig {
+/** Reads a users file for the server; its problems (permissions, a bad line) become ConfigError. */
+export async function loadUsersFileEntries(file: string): Promise<UsersFileEntry[]> {
+  try {
+    return await readUsersFile(file);
+  } catch (err) {
+    if (err instanceof UsersFileError) throw new ConfigError(err.message);
+    throw err;
+  }
+}
+
+/** Builds the server's resolved configuration from a validated config file (and the users file's accounts). */
+export function serverConfigFrom(data: ConfigFileData, fileUsers: readonly UsersFileEntry[] = []): ServerConfig {
   const users = new MemoryUserStore();
+  for (const u of fileUsers) users.addHash(u.name, u.ntHash);
   for (const u of data.user) {
+    if (users.lookup(u.name)) throw new ConfigError(`user ${u.name} is both in [[user]] and in the users file`);
     if (u.password !== undefined) users.add(u.name, u.password);
     else users.addHash(u.name, Buffer.from(u.nt_hash!, 'hex'));
   }
   const shares: ShareOptions[] = data.share.map((s) => {
     const store = s.type === 'memory' ? new MemoryStore() : new LocalStore(s.path!, { readOnly: s.read_only });
     const share: ShareOptions = { name: s.name, store, readOnly: s.read_only, guest: s.guest, comment: s.comment, encrypt: s.encrypt };
+    for (const u of s.users ?? []) if (!users.lookup(u)) throw new ConfigError(`share ${s.name}: unknown user ${u}`);
     if (s.hosts_allow) share.hostsAllow = s.hosts_allow.map(parseCidr);
     if (s.hosts_deny.length) share.hostsDeny = s.hosts_deny.map(parseCidr);
     if (s.users) share.users = s.users;

@@ -46,8 +46,8 @@ export interface ServerConfig {
   minDialect: number;
   maxDialect: number;
   signingRequired: boolean;
-  /** SMB 3 encryption of sessions: 'desired' encrypts every session whose client can. */
-  encryption: 'off' | 'desired' | 'required';
+  /** SMB 3 encryption (see config/schema.ts): 'desired' encrypts every session whose client can. */
+  encryption: 'off' | 'enabled' | 'desired' | 'required';
   /** Cipher ids for 3.1.1, in preference order. */
   ciphers: number[];
   maxIoSize: number;

@@ -82,7 +82,7 @@ describe('encryption and signing (smbkit)', () => {
         assert.equal(await sha256File(back), f.hash, `${proto} ${size} bytes`);
       }
       const logs = await enc.logs();
-      assert.match(logs, new RegExp(`encryption=${cipher}`), 'the server logs the negotiated cipher');
+      assert.match(logs, new RegExp(`cipher=${cipher} encrypted=true`), 'the server logs the negotiated cipher');
     });
   }
 

@@ -71,7 +71,8 @@ export async function handleSessionSetup(ctx: RequestContext): Promise<Outcome> 
     session.applicationKey = keys.applicationKey;
     session.signingRequired = wantsSigning;
     // MS-SMB2 3.3.5.5.3: encrypt the session when the server wants it and the connection negotiated a cipher.
-    if (conn.cipher !== 0 && server.config.encryption !== 'off') session.encryptData = true;
+    const mode = server.config.encryption;
+    if (conn.cipher !== 0 && (mode === 'desired' || mode === 'required')) session.encryptData = true;
   }
   if (server.config.encryption === 'required' && !session.encryptData) {
     server.log.info('session refused: encryption required', { conn: conn.id, remote, user: id.user });
@@ -90,7 +91,8 @@ export async function handleSessionSetup(ctx: RequestContext): Promise<Outcome> 
     user: id.anonymous ? '(anonymous)' : `${id.domain}\\${id.user}`,
     guest: id.guest,
     signing: session.signingRequired,
-    encryption: session.encryptData ? cipherName(conn.cipher) : 'none',
+    cipher: cipherName(conn.cipher),
+    encrypted: session.encryptData,
   });
   server.access.authSucceeded(remote);
   conn.loggedOn();
@@ -103,7 +105,8 @@ export async function handleSessionSetup(ctx: RequestContext): Promise<Outcome> 
     anonymous: id.anonymous,
     dialect: conn.traits?.name,
     signing: session.signingRequired,
-    encryption: session.encryptData ? cipherName(conn.cipher) : 'none',
+    cipher: cipherName(conn.cipher),
+    encrypted: session.encryptData,
   });
   return {
     body: (w) => encodeSessionSetupResponse(w, { sessionFlags: flags, securityBuffer: step.token }),
