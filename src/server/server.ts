@@ -4,6 +4,7 @@ import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import type { ServerAuthOptions } from '../auth/spnego-server.js';
 import type { UserStore } from '../auth/users.js';
 import type { FileStore } from '../store/types.js';
+import { noteRemoved } from '../store/resolve.js';
 import { TcpTransport, normalizeAddress } from '../transport/tcp.js';
 import { defaultAccessPolicy } from '../config/server-config.js';
 import { Status } from '../protocol/nt-status.js';
@@ -290,6 +291,7 @@ export class SmbServer {
         if (open.stream !== undefined) await store.deleteStream?.(node.path, open.stream);
         else if (open.isDirectory) await store.rmdir(node.path);
         else await store.unlink(node.path);
+        if (open.stream === undefined) await noteRemoved(store, node.path);
         deleted = true;
         this.noteChildRemoved(open.tree.share, node.path);
         this.log.debug('deleted on close', { path: node.path });

@@ -106,7 +106,7 @@ export async function resolveCaseInsensitive(store: FileStore, path: string): Pr
     let found = await tryStat(store, joinPath(resolved, name));
     let spelled = name;
     if (found === undefined && store.caseSensitive) {
-      const match = await findIgnoringCase(store, resolved, name);
+      const match = await findFolded(store, resolved, name);
       if (match !== undefined) {
         spelled = match.name;
         found = match.stat;
@@ -138,6 +138,99 @@ async function findIgnoringCase(store: FileStore, dir: string, name: string): Pr
     if (upcase(e.name) === wanted && (best === undefined || e.name < best.name)) best = e;
   }
   return best;
+}
+
+/**
+ * Case-insensitive name index of a directory: its names grouped by upper-cased form, valid while the directory's
+ * stamp (file id + last-write time) is the one it was read at. Names the server creates or removes itself are
+ * applied in place (noteCreated/noteRemoved), so a burst of creates in one directory does not re-read it each
+ * time (creating N files would otherwise cost N directory listings).
+ */
+interface DirIndex {
+  fileId: bigint;
+  mtimeMs: number;
+  byUpper: Map<string, string[]>;
+}
+
+const MAX_INDEXED_DIRS = 256;
+const indexes = new WeakMap<FileStore, Map<string, DirIndex>>();
+
+function indexesOf(store: FileStore): Map<string, DirIndex> {
+  let m = indexes.get(store);
+  if (!m) {
+    m = new Map();
+    indexes.set(store, m);
+  }
+  return m;
+}
+
+async function dirIndex(store: FileStore, dir: string): Promise<DirIndex> {
+  const st = await store.stat(dir).catch((err: unknown) => {
+    throw asParentError(err);
+  });
+  const map = indexesOf(store);
+  const cached = map.get(dir);
+  if (cached && cached.fileId === st.fileId && cached.mtimeMs === st.mtimeMs) {
+    map.delete(dir);
+    map.set(dir, cached); // most recently used last
+    return cached;
+  }
+  const byUpper = new Map<string, string[]>();
+  const entries = await store.readdir(dir).catch((err: unknown) => {
+    throw asParentError(err);
+  });
+  for (const e of entries) {
+    const k = upcase(e.name);
+    const list = byUpper.get(k);
+    if (list) list.push(e.name);
+    else byUpper.set(k, [e.name]);
+  }
+  const idx: DirIndex = { fileId: st.fileId, mtimeMs: st.mtimeMs, byUpper };
+  map.delete(dir);
+  map.set(dir, idx);
+  if (map.size > MAX_INDEXED_DIRS) map.delete(map.keys().next().value as string);
+  return idx;
+}
+
+/** The entry of `dir` whose name equals `name` case-insensitively (the first in code-unit order when several). */
+async function findFolded(store: FileStore, dir: string, name: string): Promise<{ name: string; stat: StoreStat } | undefined> {
+  const idx = await dirIndex(store, dir);
+  const names = [...(idx.byUpper.get(upcase(name)) ?? [])].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  for (const n of names) {
+    const st = await tryStat(store, joinPath(dir, n));
+    if (st) return { name: n, stat: st };
+  }
+  return undefined;
+}
+
+/** Keeps a directory's index current after the server itself created or removed `path` in it. */
+async function noteChange(store: FileStore, path: string, add: boolean): Promise<void> {
+  if (!store.caseSensitive) return;
+  const dir = parentPath(path);
+  const map = indexesOf(store);
+  const idx = map.get(dir);
+  if (!idx) return;
+  const name = path.slice(dir === '' ? 0 : dir.length + 1);
+  const k = upcase(name);
+  const list = idx.byUpper.get(k) ?? [];
+  const next = add ? (list.includes(name) ? list : [...list, name]) : list.filter((n) => n !== name);
+  if (next.length) idx.byUpper.set(k, next);
+  else idx.byUpper.delete(k);
+  try {
+    const st = await store.stat(dir);
+    idx.fileId = st.fileId;
+    idx.mtimeMs = st.mtimeMs;
+  } catch {
+    map.delete(dir);
+  }
+}
+
+export function noteCreated(store: FileStore, path: string): Promise<void> {
+  return noteChange(store, path, true);
+}
+
+export function noteRemoved(store: FileStore, path: string): Promise<void> {
+  return noteChange(store, path, false);
 }
 
 async function tryStat(store: FileStore, path: string): Promise<StoreStat | undefined> {

@@ -68,8 +68,7 @@ describe('encryption and signing (smbkit)', () => {
   ];
   for (const [proto, cipher] of cases) {
     it(`--client-protection=encrypt round trips in ${proto} with ${cipher}`, async () => {
-      const sizes = proto === 'SMB3_11' ? [0, MiB, 100 * MiB] : [0, MiB];
-      for (const size of sizes) {
+      for (const size of [0, MiB, 100 * MiB]) {
         const f = files.get(size)!;
         const back = join(local, `back_${proto}_${size}`);
         const r = await smbclient({
@@ -88,11 +87,18 @@ describe('encryption and signing (smbkit)', () => {
 
   it('--client-protection=sign round trips against a signing-only server', async () => {
     for (const proto of ['SMB3_00', 'SMB3_02', 'SMB3_11'] as const) {
-      const f = files.get(MiB)!;
-      const back = join(local, `back_sign_${proto}`);
-      const r = await smbclient({ ...base(SIGN_HOST, proto), protection: 'sign', commands: `put ${f.path} s.bin; get s.bin ${back}; del s.bin` });
-      assert.equal(ntStatusIn(r.stdout + r.stderr).length, 0, r.stdout + r.stderr);
-      assert.equal(await sha256File(back), f.hash);
+      for (const size of [0, MiB, 100 * MiB]) {
+        const f = files.get(size)!;
+        const back = join(local, `back_sign_${proto}_${size}`);
+        const r = await smbclient({
+          ...base(SIGN_HOST, proto),
+          protection: 'sign',
+          commands: `put ${f.path} s.bin; get s.bin ${back}; del s.bin`,
+          timeoutMs: 120_000,
+        });
+        assert.equal(ntStatusIn(r.stdout + r.stderr).length, 0, r.stdout + r.stderr);
+        assert.equal(await sha256File(back), f.hash, `${proto} ${size} bytes`);
+      }
     }
   });
 
@@ -104,6 +110,8 @@ describe('encryption and signing (smbkit)', () => {
   it('impacket 3.0 round trips on an encrypting server', async () => {
     const f = files.get(MiB)!;
     const out = join(local, 'imp_back.bin');
+    const countCcm = (logs: string) => (logs.match(/cipher=AES-128-CCM encrypted=true/g) ?? []).length;
+    const ccmBefore = countCcm(await enc.logs());
     const res = await impacket({
       host: HOST,
       port: 445,
@@ -120,6 +128,8 @@ describe('encryption and signing (smbkit)', () => {
     assert.equal(res.error, null, JSON.stringify(res.error));
     for (const r of res.results) assert.ok(r.ok, JSON.stringify(r));
     assert.equal(await sha256File(out), f.hash);
+    // impacket's session must really have been encrypted (3.0 with AES-128-CCM).
+    assert.ok(countCcm(await enc.logs()) > ccmBefore, 'impacket logged on with an encrypted AES-128-CCM session');
   });
 
   for (const mode of ['encrypt', 'sign'] as const) {
