@@ -8,10 +8,20 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Status } from '../../../src/protocol/nt-status.js';
+import { Command, InfoType } from '../../../src/protocol/smb2/constants.js';
+import { encodeSetInfoRequest } from '../../../src/protocol/smb2/commands/set-info.js';
+import { encodeSetFileInfo, FileInfoClass, type SetFileInfo } from '../../../src/protocol/smb2/fscc/file-info.js';
+import { Writer } from '../../../src/util/writer.js';
 import { defaultAccessPolicy } from '../../../src/config/server-config.js';
 import { parseCidr } from '../../../src/util/cidr.js';
 import type { AccessPolicy } from '../../../src/server/access.js';
 import { RawClient, startTestServer, TEST_PASSWORD, TEST_SHARE, TEST_USER } from '../../support/raw-client.js';
+
+function setInfoBuffer(info: SetFileInfo): Buffer {
+  const w = new Writer(128);
+  encodeSetFileInfo(w, info);
+  return Buffer.from(w.finish());
+}
 
 function policy(over: Partial<AccessPolicy>): AccessPolicy {
   return { ...defaultAccessPolicy(), ...over };
@@ -146,8 +156,28 @@ test('20 wrong passwords block the address, the block expires, and the audit log
     // Other addresses are unaffected.
     const other = await RawClient.connect('127.0.0.1', t.port, '127.0.0.78');
     await other.login(TEST_USER, TEST_PASSWORD, TEST_SHARE);
-    const f = await other.create('audited.txt', { createDisposition: 2 });
+    const f = await other.create('audited.txt', { createDisposition: 2, desiredAccess: 0x00130197 });
     assert.equal(f.status, Status.SUCCESS);
+    const rename = await other.request(Command.SET_INFO, (w) =>
+      encodeSetInfoRequest(w, {
+        infoType: InfoType.FILE,
+        fileInfoClass: FileInfoClass.FileRenameInformation,
+        additionalInformation: 0,
+        fileId: f.fileId,
+        buffer: setInfoBuffer({ kind: 'rename', replaceIfExists: false, rootDirectory: 0n, fileName: 'renamed.txt' }),
+      }),
+    );
+    assert.equal(rename.header.status, Status.SUCCESS);
+    const dispose = await other.request(Command.SET_INFO, (w) =>
+      encodeSetInfoRequest(w, {
+        infoType: InfoType.FILE,
+        fileInfoClass: FileInfoClass.FileDispositionInformation,
+        additionalInformation: 0,
+        fileId: f.fileId,
+        buffer: setInfoBuffer({ kind: 'disposition', deletePending: true }),
+      }),
+    );
+    assert.equal(dispose.header.status, Status.SUCCESS);
     await other.close(f.fileId);
     other.destroy();
     await new Promise((r) => setTimeout(r, 1700));
@@ -158,7 +188,7 @@ test('20 wrong passwords block the address, the block expires, and the audit log
     await new Promise((r) => setTimeout(r, 100));
     const lines = (await readFile(audit, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { event: string; remote?: string });
     const events = new Set(lines.map((l) => l.event));
-    for (const e of ['connect', 'refused', 'auth-failure', 'blocked', 'auth-success', 'tree-connect', 'create', 'disconnect']) {
+    for (const e of ['connect', 'refused', 'auth-failure', 'blocked', 'auth-success', 'tree-connect', 'create', 'rename', 'delete', 'disconnect']) {
       assert.ok(events.has(e), `audit log has a ${e} event`);
     }
     assert.equal(lines.filter((l) => l.event === 'auth-failure' && l.remote === src).length, 20);
