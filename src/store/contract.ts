@@ -335,6 +335,33 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreUnd
       assert.deepEqual(await store.listStreams?.('b'), []);
     });
 
+    it('security descriptors: kept as given, follow rename, die with unlink and rmdir', async (store) => {
+      if (!store.getSecurity || !store.setSecurity) return;
+      await writeWhole(store, 'f', 'x');
+      assert.equal(await store.getSecurity('f'), undefined);
+      const sd = Buffer.from([1, 0, 4, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+      await store.setSecurity('f', sd);
+      assert.deepEqual(await store.getSecurity('f'), sd);
+      const other = Buffer.concat([sd, Buffer.from([9, 9, 9, 9])]);
+      await store.setSecurity('f', other);
+      await store.mkdir('d');
+      await store.rename('f', 'd/g', { replace: false });
+      assert.deepEqual(await store.getSecurity('d/g'), other);
+      await store.setSecurity('d', sd);
+      await store.setSecurity('', other);
+      assert.deepEqual(await store.getSecurity(''), other);
+      await store.unlink('d/g');
+      await writeWhole(store, 'd/g', 'new');
+      assert.equal(await store.getSecurity('d/g'), undefined);
+      await store.unlink('d/g');
+      await store.rmdir('d');
+      await store.mkdir('d');
+      assert.equal(await store.getSecurity('d'), undefined);
+      await rejectsWith(store.getSecurity('nope'), 'ENOENT');
+      await rejectsWith(store.setSecurity('nope', sd), 'ENOENT');
+      assert.deepEqual(await names(store, ''), ['d']);
+    });
+
     it('readdir never shows the store metadata', async (store) => {
       await writeWhole(store, 'f', 'x');
       await writeWhole(store, 'f', 'y', 's');

@@ -8,7 +8,8 @@ import { isValidStreamName, MAX_COMPONENT_LENGTH, splitPath, upcase } from './re
 
 /**
  * The hidden sidecar directory at the share root. It holds what a POSIX disk can't (Node has no xattr API):
- *   meta/<ino>.json        per-file record: DOS attributes, a client-set birth time, named streams
+ *   meta/<ino>.json        per-file record: DOS attributes, a client-set birth time, named streams, the
+ *                          security descriptor
  *   streams/<ino>/<hash>   the contents of each named stream
  * Records are keyed by inode number, so they follow a file on rename and across hard links. Each record keeps
  * the inode's real birth time: an inode number reused by a file created outside the store has another birth
@@ -43,6 +44,8 @@ interface Meta {
   ctimeAtSetNs?: string;
   /** upper-cased stream name -> stream */
   streams?: Record<string, StreamRecord>;
+  /** the security descriptor, base64 */
+  security?: string;
 }
 
 /** A path in the store: its components and its absolute path on disk (parent resolved, leaf not followed). */
@@ -291,6 +294,21 @@ export class LocalStore implements FileStore {
     await this.updateMeta(st, (m) => {
       if (m.streams !== undefined) delete m.streams[key];
     });
+  }
+
+  async getSecurity(path: string): Promise<Buffer | undefined> {
+    const loc = await this.locate(path);
+    const { st } = await this.follow(loc);
+    const sd = (await this.loadMeta(st))?.security;
+    return sd === undefined ? undefined : Buffer.from(sd, 'base64');
+  }
+
+  async setSecurity(path: string, sd: Buffer): Promise<void> {
+    const loc = await this.locate(path);
+    const { st } = await this.follow(loc);
+    this.checkWritable(loc.rel);
+    const text = sd.toString('base64');
+    await this.updateMeta(st, (m) => void (m.security = text));
   }
 
   async statfs(): Promise<StoreStatFs> {

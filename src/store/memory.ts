@@ -41,6 +41,7 @@ interface Node {
   atimeMs: number;
   ctimeMs: number;
   attributes: number;
+  security: Buffer | undefined;
   linked: boolean;
 }
 
@@ -200,6 +201,18 @@ export class MemoryStore implements FileStore {
     node.ctimeMs = Date.now();
   }
 
+  async getSecurity(path: string): Promise<Buffer | undefined> {
+    const sd = this.lookup(path).security;
+    return sd === undefined ? undefined : Buffer.from(sd);
+  }
+
+  async setSecurity(path: string, sd: Buffer): Promise<void> {
+    const node = this.lookup(path);
+    this.checkWritable(path);
+    node.security = Buffer.from(sd);
+    node.ctimeMs = Date.now();
+  }
+
   async statfs(): Promise<StoreStatFs> {
     const total = Number.isFinite(this.sizeLimit) ? this.sizeLimit : UNLIMITED_REPORT;
     const free = Math.max(0, total - this.used);
@@ -255,6 +268,7 @@ export class MemoryStore implements FileStore {
       atimeMs: now,
       ctimeMs: now,
       attributes: 0,
+      security: undefined,
       linked: true,
     };
     parent?.children.set(this.key(name), node);

@@ -17,7 +17,8 @@
  * - Directory stats report size 0 and allocationSize 0.
  * - DOS attributes are kept as given, minus DIRECTORY (0x10) and NORMAL (0x80), which the server derives.
  *   New entries start with 0. They, the birth time, named streams and the file id follow the file on rename
- *   and die with it on unlink/rmdir.
+ *   and die with it on unlink/rmdir. So does the security descriptor (`getSecurity`/`setSecurity`, optional):
+ *   opaque bytes to the store, which only keeps them; their meaning and every access check are the server's.
  * - Named streams: `open(path, { stream })` with a non-empty stream name. Stream names are matched
  *   case-insensitively (as NTFS does) and keep the spelling they were created with. Creating a stream of a
  *   missing file creates the (empty) file too. `listStreams` lists named streams only (not the unnamed data).
@@ -105,6 +106,10 @@ export interface FileStore {
   setAttributes(path: string, dosAttributes: number): Promise<void>;
   listStreams?(path: string): Promise<StreamInfo[]>;
   deleteStream?(path: string, stream: string): Promise<void>;
+  /** The file's stored security descriptor (self-relative bytes), or undefined when none was ever set. */
+  getSecurity?(path: string): Promise<Buffer | undefined>;
+  /** Replaces the file's stored security descriptor (EROFS on a read-only store). */
+  setSecurity?(path: string, sd: Buffer): Promise<void>;
   statfs(): Promise<StoreStatFs>;
   readonly caseSensitive: boolean;
   close?(): Promise<void>;

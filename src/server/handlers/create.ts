@@ -26,37 +26,27 @@ import { storeErrorToStatus } from '../status-map.js';
 import { isDataAccess, roundToClusters, type FileNode } from '../state/file-node.js';
 import type { FileId } from '../../protocol/smb2/commands/file-id.js';
 import { Open } from '../state/open.js';
+import {
+  allowedAccess,
+  checkClientSecurity,
+  fallbackSecurity,
+  fileAccess,
+  mapGenericRights,
+  newFileSecurity,
+  parentPath,
+  readSecurity,
+  sessionToken,
+  type Token,
+} from '../acl.js';
+import { decodeSecurityDescriptor, SecurityInformation, securityDescriptorToBytes, type SecurityDescriptor } from '../../protocol/smb2/fscc/security.js';
+import { WireError } from '../../errors.js';
 
-/** Generic rights to file rights (MS-SMB2 3.3.5.9, MS-DTYP 2.4.3). */
-const FILE_GENERIC_READ = 0x00120089;
-const FILE_GENERIC_WRITE = 0x00120116;
-const FILE_GENERIC_EXECUTE = 0x001200a0;
-const FILE_ALL_ACCESS = 0x001f01ff;
-const WRITE_BITS =
-  AccessMask.FILE_WRITE_DATA |
-  AccessMask.FILE_APPEND_DATA |
-  AccessMask.FILE_WRITE_EA |
-  AccessMask.FILE_WRITE_ATTRIBUTES |
-  AccessMask.DELETE |
-  AccessMask.FILE_DELETE_CHILD |
-  AccessMask.WRITE_DAC |
-  AccessMask.WRITE_OWNER;
 /** FILE_CREATE_TREE_CONNECTION (MS-SMB2 2.2.13: "ignored" by the spec; Windows refuses it). */
 const CREATE_TREE_CONNECTION = 0x00000080;
 /** FileAttributes a CREATE may carry: MS-FSCC 2.6 bits below 0x10000 but VOLUME 0x8, DEVICE 0x40, INTEGRITY 0x8000. */
 const VALID_CREATE_ATTRIBUTES = 0x00007fb7;
 /** Bits that are valid in DesiredAccess (MS-SMB2 2.2.13.1). */
 const VALID_ACCESS = 0xf21f01ff;
-
-export function mapGenericAccess(desired: number, maximal: number): number {
-  let a = desired & 0x01ffffff & ~AccessMask.MAXIMUM_ALLOWED;
-  if (desired & AccessMask.GENERIC_READ) a |= FILE_GENERIC_READ;
-  if (desired & AccessMask.GENERIC_WRITE) a |= FILE_GENERIC_WRITE;
-  if (desired & AccessMask.GENERIC_EXECUTE) a |= FILE_GENERIC_EXECUTE;
-  if (desired & AccessMask.GENERIC_ALL) a |= FILE_ALL_ACCESS;
-  if (desired & AccessMask.MAXIMUM_ALLOWED) a |= maximal;
-  return a >>> 0;
-}
 
 /** Marks a create that lost a race with another create of the same name. */
 const RACED = Symbol('raced');
@@ -83,13 +73,25 @@ export async function handleCreate(ctx: RequestContext): Promise<Outcome> {
   const wantFile = (req.createOptions & CreateOptions.NON_DIRECTORY_FILE) !== 0;
   const deleteOnClose = (req.createOptions & CreateOptions.DELETE_ON_CLOSE) !== 0;
   const disposition = req.createDisposition;
-  let granted = mapGenericAccess(req.desiredAccess, tree.maximalAccess);
+  const maximumAllowed = (req.desiredAccess & AccessMask.MAXIMUM_ALLOWED) !== 0;
+  let granted = mapGenericRights(req.desiredAccess & ~AccessMask.MAXIMUM_ALLOWED);
   if (granted & ~tree.maximalAccess & ~AccessMask.SYNCHRONIZE) {
     if (tree.readOnly) return Status.ACCESS_DENIED;
     granted &= tree.maximalAccess | AccessMask.SYNCHRONIZE;
   }
-  if (deleteOnClose && !(granted & AccessMask.DELETE)) return Status.ACCESS_DENIED;
-  if (quota) return openQuotaFakeFile(ctx, req, granted);
+  /** What the client named (MAXIMUM_ALLOWED adds what the descriptors allow on top). */
+  const requested = granted;
+  if (deleteOnClose && !(granted & AccessMask.DELETE) && !maximumAllowed) return Status.ACCESS_DENIED;
+  if (quota) return openQuotaFakeFile(ctx, req, maximumAllowed ? granted | tree.maximalAccess : granted);
+  const creatorSd = decodeCreatorSecurity(req.createContexts);
+  if (typeof creatorSd === 'number') return creatorSd;
+  const token = sessionToken(ctx.session!);
+  const writableTree = !tree.readOnly;
+  const wantsMaximal = maximumAllowed || findCreateContext(req.createContexts, CreateContextName.QUERY_MAXIMAL_ACCESS) !== undefined;
+  /** What the descriptors allow this open (MS-FSA 2.1.5.1.2), capped by the share; set by each attempt. */
+  let allowed = 0;
+  /** The descriptor to store for a created file, when it isn't the fallback. */
+  let newSd: SecurityDescriptor | undefined;
 
   // Creating races with other connections creating the same name; a lost race is retried as an open.
   const attempt = async (): Promise<Outcome | typeof RACED> => {
@@ -116,15 +118,24 @@ export async function handleCreate(ctx: RequestContext): Promise<Outcome> {
         }
       }
       if (node.deletePending) return Status.DELETE_PENDING;
-      const readOnlyAttr = (stat.dosAttributes & FileAttributes.READONLY) !== 0;
-      if (readOnlyAttr && deleteOnClose) return Status.CANNOT_DELETE;
-      if (readOnlyAttr && !isDir && granted & (AccessMask.FILE_WRITE_DATA | AccessMask.FILE_APPEND_DATA)) {
-        return Status.ACCESS_DENIED;
-      }
-      const overwrite =
+      const overwriting =
         disposition === CreateDisposition.OVERWRITE ||
         disposition === CreateDisposition.OVERWRITE_IF ||
         disposition === CreateDisposition.SUPERSEDE;
+      // MS-FSA 2.1.5.1.2.1: overwriting needs FILE_WRITE_DATA besides what was asked.
+      const needed = granted | (overwriting && stream === undefined ? AccessMask.FILE_WRITE_DATA : 0);
+      allowed = await fileAccess(store, path, isDir, token, writableTree, wantsMaximal ? 0xffffffff : needed);
+      if (needed & ~allowed & ~AccessMask.SYNCHRONIZE) return Status.ACCESS_DENIED;
+      if (maximumAllowed) granted |= allowed & tree.maximalAccess;
+      if (deleteOnClose && !(granted & AccessMask.DELETE)) return Status.ACCESS_DENIED;
+      const readOnlyAttr = (stat.dosAttributes & FileAttributes.READONLY) !== 0;
+      if (readOnlyAttr && deleteOnClose) return Status.CANNOT_DELETE;
+      // MAXIMUM_ALLOWED on a read-only file leaves out writing the data rather than failing.
+      if (readOnlyAttr && !isDir) granted &= ~((AccessMask.FILE_WRITE_DATA | AccessMask.FILE_APPEND_DATA) & ~requested);
+      if (readOnlyAttr && !isDir && granted & (AccessMask.FILE_WRITE_DATA | AccessMask.FILE_APPEND_DATA)) {
+        return Status.ACCESS_DENIED;
+      }
+      const overwrite = overwriting;
       if (overwrite && tree.readOnly) return Status.ACCESS_DENIED;
       if (isDataAccess(granted) && !node.shareAllows(granted, req.shareAccess)) return Status.SHARING_VIOLATION;
       if (overwrite) {
@@ -147,6 +158,13 @@ export async function handleCreate(ctx: RequestContext): Promise<Outcome> {
       if (tree.readOnly) return Status.ACCESS_DENIED;
       if (stream !== undefined) return Status.OBJECT_NAME_NOT_FOUND; // the file must exist before its streams
       if (req.fileAttributes & FileAttributes.READONLY && deleteOnClose) return Status.CANNOT_DELETE;
+      const created = await newFileAccess(store, path, wantDir, token, writableTree, creatorSd);
+      if (typeof created === 'number') return created;
+      allowed = created.allowed;
+      newSd = created.sd;
+      // The creator gets what it asked for, whatever the new descriptor says (MS-FSA 2.1.5.1.1).
+      if (maximumAllowed) granted |= allowed & tree.maximalAccess;
+      if (deleteOnClose && !(granted & AccessMask.DELETE)) return Status.ACCESS_DENIED;
       action = CreateAction.CREATED;
     }
 
@@ -165,6 +183,7 @@ export async function handleCreate(ctx: RequestContext): Promise<Outcome> {
         const attrs = req.fileAttributes & SETTABLE_ATTRIBUTES;
         const wanted = isDirectory ? attrs : attrs | FileAttributes.ARCHIVE;
         if (wanted !== 0) await store.setAttributes(path, wanted);
+        if (newSd && store.setSecurity) await store.setSecurity(path, securityDescriptorToBytes(newSd));
       } else if (!isDirectory) {
         const openOpts: Parameters<FileStore['open']>[1] = { write: writable && !tree.readOnly };
         if (stream !== undefined) {
@@ -209,7 +228,7 @@ export async function handleCreate(ctx: RequestContext): Promise<Outcome> {
     if (action === CreateAction.CREATED) server.events.emit('create', { user: session.userName, share: share.name, path });
     server.log.debug('create', { path, action, dir: isDirectory, access: granted.toString(16) });
 
-    const contexts = responseContexts(req.createContexts, granted, tree.maximalAccess, stat);
+    const contexts = responseContexts(req.createContexts, granted, allowed & tree.maximalAccess, stat);
     const finalStat = stat;
     return {
       body: (w) =>
@@ -231,6 +250,45 @@ export async function handleCreate(ctx: RequestContext): Promise<Outcome> {
     if (out !== RACED) return out;
     if (tries === 3) return Status.OBJECT_NAME_COLLISION;
   }
+}
+
+/** The SecD create context's descriptor (MS-SMB2 2.2.13.2.1), a status when it is malformed, or undefined. */
+function decodeCreatorSecurity(contexts: readonly CreateContext[]): SecurityDescriptor | number | undefined {
+  const ctx = findCreateContext(contexts, CreateContextName.SD_BUFFER);
+  if (!ctx) return undefined;
+  try {
+    return decodeSecurityDescriptor(ctx.data);
+  } catch (err) {
+    if (err instanceof WireError || err instanceof TypeError || err instanceof RangeError) return Status.INVALID_PARAMETER;
+    throw err;
+  }
+}
+
+/**
+ * The checks and the descriptor of a file about to be created (MS-FSA 2.1.5.1.1): the parent must grant
+ * FILE_ADD_FILE or FILE_ADD_SUBDIRECTORY; the new descriptor comes from the SecD context and inheritance, and is
+ * only stored when one of them says something (a parent without a stored descriptor passes on the fallback).
+ */
+async function newFileAccess(
+  store: FileStore,
+  path: string,
+  directory: boolean,
+  token: Token,
+  writable: boolean,
+  creator: SecurityDescriptor | undefined,
+): Promise<number | { allowed: number; sd: SecurityDescriptor | undefined }> {
+  const parent = await readSecurity(store, parentPath(path), true, token, writable);
+  const parentAllowed = allowedAccess(parent.sd, token);
+  if (!(parentAllowed & (directory ? AccessMask.FILE_APPEND_DATA : AccessMask.FILE_WRITE_DATA))) return Status.ACCESS_DENIED;
+  if (creator) {
+    const bad = checkClientSecurity(creator, SecurityInformation.OWNER_SECURITY_INFORMATION | SecurityInformation.SACL_SECURITY_INFORMATION, token);
+    if (bad !== undefined) return bad;
+  }
+  const sd = creator || parent.stored ? newFileSecurity(parent.sd, creator, token, directory, writable) : undefined;
+  let allowed = allowedAccess(sd ?? fallbackSecurity(token, directory, writable), token);
+  if (parentAllowed & AccessMask.FILE_DELETE_CHILD) allowed |= AccessMask.DELETE;
+  if (parentAllowed & AccessMask.FILE_READ_DATA) allowed |= AccessMask.FILE_READ_ATTRIBUTES;
+  return { allowed: allowed >>> 0, sd };
 }
 
 /** Creates the Open of a successful CREATE and makes it the compound's current file. */

@@ -10,9 +10,10 @@ import {
   queryFsInfo,
   type FsFacts,
 } from '../../protocol/smb2/fscc/fs-info.js';
-import { defaultSecurityDescriptor, securityDescriptorToBytes } from '../../protocol/smb2/fscc/security.js';
+import { SecurityInformation, securityDescriptorToBytes } from '../../protocol/smb2/fscc/security.js';
+import { fallbackSecurity, readSecurity, sessionToken } from '../acl.js';
 import type { Outcome, RequestContext } from '../context.js';
-import { fileFacts, shortNameOf, smbPathOf } from '../files.js';
+import { fileFacts, QUOTA_FAKE_PATH, shortNameOf, smbPathOf } from '../files.js';
 import type { Open } from '../state/open.js';
 import { storeErrorToStatus } from '../status-map.js';
 import { checkCreditCharge } from './io-checks.js';
@@ -53,11 +54,18 @@ export async function handleQueryInfo(ctx: RequestContext): Promise<Outcome> {
         result = queryFsInfo(req.fileInfoClass, await fsFacts(open), req.outputBufferLength);
         break;
       case InfoType.SECURITY: {
+        // MS-SMB2 3.3.5.20.3: the SACL needs ACCESS_SYSTEM_SECURITY; the rest READ_CONTROL.
         if (!(open.grantedAccess & AccessMask.READ_CONTROL)) return Status.ACCESS_DENIED;
-        const sd = securityDescriptorToBytes(
-          defaultSecurityDescriptor({ ownerSid: 'S-1-5-32-544', groupSid: 'S-1-5-32-545', directory: open.isDirectory, writable: !open.tree.readOnly }),
-          req.additionalInformation,
-        );
+        if (req.additionalInformation & SecurityInformation.SACL_SECURITY_INFORMATION && !(open.grantedAccess & AccessMask.ACCESS_SYSTEM_SECURITY)) {
+          return Status.ACCESS_DENIED;
+        }
+        const token = sessionToken(open.session);
+        const writable = !open.tree.readOnly;
+        const current =
+          open.path === QUOTA_FAKE_PATH
+            ? fallbackSecurity(token, true, writable)
+            : (await readSecurity(open.tree.share.store!, open.path, open.isDirectory, token, writable)).sd;
+        const sd = securityDescriptorToBytes(current, req.additionalInformation);
         if (sd.length > req.outputBufferLength) {
           // MS-SMB2 3.3.5.20.3: BUFFER_TOO_SMALL carries the needed size as its error data.
           const need = Buffer.alloc(4);

@@ -12,7 +12,15 @@ import { resolveCaseInsensitive } from '../../store/resolve.js';
 import { WireError } from '../../errors.js';
 import { filetimeToMs } from '../../util/filetime.js';
 import type { Outcome, RequestContext } from '../context.js';
-import { parseSmbName, SETTABLE_ATTRIBUTES } from '../files.js';
+import { parseSmbName, QUOTA_FAKE_PATH, SETTABLE_ATTRIBUTES } from '../files.js';
+import { checkClientSecurity, mergeSecurity, readSecurity, sessionToken } from '../acl.js';
+import {
+  ALL_SECURITY_INFORMATION,
+  decodeSecurityDescriptor,
+  SecurityInformation,
+  securityDescriptorToBytes,
+  type SecurityDescriptor,
+} from '../../protocol/smb2/fscc/security.js';
 import { nodeKey } from '../server.js';
 import type { Open } from '../state/open.js';
 import { roundToClusters } from '../state/file-node.js';
@@ -46,8 +54,11 @@ export async function handleSetInfo(ctx: RequestContext): Promise<Outcome> {
       status = open.tree.readOnly ? Status.ACCESS_DENIED : Status.NOT_SUPPORTED;
       break;
     case InfoType.SECURITY:
-      if (!(open.grantedAccess & (AccessMask.WRITE_DAC | AccessMask.WRITE_OWNER))) return Status.ACCESS_DENIED;
-      status = Status.NOT_SUPPORTED; // the stores keep no ACLs
+      try {
+        status = await setSecurityInfo(open, req.additionalInformation, req.buffer);
+      } catch (err) {
+        status = storeErrorToStatus(err);
+      }
       break;
     case InfoType.QUOTA:
       status = Status.NOT_SUPPORTED;
@@ -57,6 +68,31 @@ export async function handleSetInfo(ctx: RequestContext): Promise<Outcome> {
   }
   if (status !== Status.SUCCESS) return status;
   return { body: (w) => encodeSetInfoResponse(w) };
+}
+
+/** SET_INFO for SECURITY (MS-SMB2 3.3.5.21.3, MS-FSA 2.1.5.17). */
+async function setSecurityInfo(open: Open, info: number, buffer: Buffer): Promise<number> {
+  const granted = open.grantedAccess;
+  const ownerParts = SecurityInformation.OWNER_SECURITY_INFORMATION | SecurityInformation.GROUP_SECURITY_INFORMATION | SecurityInformation.LABEL_SECURITY_INFORMATION;
+  if (info & ownerParts && !(granted & AccessMask.WRITE_OWNER)) return Status.ACCESS_DENIED;
+  if (info & SecurityInformation.DACL_SECURITY_INFORMATION && !(granted & AccessMask.WRITE_DAC)) return Status.ACCESS_DENIED;
+  if (info & SecurityInformation.SACL_SECURITY_INFORMATION && !(granted & AccessMask.ACCESS_SYSTEM_SECURITY)) return Status.ACCESS_DENIED;
+  const store = open.tree.share.store!;
+  if (!store.setSecurity || open.path === QUOTA_FAKE_PATH) return Status.NOT_SUPPORTED;
+  if (!(info & ALL_SECURITY_INFORMATION)) return Status.SUCCESS;
+  let given: SecurityDescriptor;
+  try {
+    given = decodeSecurityDescriptor(buffer);
+  } catch (err) {
+    if (err instanceof WireError || err instanceof TypeError || err instanceof RangeError) return Status.INVALID_PARAMETER;
+    throw err;
+  }
+  const token = sessionToken(open.session);
+  const current = await readSecurity(store, open.path, open.isDirectory, token, !open.tree.readOnly);
+  const refused = checkClientSecurity(given, info, token, current.sd.owner);
+  if (refused !== undefined) return refused;
+  await store.setSecurity(open.path, securityDescriptorToBytes(mergeSecurity(current.sd, given, info)));
+  return Status.SUCCESS;
 }
 
 async function setFileInfo(ctx: RequestContext, open: Open, info: SetFileInfo): Promise<number> {

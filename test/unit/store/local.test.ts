@@ -112,3 +112,22 @@ test('LocalStore: fifos and sockets are not served', async () => {
     await rm(root, { recursive: true, force: true });
   }
 });
+
+test('LocalStore: security descriptors persist across store instances; read-only stores refuse to set them', async () => {
+  const root = await tempRoot();
+  try {
+    const sd = Buffer.from('0100048014000000', 'hex');
+    const a = new LocalStore(root);
+    await a.mkdir('d');
+    await a.setSecurity('d', sd);
+    await a.close();
+    const b = new LocalStore(root);
+    assert.deepEqual(await b.getSecurity('d'), sd);
+    assert.deepEqual((await b.readdir('')).map((e) => e.name), ['d']);
+    const ro = new LocalStore(root, { readOnly: true });
+    assert.deepEqual(await ro.getSecurity('d'), sd);
+    await assert.rejects(ro.setSecurity('d', sd), (e: unknown) => errorCode(e) === 'EROFS');
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,311 @@
+import type { AuthIdentity } from '../auth/spnego-server.js';
+import { Status } from '../protocol/nt-status.js';
+import { AccessMask } from '../protocol/smb2/constants.js';
+import {
+  AceFlags,
+  AceType,
+  decodeSecurityDescriptor,
+  defaultSecurityDescriptor,
+  FileAccessRights,
+  isSidAce,
+  machineDomainSid,
+  SdControl,
+  SecurityInformation,
+  sidWithRid,
+  WellKnownRid,
+  WellKnownSid,
+  type Ace,
+  type Acl,
+  type SecurityDescriptor,
+} from '../protocol/smb2/fscc/security.js';
+import type { FileStore } from '../store/types.js';
+import type { Session } from './state/session.js';
+
+/**
+ * Windows-style access control for files: who the session is (its token), what a security descriptor grants
+ * it (MS-DTYP 2.5.3.2), what a new file inherits (MS-DTYP 2.5.3.4) and the descriptor of files that have none
+ * stored. Stores keep descriptors as opaque bytes; without `getSecurity` every file gets the default one, which
+ * grants its viewer everything the share allows (the behaviour before ACLs existed).
+ */
+
+/** NTSTATUS values of the security rules (MS-ERREF 2.3.1). */
+export const SecurityStatus = {
+  INVALID_OWNER: 0xc000005a,
+  INVALID_ACL: 0xc0000077,
+  INVALID_SECURITY_DESCR: 0xc0000079,
+  PRIVILEGE_NOT_HELD: Status.PRIVILEGE_NOT_HELD,
+} as const;
+
+const OWNER_RIGHTS = 'S-1-3-4';
+
+/** Generic rights of file objects (MS-DTYP 2.4.3 with the file mapping of MS-SMB2 2.2.13.1.1). */
+const GENERIC_MAPPING = [
+  [AccessMask.GENERIC_READ, FileAccessRights.FILE_GENERIC_READ],
+  [AccessMask.GENERIC_WRITE, FileAccessRights.FILE_GENERIC_WRITE],
+  [AccessMask.GENERIC_EXECUTE, 0x001200a0],
+  [AccessMask.GENERIC_ALL, FileAccessRights.FILE_ALL_ACCESS],
+] as const;
+const GENERIC_BITS = AccessMask.GENERIC_READ | AccessMask.GENERIC_WRITE | AccessMask.GENERIC_EXECUTE | AccessMask.GENERIC_ALL;
+
+export function mapGenericRights(mask: number): number {
+  let out = mask & ~GENERIC_BITS;
+  for (const [generic, specific] of GENERIC_MAPPING) if (mask & generic) out |= specific;
+  return out >>> 0;
+}
+
+// --- the token ------------------------------------------------------------------------------------------
+
+export interface Token {
+  /** The user's SID. */
+  user: string;
+  /** The primary group: the group of files the user creates. */
+  primaryGroup: string;
+  /** The user, the primary group and every group: the SIDs ACEs match. */
+  sids: ReadonlySet<string>;
+}
+
+/** A stable RID (>= 1000, as Windows gives new accounts) from a user name; names compare case-insensitively. */
+function ridOf(name: string): number {
+  let h = 0x811c9dc5;
+  for (const c of name.toUpperCase()) h = Math.imul(h ^ c.charCodeAt(0), 0x01000193) >>> 0;
+  return 1000 + (h % 0x3fff0000);
+}
+
+/** The token of an authenticated identity on a server whose accounts live under `domainSid`. */
+export function tokenFor(identity: Pick<AuthIdentity, 'user' | 'guest' | 'anonymous'>, domainSid: string): Token {
+  let user: string;
+  let primaryGroup: string;
+  const groups: string[] = [WellKnownSid.EVERYONE, WellKnownSid.NETWORK, WellKnownSid.BUILTIN_USERS];
+  if (identity.anonymous) {
+    user = WellKnownSid.ANONYMOUS;
+    primaryGroup = sidWithRid(domainSid, WellKnownRid.DOMAIN_GUESTS);
+  } else if (identity.guest) {
+    user = sidWithRid(domainSid, WellKnownRid.GUEST);
+    primaryGroup = sidWithRid(domainSid, WellKnownRid.DOMAIN_GUESTS);
+    groups.push(WellKnownSid.BUILTIN_GUESTS);
+  } else {
+    user = sidWithRid(domainSid, ridOf(identity.user));
+    primaryGroup = sidWithRid(domainSid, WellKnownRid.DOMAIN_USERS);
+    groups.push(WellKnownSid.AUTHENTICATED_USERS);
+  }
+  return { user, primaryGroup, sids: new Set([user, primaryGroup, ...groups]) };
+}
+
+const domainSids = new Map<string, string>();
+const tokens = new WeakMap<AuthIdentity, Token>();
+
+/** The machine SID of a server, derived from its name so it survives restarts. */
+export function serverDomainSid(serverName: string): string {
+  const key = serverName.toUpperCase();
+  let sid = domainSids.get(key);
+  if (sid === undefined) {
+    sid = machineDomainSid(`smbkit-machine:${key}`);
+    domainSids.set(key, sid);
+  }
+  return sid;
+}
+
+/** The token of a session (computed once per authenticated identity). */
+export function sessionToken(session: Session): Token {
+  const identity = session.identity ?? { user: '', guest: false, anonymous: true, domain: '', sessionKey: Buffer.alloc(0) };
+  let token = tokens.get(identity);
+  if (token === undefined) {
+    token = tokenFor(identity, serverDomainSid(session.connection.server.config.name));
+    if (session.identity) tokens.set(session.identity, token);
+  }
+  return token;
+}
+
+// --- the access check -----------------------------------------------------------------------------------
+
+/**
+ * The rights a descriptor grants a token (MS-DTYP 2.5.3.2 with MAXIMUM_ALLOWED): a missing or NULL DACL grants
+ * everything; otherwise ACEs are read in order, a right being decided by the first ACE that names it. The owner
+ * has READ_CONTROL and WRITE_DAC unless an OWNER RIGHTS ACE says otherwise.
+ */
+export function allowedAccess(sd: SecurityDescriptor, token: Token): number {
+  if (!sd.dacl) return FileAccessRights.FILE_ALL_ACCESS;
+  const isOwner = sd.owner !== undefined && token.sids.has(sd.owner);
+  let allowed = 0;
+  let denied = 0;
+  let ownerRightsAce = false;
+  for (const ace of sd.dacl.aces) {
+    if (!isSidAce(ace) || ace.flags & AceFlags.INHERIT_ONLY_ACE) continue;
+    if (ace.sid === OWNER_RIGHTS) ownerRightsAce = true;
+    const applies = token.sids.has(ace.sid) || (ace.sid === OWNER_RIGHTS && isOwner);
+    if (!applies) continue;
+    const mask = mapGenericRights(ace.mask);
+    if (ace.type === AceType.ACCESS_ALLOWED) allowed |= mask & ~denied;
+    else if (ace.type === AceType.ACCESS_DENIED) denied |= mask & ~allowed;
+  }
+  if (isOwner && !ownerRightsAce) allowed |= (AccessMask.READ_CONTROL | AccessMask.WRITE_DAC) & ~denied;
+  return allowed >>> 0;
+}
+
+// --- descriptors of files -------------------------------------------------------------------------------
+
+/** The descriptor of a file that has none stored: its viewer owns it (see defaultSecurityDescriptor). */
+export function fallbackSecurity(token: Token, directory: boolean, writable: boolean): SecurityDescriptor {
+  return defaultSecurityDescriptor({ ownerSid: token.user, groupSid: token.primaryGroup, directory, writable });
+}
+
+export interface FileSecurity {
+  sd: SecurityDescriptor;
+  /** Whether the store holds it (else it is the fallback). */
+  stored: boolean;
+}
+
+/** A file's descriptor: the stored one, or the fallback (also for an unreadable record). */
+export async function readSecurity(store: FileStore, path: string, directory: boolean, token: Token, writable: boolean): Promise<FileSecurity> {
+  if (store.getSecurity) {
+    const bytes = await store.getSecurity(path);
+    if (bytes !== undefined) {
+      try {
+        return { sd: decodeSecurityDescriptor(bytes), stored: true };
+      } catch {
+        // a damaged record: treated as none
+      }
+    }
+  }
+  return { sd: fallbackSecurity(token, directory, writable), stored: false };
+}
+
+export function parentPath(path: string): string {
+  const slash = path.lastIndexOf('/');
+  return slash < 0 ? '' : path.slice(0, slash);
+}
+
+/**
+ * What a token may do with an existing file (MS-FSA 2.1.5.1.2): what its descriptor allows, plus DELETE when the
+ * parent grants FILE_DELETE_CHILD and FILE_READ_ATTRIBUTES when the parent grants FILE_LIST_DIRECTORY. The parent
+ * is read only when `wanted` asks for a right the file itself doesn't give.
+ */
+export async function fileAccess(
+  store: FileStore,
+  path: string,
+  directory: boolean,
+  token: Token,
+  writable: boolean,
+  wanted: number,
+): Promise<number> {
+  let allowed = allowedAccess((await readSecurity(store, path, directory, token, writable)).sd, token);
+  const fromParent = AccessMask.DELETE | AccessMask.FILE_READ_ATTRIBUTES;
+  if (path !== '' && wanted & fromParent & ~allowed) {
+    const parent = allowedAccess((await readSecurity(store, parentPath(path), true, token, writable)).sd, token);
+    if (parent & AccessMask.FILE_DELETE_CHILD) allowed |= AccessMask.DELETE;
+    if (parent & AccessMask.FILE_READ_DATA) allowed |= AccessMask.FILE_READ_ATTRIBUTES;
+  }
+  return allowed >>> 0;
+}
+
+// --- inheritance ----------------------------------------------------------------------------------------
+
+const INHERIT_FLAGS = AceFlags.OBJECT_INHERIT_ACE | AceFlags.CONTAINER_INHERIT_ACE | AceFlags.NO_PROPAGATE_INHERIT_ACE | AceFlags.INHERIT_ONLY_ACE;
+
+/**
+ * The ACEs a new file or directory inherits from its parent's ACL (MS-DTYP 2.5.3.4.2): files take OBJECT_INHERIT
+ * ACEs as plain ones; directories take CONTAINER_INHERIT ACEs (still inheritable unless NO_PROPAGATE) and keep
+ * OBJECT_INHERIT-only ACEs as inherit-only for their files. CREATOR OWNER / CREATOR GROUP become the new owner and
+ * group, and generic rights are mapped, in an effective copy; an ACE that still passes on keeps its original
+ * form as an inherit-only copy.
+ */
+export function inheritedAces(parent: Acl, directory: boolean, owner: string, group: string): Ace[] {
+  const out: Ace[] = [];
+  for (const ace of parent.aces) {
+    const f = ace.flags;
+    let flags: number;
+    if (!directory) {
+      if (!(f & AceFlags.OBJECT_INHERIT_ACE)) continue;
+      flags = f & ~INHERIT_FLAGS;
+    } else if (f & AceFlags.CONTAINER_INHERIT_ACE) {
+      flags = f & AceFlags.NO_PROPAGATE_INHERIT_ACE ? f & ~INHERIT_FLAGS : f & ~AceFlags.INHERIT_ONLY_ACE;
+    } else if (f & AceFlags.OBJECT_INHERIT_ACE && !(f & AceFlags.NO_PROPAGATE_INHERIT_ACE)) {
+      flags = f | AceFlags.INHERIT_ONLY_ACE;
+    } else {
+      continue;
+    }
+    flags |= AceFlags.INHERITED_ACE;
+    if (!isSidAce(ace)) {
+      out.push({ ...ace, flags });
+      continue;
+    }
+    const creator = ace.sid === WellKnownSid.CREATOR_OWNER || ace.sid === WellKnownSid.CREATOR_GROUP;
+    const needsMapping = creator || (ace.mask & GENERIC_BITS) !== 0;
+    if (!needsMapping || flags & AceFlags.INHERIT_ONLY_ACE) {
+      out.push({ ...ace, flags });
+      continue;
+    }
+    const sid = ace.sid === WellKnownSid.CREATOR_OWNER ? owner : ace.sid === WellKnownSid.CREATOR_GROUP ? group : ace.sid;
+    out.push({ type: ace.type, flags: flags & ~INHERIT_FLAGS, mask: mapGenericRights(ace.mask), sid });
+    if (flags & (AceFlags.OBJECT_INHERIT_ACE | AceFlags.CONTAINER_INHERIT_ACE)) {
+      out.push({ ...ace, flags: flags | AceFlags.INHERIT_ONLY_ACE });
+    }
+  }
+  return out;
+}
+
+/**
+ * The descriptor of a new file (MS-DTYP 2.5.3.4.1, MS-SMB2 3.3.5.9): the creator's parts where given (from the
+ * SecD create context), else the token's owner and group and the DACL inherited from the parent, else the
+ * default DACL. A SACL is never kept (setting one needs a privilege no session holds).
+ */
+export function newFileSecurity(
+  parent: SecurityDescriptor,
+  creator: SecurityDescriptor | undefined,
+  token: Token,
+  directory: boolean,
+  writable: boolean,
+): SecurityDescriptor {
+  const owner = creator?.owner ?? token.user;
+  const group = creator?.group ?? token.primaryGroup;
+  let control = SdControl.SE_SELF_RELATIVE | SdControl.SE_DACL_PRESENT;
+  let dacl: Acl | null;
+  if (creator && creator.control & SdControl.SE_DACL_PRESENT && creator.dacl !== undefined) {
+    dacl = creator.dacl;
+    control |= creator.control & (SdControl.SE_DACL_PROTECTED | SdControl.SE_DACL_AUTO_INHERITED);
+  } else {
+    const aces = parent.dacl ? inheritedAces(parent.dacl, directory, owner, group) : [];
+    if (aces.length > 0) {
+      dacl = { revision: 2, aces };
+      if (parent.control & SdControl.SE_DACL_AUTO_INHERITED) control |= SdControl.SE_DACL_AUTO_INHERITED;
+    } else {
+      dacl = defaultSecurityDescriptor({ ownerSid: owner, groupSid: group, directory, writable }).dacl ?? null;
+    }
+  }
+  return { control, owner, group, dacl };
+}
+
+/**
+ * Checks a descriptor a client supplies (SecD create context or SET_INFO) against the rules of MS-FSA 2.1.5.17:
+ * the owner must be one of the token's SIDs, and a SACL needs SeSecurityPrivilege (never held here).
+ * Returns a status, or undefined when it may be applied.
+ */
+export function checkClientSecurity(sd: SecurityDescriptor, info: number, token: Token, currentOwner?: string): number | undefined {
+  if (info & SecurityInformation.OWNER_SECURITY_INFORMATION && sd.owner !== undefined) {
+    if (!token.sids.has(sd.owner) && sd.owner !== currentOwner) return SecurityStatus.INVALID_OWNER;
+  }
+  if (info & SecurityInformation.SACL_SECURITY_INFORMATION && sd.sacl && sd.sacl.aces.length > 0) {
+    return SecurityStatus.PRIVILEGE_NOT_HELD;
+  }
+  return undefined;
+}
+
+/**
+ * A file's descriptor with the parts `info` selects replaced from `given` (MS-FSA 2.1.5.17): a DACL selected but
+ * absent from `given` becomes a NULL DACL; an owner or group selected but absent keeps the current one.
+ */
+export function mergeSecurity(current: SecurityDescriptor, given: SecurityDescriptor, info: number): SecurityDescriptor {
+  const out: SecurityDescriptor = { ...current, control: current.control | SdControl.SE_SELF_RELATIVE };
+  if (info & SecurityInformation.OWNER_SECURITY_INFORMATION && given.owner !== undefined) out.owner = given.owner;
+  if (info & SecurityInformation.GROUP_SECURITY_INFORMATION && given.group !== undefined) out.group = given.group;
+  if (info & SecurityInformation.DACL_SECURITY_INFORMATION) {
+    const daclBits = SdControl.SE_DACL_PROTECTED | SdControl.SE_DACL_AUTO_INHERITED | SdControl.SE_DACL_DEFAULTED;
+    out.dacl = given.control & SdControl.SE_DACL_PRESENT ? (given.dacl ?? null) : null;
+    out.control = (out.control & ~daclBits) | (given.control & daclBits) | SdControl.SE_DACL_PRESENT;
+  }
+  if (info & SecurityInformation.SACL_SECURITY_INFORMATION) {
+    if (given.control & SdControl.SE_SACL_PRESENT && given.sacl) out.sacl = given.sacl;
+    else delete out.sacl;
+  }
+  return out;
+}
