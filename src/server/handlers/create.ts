@@ -18,7 +18,7 @@ import {
   findCreateContext,
   type CreateContext,
 } from '../../protocol/smb2/contexts/create-contexts.js';
-import { resolveCaseInsensitive } from '../../store/resolve.js';
+import { noteCreated, resolveCaseInsensitive } from '../../store/resolve.js';
 import type { FileStore, StoreHandle, StoreStat } from '../../store/types.js';
 import type { Outcome, RequestContext } from '../context.js';
 import { attributesOf, isQuotaFakeFile, parseSmbName, QUOTA_FAKE_PATH, SETTABLE_ATTRIBUTES, timesOf } from '../files.js';
@@ -180,6 +180,7 @@ export async function handleCreate(ctx: RequestContext): Promise<Outcome> {
         } else {
           handle = await store.open(path, { write: true, create: 'new' });
         }
+        await noteCreated(store, path);
         const attrs = req.fileAttributes & SETTABLE_ATTRIBUTES;
         const wanted = isDirectory ? attrs : attrs | FileAttributes.ARCHIVE;
         if (wanted !== 0) await store.setAttributes(path, wanted);

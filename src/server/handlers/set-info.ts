@@ -8,7 +8,7 @@ import {
   type SetBasicInfo,
   type SetFileInfo,
 } from '../../protocol/smb2/fscc/file-info.js';
-import { resolveCaseInsensitive } from '../../store/resolve.js';
+import { noteCreated, noteRemoved, resolveCaseInsensitive } from '../../store/resolve.js';
 import { WireError } from '../../errors.js';
 import { filetimeToMs } from '../../util/filetime.js';
 import type { Outcome, RequestContext } from '../context.js';
@@ -247,6 +247,8 @@ async function rename(ctx: RequestContext, open: Open, rawName: string, replace:
   if (parentNode && !parentNode.shareAllows(addAccess, ShareAccess.READ | ShareAccess.WRITE)) return Status.SHARING_VIOLATION;
   await store.rename(open.path, dest, { replace: replace && !sameFile });
   const from = open.path;
+  await noteRemoved(store, from);
+  await noteCreated(store, dest);
   server.renameNode(share, open.node, dest);
   server.noteChildRemoved(share, from);
   server.events.emit('rename', { user: open.session.userName, share: share.name, from, to: dest });
