@@ -28,14 +28,6 @@ import type { Session } from './state/session.js';
  * grants its viewer everything the share allows (the behaviour before ACLs existed).
  */
 
-/** NTSTATUS values of the security rules (MS-ERREF 2.3.1). */
-export const SecurityStatus = {
-  INVALID_OWNER: 0xc000005a,
-  INVALID_ACL: 0xc0000077,
-  INVALID_SECURITY_DESCR: 0xc0000079,
-  PRIVILEGE_NOT_HELD: Status.PRIVILEGE_NOT_HELD,
-} as const;
-
 const OWNER_RIGHTS = 'S-1-3-4';
 
 /** Generic rights of file objects (MS-DTYP 2.4.3 with the file mapping of MS-SMB2 2.2.13.1.1). */
@@ -282,10 +274,10 @@ export function newFileSecurity(
  */
 export function checkClientSecurity(sd: SecurityDescriptor, info: number, token: Token, currentOwner?: string): number | undefined {
   if (info & SecurityInformation.OWNER_SECURITY_INFORMATION && sd.owner !== undefined) {
-    if (!token.sids.has(sd.owner) && sd.owner !== currentOwner) return SecurityStatus.INVALID_OWNER;
+    if (!token.sids.has(sd.owner) && sd.owner !== currentOwner) return Status.INVALID_OWNER;
   }
   if (info & SecurityInformation.SACL_SECURITY_INFORMATION && sd.sacl && sd.sacl.aces.length > 0) {
-    return SecurityStatus.PRIVILEGE_NOT_HELD;
+    return Status.PRIVILEGE_NOT_HELD;
   }
   return undefined;
 }

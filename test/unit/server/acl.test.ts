@@ -30,7 +30,6 @@ import {
   inheritedAces,
   mergeSecurity,
   newFileSecurity,
-  SecurityStatus,
   tokenFor,
 } from '../../../src/server/acl.js';
 import { RawClient, startTestServer } from '../../support/raw-client.js';
@@ -126,11 +125,11 @@ test('a new file: the creator parts win, a missing DACL is inherited, no inherit
 
 test('client descriptors: owners outside the token and SACLs are refused; merging replaces the selected parts', () => {
   const info = SecurityInformation.OWNER_SECURITY_INFORMATION | SecurityInformation.SACL_SECURITY_INFORMATION;
-  assert.equal(checkClientSecurity(sdWith(u2.user, []), info, u1), SecurityStatus.INVALID_OWNER);
+  assert.equal(checkClientSecurity(sdWith(u2.user, []), info, u1), Status.INVALID_OWNER);
   assert.equal(checkClientSecurity(sdWith(u2.user, []), info, u1, u2.user), undefined);
   assert.equal(checkClientSecurity(sdWith(WellKnownSid.EVERYONE, []), info, u1), undefined);
   const withSacl = { ...sdWith(u1.user, []), sacl: { revision: 2, aces: [{ type: AceType.SYSTEM_AUDIT, flags: 0x40, mask: 1, sid: WellKnownSid.EVERYONE }] } };
-  assert.equal(checkClientSecurity(withSacl, info, u1), SecurityStatus.PRIVILEGE_NOT_HELD);
+  assert.equal(checkClientSecurity(withSacl, info, u1), Status.PRIVILEGE_NOT_HELD);
   const current = sdWith(u1.user, [allow(u1.user, 1)]);
   const noDacl = mergeSecurity(current, { control: SdControl.SE_SELF_RELATIVE, owner: u2.user }, SecurityInformation.DACL_SECURITY_INFORMATION);
   assert.equal(noDacl.dacl, null);
