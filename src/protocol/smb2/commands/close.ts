@@ -1,6 +1,7 @@
 import type { Reader } from '../../../util/reader.js';
 import type { Writer } from '../../../util/writer.js';
 import { expectStructureSize } from './common.js';
+import { readNetworkOpenFacts, writeNetworkOpenFacts, type NetworkOpenFacts } from '../fscc/file-info.js';
 import { decodeFileId, encodeFileId, type FileId } from './file-id.js';
 
 /** SMB2 CLOSE request (MS-SMB2 2.2.15). */
@@ -11,15 +12,8 @@ export interface CloseRequest {
 }
 
 /** SMB2 CLOSE response (MS-SMB2 2.2.16); the attributes are zero unless POSTQUERY_ATTRIB was asked. */
-export interface CloseResponse {
+export interface CloseResponse extends NetworkOpenFacts {
   flags: number;
-  creationTime: bigint;
-  lastAccessTime: bigint;
-  lastWriteTime: bigint;
-  changeTime: bigint;
-  allocationSize: bigint;
-  endOfFile: bigint;
-  fileAttributes: number;
 }
 
 export function decodeCloseRequest(r: Reader): CloseRequest {
@@ -38,18 +32,10 @@ export function decodeCloseResponse(r: Reader): CloseResponse {
   expectStructureSize(r, 60, 'CLOSE response');
   const flags = r.u16();
   r.skip(4); // Reserved
-  const creationTime = r.u64();
-  const lastAccessTime = r.u64();
-  const lastWriteTime = r.u64();
-  const changeTime = r.u64();
-  const allocationSize = r.u64();
-  const endOfFile = r.u64();
-  const fileAttributes = r.u32();
-  return { flags, creationTime, lastAccessTime, lastWriteTime, changeTime, allocationSize, endOfFile, fileAttributes };
+  return { flags, ...readNetworkOpenFacts(r) };
 }
 
 export function encodeCloseResponse(w: Writer, m: CloseResponse): void {
   w.u16(60).u16(m.flags).u32(0);
-  w.u64(m.creationTime).u64(m.lastAccessTime).u64(m.lastWriteTime).u64(m.changeTime);
-  w.u64(m.allocationSize).u64(m.endOfFile).u32(m.fileAttributes);
+  writeNetworkOpenFacts(w, m);
 }

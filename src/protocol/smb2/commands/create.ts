@@ -4,6 +4,7 @@ import type { Writer } from '../../../util/writer.js';
 import { Status } from '../../nt-status.js';
 import { decodeCreateContexts, encodeCreateContexts, type CreateContext } from '../contexts/create-contexts.js';
 import { expectStructureSize, padBody, utf16At } from './common.js';
+import { readNetworkOpenFacts, writeNetworkOpenFacts } from '../fscc/file-info.js';
 import { decodeFileId, encodeFileId, type FileId } from './file-id.js';
 
 /** SMB2 CREATE request (MS-SMB2 2.2.13). */
@@ -108,13 +109,7 @@ export function decodeCreateResponse(r: Reader): CreateResponse {
   const oplockLevel = r.u8();
   const flags = r.u8();
   const createAction = r.u32();
-  const creationTime = r.u64();
-  const lastAccessTime = r.u64();
-  const lastWriteTime = r.u64();
-  const changeTime = r.u64();
-  const allocationSize = r.u64();
-  const endOfFile = r.u64();
-  const fileAttributes = r.u32();
+  const facts = readNetworkOpenFacts(r);
   r.skip(4); // Reserved2
   const fileId = decodeFileId(r);
   const contextsOffset = r.u32();
@@ -124,13 +119,7 @@ export function decodeCreateResponse(r: Reader): CreateResponse {
     oplockLevel,
     flags,
     createAction,
-    creationTime,
-    lastAccessTime,
-    lastWriteTime,
-    changeTime,
-    allocationSize,
-    endOfFile,
-    fileAttributes,
+    ...facts,
     fileId,
     createContexts,
   };
@@ -141,14 +130,8 @@ export function encodeCreateResponse(w: Writer, m: CreateResponse): void {
   w.u8(m.oplockLevel);
   w.u8(m.flags);
   w.u32(m.createAction);
-  w.u64(m.creationTime);
-  w.u64(m.lastAccessTime);
-  w.u64(m.lastWriteTime);
-  w.u64(m.changeTime);
-  w.u64(m.allocationSize);
-  w.u64(m.endOfFile);
-  w.u32(m.fileAttributes);
-  w.u32(0);
+  writeNetworkOpenFacts(w, m);
+  w.u32(0); // Reserved2
   encodeFileId(w, m.fileId);
   const ctxOffsetAt = w.reserveU32();
   const ctxLengthAt = w.reserveU32();

@@ -114,6 +114,37 @@ export interface StreamFacts {
   allocationSize: bigint;
 }
 
+/**
+ * The four times, the two sizes and the attributes, in the order CREATE and CLOSE responses and
+ * FileNetworkOpenInformation all carry them (52 bytes; MS-SMB2 2.2.14, 2.2.16, MS-FSCC 2.4.29).
+ */
+export interface NetworkOpenFacts {
+  creationTime: bigint;
+  lastAccessTime: bigint;
+  lastWriteTime: bigint;
+  changeTime: bigint;
+  allocationSize: bigint;
+  endOfFile: bigint;
+  fileAttributes: number;
+}
+
+export function readNetworkOpenFacts(r: Reader): NetworkOpenFacts {
+  return {
+    creationTime: r.u64(),
+    lastAccessTime: r.u64(),
+    lastWriteTime: r.u64(),
+    changeTime: r.u64(),
+    allocationSize: r.u64(),
+    endOfFile: r.u64(),
+    fileAttributes: r.u32(),
+  };
+}
+
+export function writeNetworkOpenFacts(w: Writer, f: NetworkOpenFacts): void {
+  w.u64(f.creationTime).u64(f.lastAccessTime).u64(f.lastWriteTime).u64(f.changeTime);
+  w.u64(f.allocationSize).u64(f.endOfFile).u32(f.fileAttributes);
+}
+
 /** Everything a file query can return; the server fills it once per query. */
 export interface FileFacts {
   /** FILETIME values. */
@@ -344,8 +375,8 @@ export function encodeFileInfo(w: Writer, infoClass: number, f: FileFacts): bool
       w.u64(f.endOfFile).u16(0).u8(0).u8(0).u8(0).zeros(3);
       return true;
     case FileInfoClass.FileNetworkOpenInformation:
-      w.u64(f.creationTime).u64(f.lastAccessTime).u64(f.lastWriteTime).u64(f.changeTime);
-      w.u64(f.allocationSize).u64(f.endOfFile).u32(f.fileAttributes).u32(0);
+      writeNetworkOpenFacts(w, f);
+      w.u32(0);
       return true;
     case FileInfoClass.FileAttributeTagInformation:
       w.u32(f.fileAttributes).u32(f.reparseTag ?? 0);
@@ -492,15 +523,9 @@ export function decodeFileInfo(r: Reader, infoClass: number): QueriedFileInfo {
       return { endOfFile };
     }
     case FileInfoClass.FileNetworkOpenInformation: {
-      const creationTime = r.u64();
-      const lastAccessTime = r.u64();
-      const lastWriteTime = r.u64();
-      const changeTime = r.u64();
-      const allocationSize = r.u64();
-      const endOfFile = r.u64();
-      const fileAttributes = r.u32();
+      const facts = readNetworkOpenFacts(r);
       r.skip(4);
-      return { creationTime, lastAccessTime, lastWriteTime, changeTime, allocationSize, endOfFile, fileAttributes };
+      return facts;
     }
     case FileInfoClass.FileAttributeTagInformation:
       return { fileAttributes: r.u32(), reparseTag: r.u32() };
