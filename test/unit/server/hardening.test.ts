@@ -14,6 +14,7 @@ import { encodeSetFileInfo, FileInfoClass, type SetFileInfo } from '../../../src
 import { Writer } from '../../../src/util/writer.js';
 import { defaultAccessPolicy } from '../../../src/config/server-config.js';
 import { parseCidr } from '../../../src/util/cidr.js';
+import { MemoryStore } from '../../../src/store/memory.js';
 import type { AccessPolicy } from '../../../src/server/access.js';
 import { RawClient, startTestServer, TEST_PASSWORD, TEST_SHARE, TEST_USER } from '../../support/raw-client.js';
 
@@ -195,5 +196,29 @@ test('20 wrong passwords block the address, the block expires, and the audit log
   } finally {
     await t.stop();
     await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a share\'s own host lists refuse the tree connect; other shares still work', async () => {
+  const t = await startTestServer({
+    shares: [
+      { name: TEST_SHARE, store: new MemoryStore() },
+      { name: 'lab', store: new MemoryStore(), hostsAllow: [parseCidr('127.0.0.200')] },
+    ],
+  });
+  try {
+    const c = await RawClient.connect('127.0.0.1', t.port, '127.0.0.60');
+    await c.negotiate();
+    assert.equal((await c.sessionSetup(TEST_USER, TEST_PASSWORD)).header.status, Status.SUCCESS);
+    assert.equal((await c.treeConnect('\\\\127.0.0.1\\lab')).header.status, Status.ACCESS_DENIED);
+    assert.equal((await c.treeConnect(`\\\\127.0.0.1\\${TEST_SHARE}`)).header.status, Status.SUCCESS);
+    c.destroy();
+    const allowed = await RawClient.connect('127.0.0.1', t.port, '127.0.0.200');
+    await allowed.negotiate();
+    await allowed.sessionSetup(TEST_USER, TEST_PASSWORD);
+    assert.equal((await allowed.treeConnect('\\\\127.0.0.1\\lab')).header.status, Status.SUCCESS);
+    allowed.destroy();
+  } finally {
+    await t.stop();
   }
 });
