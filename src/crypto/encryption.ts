@@ -132,7 +132,12 @@ export function encryptMessage(
  * Decrypts a whole transform message (header + ciphertext) and returns the plaintext SMB2 message(s). Throws
  * WireError for a malformed header, a size mismatch, or an authentication failure.
  */
-export function decryptMessage(cipher: number, key: Uint8Array, transform: Buffer): Buffer {
+/**
+ * Decrypts and authenticates a TRANSFORM message; throws WireError when it does not authenticate. With GCM the
+ * plaintext is written into `out` when given (exactly the ciphertext's length, e.g. from a buffer pool) in
+ * pieces, so no multi-MiB output is allocated fresh; CCM needs one call and returns its own buffer.
+ */
+export function decryptMessage(cipher: number, key: Uint8Array, transform: Buffer, out?: Buffer): Buffer {
   const info = cipherInfo(cipher);
   checkKey(info, key);
   const h = decodeTransformHeader(transform);
@@ -154,9 +159,15 @@ export function decryptMessage(cipher: number, key: Uint8Array, transform: Buffe
     const d = createDecipheriv(info.name as 'aes-128-gcm', key, nonce, { authTagLength: 16 });
     d.setAuthTag(h.signature);
     d.setAAD(aad);
-    const plain = d.update(ciphertext);
+    if (out === undefined || out.length !== ciphertext.length) {
+      const plain = d.update(ciphertext);
+      d.final();
+      return plain;
+    }
+    let pos = 0;
+    for (let off = 0; off < ciphertext.length; off += PIECE) pos += d.update(ciphertext.subarray(off, off + PIECE)).copy(out, pos);
     d.final();
-    return plain;
+    return out;
   } catch {
     throw new WireError('decryption failed: bad key or tampered message');
   }

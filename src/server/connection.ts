@@ -191,14 +191,18 @@ export class Connection {
       return;
     }
     let plain: Buffer;
+    const out = sharedPool.acquire(msg.length - TRANSFORM_HEADER_SIZE);
     try {
-      plain = decryptMessage(this.cipher, session.decryptionKey, msg);
+      plain = decryptMessage(this.cipher, session.decryptionKey, msg, out);
     } catch (err) {
+      sharedPool.release(out);
       this.log.warn('decryption failed: closing', { conn: this.id, error: (err as Error).message });
       this.close('decryption failed');
       return;
+    } finally {
+      sharedPool.release(msg);
     }
-    sharedPool.release(msg);
+    if (plain !== out) sharedPool.release(out);
     if (plain.length < 4 || plain.readUInt32BE(0) !== SMB2_MAGIC) {
       this.close('encrypted payload is not an SMB2 message');
       return;
