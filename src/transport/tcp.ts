@@ -101,6 +101,7 @@ export class TcpTransport implements Transport {
   private sessionEstablished: boolean;
   private closed = false;
   private closeReason = 'peer closed';
+  private drainWait: Promise<void> | undefined;
 
   /**
    * `accepted` is a socket from a server created with `pauseOnConnect`: its handle is taken over by a socket
@@ -166,15 +167,18 @@ export class TcpTransport implements Transport {
 
   drained(): Promise<void> {
     if (!this.socket.writableNeedDrain) return Promise.resolve();
-    return new Promise((resolve) => {
+    // One promise for every waiter, so a busy connection does not pile up listeners.
+    this.drainWait ??= new Promise((resolve) => {
       const done = () => {
         this.socket.off('drain', done);
         this.socket.off('close', done);
+        this.drainWait = undefined;
         resolve();
       };
       this.socket.once('drain', done);
       this.socket.once('close', done);
     });
+    return this.drainWait;
   }
 
   pause(): void {

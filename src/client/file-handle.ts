@@ -1,0 +1,392 @@
+/**
+ * An open file on a share (fs/promises FileHandle-like): positioned reads and writes split into maxRead/maxWrite
+ * requests with several in flight, stat, truncate, close, and Node streams that keep a window of requests going.
+ */
+import { Readable, Writable } from 'node:stream';
+import { Status } from '../protocol/nt-status.js';
+import type { FileId } from '../protocol/smb2/commands/file-id.js';
+import { decodeReadResponse } from '../protocol/smb2/commands/read.js';
+import { decodeQueryInfoResponse } from '../protocol/smb2/commands/query-info.js';
+import { decodeWriteResponse } from '../protocol/smb2/commands/write.js';
+import { InfoType } from '../protocol/smb2/constants.js';
+import { decodeFileInfo, FileInfoClass } from '../protocol/smb2/fscc/file-info.js';
+import { Reader } from '../util/reader.js';
+import { clientError, smbError } from './errors.js';
+import { SmbStats } from './stats.js';
+import type { Tree, TreeTuning } from './tree.js';
+
+/** Runs `task(i)` for i in [0, count) with at most `limit` running at once; rejects on the first failure. */
+export async function runWindow(count: number, limit: number, task: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failed: unknown;
+  const worker = async (): Promise<void> => {
+    while (next < count && failed === undefined) {
+      const i = next++;
+      try {
+        await task(i);
+      } catch (e) {
+        failed ??= e;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, count) }, worker));
+  if (failed !== undefined) throw failed;
+}
+
+export class FileHandle {
+  private closed = false;
+  private closing: Promise<void> | undefined;
+  /** Where a read or write with position null goes next (fs semantics); appends track the end. */
+  private position: number;
+
+  constructor(
+    private readonly tree: Tree,
+    readonly fileId: FileId,
+    /** Share-relative SMB path. */
+    readonly path: string,
+    private readonly opts: { append: boolean; size: number; onClose: (h: FileHandle) => void },
+  ) {
+    this.position = opts.append ? opts.size : 0;
+  }
+
+  get tuning(): TreeTuning {
+    return this.tree.tuning;
+  }
+
+  get unc(): string {
+    return this.tree.unc(this.path);
+  }
+
+  private ensureOpen(): void {
+    if (this.closed) throw clientError(Status.FILE_CLOSED, 'EBADF', this.unc);
+  }
+
+  /** One READ: the bytes at `offset` (fewer at end of file; empty past it). */
+  async readChunk(offset: number, length: number): Promise<Buffer> {
+    const res = await this.tree.send(this.tree.readRequest(this.fileId, offset, length));
+    if (res.status === Status.END_OF_FILE) return Buffer.alloc(0);
+    this.tree.check(res, this.path);
+    return decodeReadResponse(res.body).data;
+  }
+
+  /** One READ copied into `target` at `at`; the response's memory is reused. Returns the byte count. */
+  async readChunkInto(offset: number, length: number, target: Buffer, at: number): Promise<number> {
+    const res = await this.tree.send(this.tree.readRequest(this.fileId, offset, length));
+    try {
+      if (res.status === Status.END_OF_FILE) return 0;
+      this.tree.check(res, this.path);
+      const data = decodeReadResponse(res.body).data;
+      data.copy(target, at);
+      return data.length;
+    } finally {
+      res.release();
+    }
+  }
+
+  /** One WRITE of all of `data` at `offset` (a short count is continued). */
+  async writeChunk(offset: number, data: Buffer): Promise<void> {
+    let done = 0;
+    while (done < data.length) {
+      const part = done === 0 ? data : data.subarray(done);
+      const res = await this.tree.send(this.tree.writeRequest(this.fileId, offset + done, part));
+      this.tree.check(res, this.path);
+      const n = decodeWriteResponse(res.body).count;
+      if (n <= 0) throw clientError(Status.DISK_FULL, 'ENOSPC', this.unc);
+      done += n;
+    }
+  }
+
+  /**
+   * Reads up to `length` bytes at `position` into `buffer[offset..]` with several requests in flight; returns the
+   * count of contiguous bytes read (short only at end of file).
+   */
+  async readInto(buffer: Uint8Array, offset: number, length: number, position: number): Promise<number> {
+    this.ensureOpen();
+    const size = this.tree.tuning.readSize;
+    const target = Buffer.isBuffer(buffer) ? buffer : Buffer.from(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+    let total = 0;
+    while (total < length) {
+      const want = length - total;
+      const count = Math.ceil(want / size);
+      const got = new Array<number>(count).fill(0);
+      const base = position + total;
+      let eofChunk = Infinity;
+      await runWindow(count, this.tree.tuning.concurrency, async (i) => {
+        if (i > eofChunk) return;
+        const len = Math.min(size, want - i * size);
+        const n = await this.readChunkInto(base + i * size, len, target, offset + total + i * size);
+        got[i] = n;
+        if (n < len) eofChunk = Math.min(eofChunk, i);
+      });
+      let contiguous = 0;
+      let emptyChunk = false;
+      for (let i = 0; i < count; i++) {
+        contiguous += got[i]!;
+        if (got[i]! < Math.min(size, want - i * size)) {
+          emptyChunk = got[i] === 0;
+          break;
+        }
+      }
+      total += contiguous;
+      // An empty answer is the end of file; a short one with data may be a partial read, so ask again from there.
+      if (emptyChunk) break;
+    }
+    return total;
+  }
+
+  /** Writes `data` at `position` with several requests in flight. */
+  async writeAt(data: Buffer, position: number): Promise<void> {
+    this.ensureOpen();
+    const size = this.tree.tuning.writeSize;
+    const count = Math.max(1, Math.ceil(data.length / size));
+    if (data.length === 0) return;
+    await runWindow(count, this.tree.tuning.concurrency, (i) => this.writeChunk(position + i * size, data.subarray(i * size, (i + 1) * size)));
+  }
+
+  /** Where a read or write with position null goes next. */
+  get currentPosition(): number {
+    return this.position;
+  }
+
+  /** fs FileHandle.read: `position` null reads at the handle's position and advances it. */
+  async read<T extends Uint8Array>(
+    buffer: T,
+    offset = 0,
+    length: number = buffer.byteLength - offset,
+    position: number | bigint | null = null,
+  ): Promise<{ bytesRead: number; buffer: T }> {
+    if (offset < 0 || length < 0 || offset + length > buffer.byteLength) throw new RangeError('offset/length outside the buffer');
+    const at = position === null || position === -1 ? this.position : Number(position);
+    const bytesRead = await this.readInto(buffer, offset, length, at);
+    if (position === null || position === -1) this.position += bytesRead;
+    return { bytesRead, buffer };
+  }
+
+  /** fs FileHandle.write: `position` null writes at the handle's position (the end for append handles). */
+  async write<T extends Uint8Array>(
+    buffer: T,
+    offset = 0,
+    length: number = buffer.byteLength - offset,
+    position: number | bigint | null = null,
+  ): Promise<{ bytesWritten: number; buffer: T }> {
+    if (offset < 0 || length < 0 || offset + length > buffer.byteLength) throw new RangeError('offset/length outside the buffer');
+    const at = position === null || position === -1 || this.opts.append ? this.position : Number(position);
+    const data = Buffer.from(buffer.buffer, buffer.byteOffset + offset, length);
+    await this.writeAt(data, at);
+    if (position === null || position === -1 || this.opts.append) this.position = at + length;
+    return { bytesWritten: length, buffer };
+  }
+
+  /** Reads from the handle's position to the end of the file. */
+  async readFile(): Promise<Buffer> {
+    const st = await this.stat();
+    let buf = Buffer.allocUnsafe(Math.max(0, st.size - this.position) || this.tree.tuning.readSize);
+    let filled = 0;
+    for (;;) {
+      if (filled === buf.length) {
+        const bigger = Buffer.allocUnsafe(buf.length * 2);
+        buf.copy(bigger, 0, 0, filled);
+        buf = bigger;
+      }
+      const n = await this.readInto(buf, filled, buf.length - filled, this.position);
+      this.position += n;
+      filled += n;
+      if (n === 0 || filled < buf.length) break;
+    }
+    return buf.subarray(0, filled);
+  }
+
+  async stat(): Promise<SmbStats> {
+    this.ensureOpen();
+    const res = this.tree.check(
+      await this.tree.send(this.tree.queryInfoRequest(this.fileId, InfoType.FILE, FileInfoClass.FileAllInformation, 4096)),
+      this.path,
+    );
+    return statsFromAllInformation(res.body);
+  }
+
+  /** Sets the end of file (fs truncate: shorter cuts, longer zero-fills). */
+  async truncate(len = 0): Promise<void> {
+    this.ensureOpen();
+    this.tree.check(await this.tree.send(this.tree.setInfoRequest(this.fileId, { kind: 'endOfFile', endOfFile: BigInt(len) })), this.path);
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) return this.closing;
+    this.closed = true;
+    this.opts.onClose(this);
+    this.closing = (async () => {
+      const res = await this.tree.send(this.tree.closeRequest(this.fileId));
+      if (res.status !== Status.SUCCESS && res.status !== Status.FILE_CLOSED) throw smbError(res.status, this.unc);
+    })();
+    return this.closing;
+  }
+
+  /** A Readable of the file from `start` to `end` (inclusive, like fs), keeping `concurrency` reads in flight. */
+  createReadStream(o: { start?: number; end?: number; highWaterMark?: number; autoClose?: boolean } = {}): Readable {
+    return readStream(this, o, o.autoClose ?? true);
+  }
+
+  /** A Writable into the file from `start` (default: the handle's position), keeping writes in flight. */
+  createWriteStream(o: { start?: number; highWaterMark?: number; autoClose?: boolean } = {}): Writable {
+    return writeStream(this, o.start ?? this.position, o.highWaterMark, o.autoClose ?? true);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+export function statsFromAllInformation(body: Reader): SmbStats {
+  const out = decodeQueryInfoResponse(body).outputBuffer;
+  const f = decodeFileInfo(new Reader(out), FileInfoClass.FileAllInformation);
+  return new SmbStats({
+    creationTime: f.creationTime ?? 0n,
+    lastAccessTime: f.lastAccessTime ?? 0n,
+    lastWriteTime: f.lastWriteTime ?? 0n,
+    changeTime: f.changeTime ?? 0n,
+    endOfFile: f.endOfFile ?? 0n,
+    allocationSize: f.allocationSize ?? 0n,
+    fileAttributes: f.fileAttributes ?? 0,
+    fileId: f.indexNumber ?? 0n,
+    numberOfLinks: f.numberOfLinks ?? 1,
+  });
+}
+
+const DEFAULT_STREAM_HIGH_WATER_MARK = 1024 * 1024;
+
+function readStream(
+  handle: FileHandle | (() => Promise<FileHandle>),
+  o: { start?: number; end?: number; highWaterMark?: number },
+  autoClose: boolean,
+): Readable {
+  async function* chunks(): AsyncGenerator<Buffer> {
+    const h = typeof handle === 'function' ? await handle() : handle;
+    const size = h.tuning.readSize;
+    const window = h.tuning.concurrency;
+    const inFlight: { length: number; offset: number; data: Promise<Buffer> }[] = [];
+    let next = o.start ?? 0;
+    const stop = o.end === undefined ? Infinity : o.end + 1;
+    const issue = () => {
+      while (inFlight.length < window && next < stop) {
+        const length = Math.min(size, stop - next);
+        const data = h.readChunk(next, length);
+        data.catch(() => {});
+        inFlight.push({ length, offset: next, data });
+        next += length;
+      }
+    };
+    try {
+      issue();
+      while (inFlight.length > 0) {
+        const head = inFlight.shift()!;
+        const data = await head.data;
+        if (data.length === 0) break; // end of file
+        yield data;
+        if (data.length < head.length) {
+          // Short read: at end of file the next read is empty; otherwise the rest is read again from here.
+          for (const p of inFlight.splice(0)) await p.data.catch(() => undefined);
+          next = head.offset + data.length;
+        }
+        issue();
+      }
+    } finally {
+      for (const p of inFlight.splice(0)) await p.data.catch(() => undefined);
+      if (autoClose) await h.close();
+    }
+  }
+  return Readable.from(chunks(), { objectMode: false, highWaterMark: o.highWaterMark ?? DEFAULT_STREAM_HIGH_WATER_MARK });
+}
+
+function writeStream(
+  handle: FileHandle | (() => Promise<FileHandle>),
+  start: number | undefined,
+  highWaterMark: number | undefined,
+  autoClose: boolean,
+): Writable {
+  let h: FileHandle | undefined;
+  let size = 0;
+  let window = 1;
+  let position = start ?? 0;
+  let parts: Buffer[] = [];
+  let partsBytes = 0;
+  const inFlight: Promise<void>[] = [];
+  const take = (n: number): Buffer => {
+    const first = parts[0]!;
+    if (first.length >= n) {
+      const out = first.subarray(0, n);
+      if (first.length === n) parts.shift();
+      else parts[0] = first.subarray(n);
+      partsBytes -= n;
+      return out;
+    }
+    const out = Buffer.allocUnsafe(n);
+    let filled = 0;
+    while (filled < n) {
+      const p = parts[0]!;
+      const k = Math.min(p.length, n - filled);
+      p.copy(out, filled, 0, k);
+      filled += k;
+      if (k === p.length) parts.shift();
+      else parts[0] = p.subarray(k);
+    }
+    partsBytes -= n;
+    return out;
+  };
+  const issue = (data: Buffer) => {
+    const p = h!.writeChunk(position, data);
+    p.catch(() => {});
+    inFlight.push(p);
+    position += data.length;
+  };
+  return new Writable({
+    highWaterMark: highWaterMark ?? DEFAULT_STREAM_HIGH_WATER_MARK,
+    construct(cb) {
+      const ready = (x: FileHandle) => {
+        h = x;
+        size = x.tuning.writeSize;
+        window = x.tuning.concurrency;
+        if (start === undefined) position = x.currentPosition;
+      };
+      if (typeof handle !== 'function') {
+        ready(handle);
+        cb();
+        return;
+      }
+      handle().then(
+        (x) => {
+          ready(x);
+          cb();
+        },
+        (e: Error) => cb(e),
+      );
+    },
+    write(chunk: Buffer, _enc, cb) {
+      parts.push(chunk);
+      partsBytes += chunk.length;
+      (async () => {
+        while (partsBytes >= size) {
+          issue(take(size));
+          while (inFlight.length >= window) await inFlight.shift()!;
+        }
+      })().then(() => cb(), (e: Error) => cb(e));
+    },
+    final(cb) {
+      (async () => {
+        if (partsBytes > 0) issue(take(partsBytes));
+        while (inFlight.length > 0) await inFlight.shift()!;
+        if (autoClose) await h!.close();
+      })().then(() => cb(), (e: Error) => cb(e));
+    },
+    destroy(err, cb) {
+      parts = [];
+      partsBytes = 0;
+      (async () => {
+        for (const p of inFlight.splice(0)) await p.catch(() => undefined);
+        if (autoClose && h) await h.close().catch(() => undefined);
+      })().then(() => cb(err), () => cb(err));
+    },
+  });
+}
+
+export { readStream, writeStream };
