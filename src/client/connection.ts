@@ -8,7 +8,8 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { decryptMessage, encryptMessage } from '../crypto/encryption.js';
 import { signMessage, verifyMessage } from '../crypto/signing.js';
 import { TransportError, WireError } from '../errors.js';
-import { FrameAccumulator, MAX_DIRECT_TCP_LENGTH, frameHeader } from '../protocol/framing.js';
+import { MAX_DIRECT_TCP_LENGTH, frameHeader } from '../protocol/framing.js';
+import { FrameReader } from '../transport/tcp.js';
 import { Status } from '../protocol/nt-status.js';
 import { splitCompound } from '../protocol/smb2/compound.js';
 import { Command, Dialect, HeaderFlags, SMB2_MAGIC, SigningAlgorithm } from '../protocol/smb2/constants.js';
@@ -105,29 +106,54 @@ export class Connection {
   private readonly creditTarget: number;
   private readonly socket: Socket;
   /** Large frames are read into reused buffers: a fresh multi-MiB allocation costs more than its copy. */
-  private readonly pool = new BufferPool(64 * 1024 * 1024);
-  private readonly frames = new FrameAccumulator({ maxFrameSize: MAX_DIRECT_TCP_LENGTH, alloc: (n) => this.pool.acquire(n) });
+  private readonly pool: BufferPool;
   private readonly pending = new Map<bigint, Pending>();
   private readonly creditWaiters: CreditWaiter[] = [];
   private readonly sessions = new Map<bigint, SessionKeys>();
   private closedError: TransportError | undefined;
   private readonly closeListeners: (() => void)[] = [];
 
-  private constructor(socket: Socket, o: ConnectionOptions) {
+  private constructor(socket: Socket, o: ConnectionOptions, reader: FrameReader, pool: BufferPool) {
     this.socket = socket;
+    this.pool = pool;
+    reader.deliver = (_type, frame) => {
+      try {
+        this.onFrame(frame);
+      } catch (e) {
+        this.destroy(new TransportError(`malformed message from the server: ${(e as Error).message}`, 'EPROTO'));
+      }
+    };
     this.host = o.host;
     this.port = o.port;
     this.timeoutMs = o.timeoutMs;
     this.creditTarget = o.creditTarget ?? DEFAULT_CREDIT_TARGET;
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (e: Error) => this.fail(new TransportError(`connection to ${this.host}:${this.port} failed: ${e.message}`, (e as NodeJS.ErrnoException).code ?? 'ECONNRESET')));
     socket.on('close', () => this.fail(new TransportError(`connection to ${this.host}:${this.port} closed`, 'ECONNRESET')));
   }
 
   static open(o: ConnectionOptions): Promise<Connection> {
     return new Promise((resolve, reject) => {
-      const socket = netConnect({ host: o.host, port: o.port });
+      // The kernel reads frames straight into their buffers (as the server's transport does).
+      const pool = new BufferPool(64 * 1024 * 1024);
+      const reader = new FrameReader(false, MAX_DIRECT_TCP_LENGTH, () => {}, pool);
+      let conn: Connection | undefined;
+      const socket = netConnect({
+        host: o.host,
+        port: o.port,
+        onread: {
+          buffer: () => reader.nextBuffer(),
+          callback: (n: number) => {
+            try {
+              reader.received(n);
+            } catch (e) {
+              conn?.destroy(new TransportError(`bad framing from the server: ${(e as Error).message}`, 'EPROTO'));
+              return false;
+            }
+            return true;
+          },
+        },
+      });
       const timer = o.timeoutMs > 0
         ? setTimeout(() => {
           socket.destroy();
@@ -142,7 +168,8 @@ export class Connection {
       socket.once('connect', () => {
         if (timer) clearTimeout(timer);
         socket.off('error', onError);
-        resolve(new Connection(socket, o));
+        conn = new Connection(socket, o, reader, pool);
+        resolve(conn);
       });
     });
   }
@@ -309,26 +336,6 @@ export class Connection {
     }
   }
 
-  private onData(chunk: Buffer): void {
-    this.frames.push(chunk);
-    for (;;) {
-      let frame: Buffer | undefined;
-      try {
-        frame = this.frames.next();
-      } catch (e) {
-        this.destroy(new TransportError(`bad framing from the server: ${(e as Error).message}`, 'EPROTO'));
-        return;
-      }
-      if (frame === undefined) return;
-      try {
-        this.onFrame(frame);
-      } catch (e) {
-        this.destroy(new TransportError(`malformed message from the server: ${(e as Error).message}`, 'EPROTO'));
-        return;
-      }
-    }
-  }
-
   private onFrame(frame: Buffer): void {
     let plain = frame;
     let encrypted = false;
@@ -337,8 +344,16 @@ export class Connection {
       const sessionId = frame.readBigUInt64LE(44);
       const keys = this.sessions.get(sessionId);
       if (!keys?.decryptionKey || this.cipher === 0) throw new WireError('encrypted message for an unknown session');
-      plain = decryptMessage(this.cipher, keys.decryptionKey, frame);
-      this.pool.release(frame);
+      const out = this.pool.acquire(frame.length - 52);
+      try {
+        plain = decryptMessage(this.cipher, keys.decryptionKey, frame, out);
+      } catch (e) {
+        this.pool.release(out);
+        throw e;
+      } finally {
+        this.pool.release(frame);
+      }
+      if (plain !== out) this.pool.release(out);
       encrypted = true;
     }
     if (plain.length < 64 || plain.readUInt32BE(0) !== SMB2_MAGIC) throw new WireError('not an SMB2 message');

@@ -1,7 +1,7 @@
 import { Socket } from 'node:net';
 import { WireError } from '../errors.js';
 import { encodePositiveSessionResponse, frameHeader, NetbiosPacketType, parseFrameHeader } from '../protocol/framing.js';
-import { sharedPool } from '../util/buffer-pool.js';
+import { sharedPool, type BufferPool } from '../util/buffer-pool.js';
 import type { Transport } from './types.js';
 
 /** Size of the buffer small frames are read into; frames are views of it, so it is never reused. */
@@ -16,7 +16,7 @@ const LARGE_FRAME = 128 * 1024;
  * frames land in a stage buffer and are handed on as views; a large frame (a WRITE payload) gets a pooled buffer
  * of its exact size, and the socket reads into it until it is complete. No payload is copied in user space.
  */
-class FrameReader {
+export class FrameReader {
   private stage = Buffer.allocUnsafe(STAGE_SIZE);
   private start = 0;
   private end = 0;
@@ -27,7 +27,9 @@ class FrameReader {
   constructor(
     private readonly netbios: boolean,
     private readonly maxFrameSize: number,
-    private readonly deliver: (type: number, payload: Buffer) => void,
+    /** Receives each whole frame; may be set after construction (before the first read). */
+    public deliver: (type: number, payload: Buffer) => void,
+    private readonly pool: BufferPool = sharedPool,
   ) {}
 
   /** Where the next read goes. */
@@ -61,7 +63,7 @@ class FrameReader {
         continue;
       }
       if (length >= LARGE_FRAME) {
-        this.large = sharedPool.acquire(length);
+        this.large = this.pool.acquire(length);
         s.copy(this.large, 0, this.start + 4, this.end);
         this.largeFilled = have;
         this.largeType = type;
