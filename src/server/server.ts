@@ -6,7 +6,6 @@ import type { UserStore } from '../auth/users.js';
 import type { FileStore } from '../store/types.js';
 import { noteRemoved } from '../store/resolve.js';
 import { TcpTransport, normalizeAddress } from '../transport/tcp.js';
-import { defaultAccessPolicy } from '../config/server-config.js';
 import { Status } from '../protocol/nt-status.js';
 import type { CidrRange } from '../util/cidr.js';
 import { AccessControl, hostAllowed, type AccessPolicy } from './access.js';
@@ -59,8 +58,8 @@ export interface ServerConfig {
   shares: ShareOptions[];
   logLevel: LogLevel;
   logger?: Logger;
-  /** Host lists, limits, deadlines and brute-force settings (config/ gives the defaults when absent). */
-  access?: AccessPolicy;
+  /** Host lists, limits, deadlines and brute-force settings (config/'s defaultAccessPolicy() gives the defaults). */
+  access: AccessPolicy;
   /** JSON-lines audit log destination (a path, or "-" for standard output). */
   auditLog?: string;
 }
@@ -88,7 +87,7 @@ export class SmbServer {
   constructor(config: ServerConfig) {
     this.config = config;
     this.log = config.logger ?? createLogger(config.logLevel);
-    this.access = new AccessControl(config.access ?? defaultAccessPolicy());
+    this.access = new AccessControl(config.access);
     if (config.auditLog !== undefined) {
       this.audit = new AuditLog(config.auditLog);
       this.audit.attach(this.events);

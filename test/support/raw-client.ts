@@ -45,6 +45,7 @@ import { SmbServer, type ServerConfig } from '../../src/server/server.js';
 import { MemoryStore, type MemoryStoreOptions } from '../../src/store/memory.js';
 import { silentLogger, type Logger } from '../../src/util/log.js';
 import { Reader } from '../../src/util/reader.js';
+import { defaultAccessPolicy } from '../../src/config/server-config.js';
 import { Writer } from '../../src/util/writer.js';
 
 /** A response as received: the decoded header, the whole message (a copy) and a reader over its body. */
@@ -710,6 +711,7 @@ export async function startTestServer(
   const store = new MemoryStore(opts.storeOptions);
   const logger = opts.logger ?? silentLogger;
   const server = new SmbServer({
+    access: defaultAccessPolicy(),
     name: 'TESTSRV',
     domain: 'WORKGROUP',
     listen: [{ host: '127.0.0.1', port: 0 }],
