@@ -29,6 +29,4 @@ runServerInteropSuite(
       stop: () => s.stop(),
     };
   },
-  // Share listing over srvsvc comes with the IPC issue.
-  { shareListing: false },
 );

@@ -20,6 +20,11 @@ export async function handleClose(ctx: RequestContext): Promise<Outcome> {
   const open = ctx.open(req.fileId);
   if (!open) return Status.FILE_CLOSED;
   const server = ctx.conn.server;
+  if (open.pipe) {
+    // A pipe has no attributes to report; closing it breaks the pipe (Open's onClose).
+    await server.closeOpen(open);
+    return { body: (w) => encodeCloseResponse(w, { flags: 0, ...ZERO_ATTRS }) };
+  }
   const store = open.tree.share.store!;
   if (open.written && !open.stickyWriteTime && open.stream === undefined) {
     // Windows stamps the last-write time when a written handle closes.

@@ -40,6 +40,8 @@ import {
 } from '../acl.js';
 import { decodeSecurityDescriptor, SecurityInformation, securityDescriptorToBytes, type SecurityDescriptor } from '../../protocol/smb2/fscc/security.js';
 import { WireError } from '../../errors.js';
+import type { PipeEndpoint } from '../ipc/pipe.js';
+import { openPipeEndpoint, pipeCreateResponse } from '../ipc/smb-pipe.js';
 
 /** FILE_CREATE_TREE_CONNECTION (MS-SMB2 2.2.13: "ignored" by the spec; Windows refuses it). */
 const CREATE_TREE_CONNECTION = 0x00000080;
@@ -47,6 +49,9 @@ const CREATE_TREE_CONNECTION = 0x00000080;
 const VALID_CREATE_ATTRIBUTES = 0x00007fb7;
 /** Bits that are valid in DesiredAccess (MS-SMB2 2.2.13.1). */
 const VALID_ACCESS = 0xf21f01ff;
+
+/** What MAXIMUM_ALLOWED grants on a pipe: reading, writing and the attributes. */
+const PIPE_MAXIMUM_ACCESS = AccessMask.FILE_READ_DATA | AccessMask.FILE_WRITE_DATA | AccessMask.FILE_APPEND_DATA | AccessMask.FILE_READ_ATTRIBUTES | AccessMask.FILE_WRITE_ATTRIBUTES | AccessMask.READ_CONTROL | AccessMask.SYNCHRONIZE;
 
 /** Marks a create that lost a race with another create of the same name. */
 const RACED = Symbol('raced');
@@ -56,11 +61,11 @@ export async function handleCreate(ctx: RequestContext): Promise<Outcome> {
   const req = decodeCreateRequest(ctx.r);
   const tree = ctx.tree!;
   const share = tree.share;
-  if (share.kind === 'ipc') return Status.OBJECT_NAME_NOT_FOUND; // named pipes: not served yet
-  const store = share.store!;
-
   const invalid = validateRequest(req);
   if (invalid !== undefined) return invalid;
+  if (share.kind === 'ipc') return openPipe(ctx, req);
+  const store = share.store!;
+
   // MS-SMB2 3.3.5.9.7: no previous versions are kept, so no version at a timewarp token's time exists.
   if (findCreateContext(req.createContexts, CreateContextName.TIMEWARP_TOKEN)) return Status.OBJECT_NAME_NOT_FOUND;
   const alsi = findCreateContext(req.createContexts, CreateContextName.ALLOCATION_SIZE);
@@ -292,10 +297,20 @@ async function newFileAccess(
   return { allowed: allowed >>> 0, sd };
 }
 
+/** A CREATE on IPC$ opens a named pipe (server/ipc/ serves it). */
+function openPipe(ctx: RequestContext, req: CreateRequest): Outcome {
+  const pipe = openPipeEndpoint(ctx, req.name);
+  if (typeof pipe === 'number') return pipe;
+  const node = ctx.conn.server.node(ctx.tree!.share, `\\PIPE\\${pipe.name}`);
+  const granted = mapGenericRights(req.desiredAccess & ~AccessMask.MAXIMUM_ALLOWED) | (req.desiredAccess & AccessMask.MAXIMUM_ALLOWED ? PIPE_MAXIMUM_ACCESS : 0);
+  const fileId = registerOpen(ctx, { node, isDirectory: false, granted, req, stream: undefined, handle: undefined, deleteOnClose: false, pipe });
+  return { body: (w) => encodeCreateResponse(w, pipeCreateResponse(fileId)) };
+}
+
 /** Creates the Open of a successful CREATE and makes it the compound's current file. */
 function registerOpen(
   ctx: RequestContext,
-  o: { node: FileNode; isDirectory: boolean; granted: number; req: CreateRequest; stream: string | undefined; handle: StoreHandle | undefined; deleteOnClose: boolean },
+  o: { node: FileNode; isDirectory: boolean; granted: number; req: CreateRequest; stream: string | undefined; handle: StoreHandle | undefined; deleteOnClose: boolean; pipe?: PipeEndpoint },
 ): FileId {
   const session = ctx.session!;
   const persistentId = ctx.conn.server.allocPersistentId();
@@ -312,6 +327,7 @@ function registerOpen(
     stream: o.stream,
     handle: o.handle,
     deleteOnClose: o.deleteOnClose,
+    ...(o.pipe ? { pipe: o.pipe } : {}),
   });
   o.node.opens.add(open);
   session.opens.set(open.volatileId, open);

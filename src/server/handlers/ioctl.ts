@@ -12,6 +12,7 @@ import { Reader } from '../../util/reader.js';
 import { Writer } from '../../util/writer.js';
 import type { Outcome, RequestContext } from '../context.js';
 import { checkCreditCharge } from './io-checks.js';
+import { pipeIoctl, pipeWait } from '../ipc/smb-pipe.js';
 
 /** IOCTL (MS-SMB2 3.3.5.15): the FSCTLs that clients send to a file server. */
 export async function handleIoctl(ctx: RequestContext): Promise<Outcome> {
@@ -40,8 +41,11 @@ export async function handleIoctl(ctx: RequestContext): Promise<Outcome> {
       break;
   }
   if (!ctx.tree) return Status.NETWORK_NAME_DELETED;
+  // MS-FSCC 2.3.49: FSCTL_PIPE_WAIT goes to the IPC$ tree itself, not to an open.
+  if (req.ctlCode === Fsctl.PIPE_WAIT && ctx.tree.share.kind === 'ipc') return pipeWait(req);
   const open = ctx.open(req.fileId);
   if (!open) return Status.FILE_CLOSED;
+  if (open.pipe) return pipeIoctl(ctx, open.pipe, req);
   if (ctx.tree.share.kind === 'ipc') return Status.NOT_SUPPORTED;
   return Status.INVALID_DEVICE_REQUEST;
 }

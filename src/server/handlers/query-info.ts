@@ -17,6 +17,7 @@ import { fileFacts, QUOTA_FAKE_PATH, shortNameOf, smbPathOf } from '../files.js'
 import type { Open } from '../state/open.js';
 import { storeErrorToStatus } from '../status-map.js';
 import { checkCreditCharge } from './io-checks.js';
+import { pipeQueryInfo } from '../ipc/smb-pipe.js';
 
 /** Classes that read attributes need FILE_READ_ATTRIBUTES (MS-SMB2 3.3.5.20.1). */
 const NEEDS_READ_ATTRIBUTES = new Set<number>([
@@ -34,6 +35,7 @@ export async function handleQueryInfo(ctx: RequestContext): Promise<Outcome> {
   if (req.outputBufferLength > ctx.conn.maxTransactSize) return Status.INVALID_PARAMETER;
   const charge = checkCreditCharge(ctx, Math.max(req.outputBufferLength, req.inputBuffer.length));
   if (charge !== undefined) return charge;
+  if (open.pipe) return pipeQueryInfo(open, open.pipe, req);
   let result: { status: number; data: Buffer };
   try {
     switch (req.infoType) {

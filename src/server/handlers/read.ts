@@ -4,6 +4,7 @@ import { decodeReadRequest, encodeReadResponseHeader } from '../../protocol/smb2
 import type { Outcome, RequestContext } from '../context.js';
 import { sharedPool } from '../../util/buffer-pool.js';
 import { storeErrorToStatus } from '../status-map.js';
+import { pipeRead } from '../ipc/smb-pipe.js';
 import { checkCreditCharge, MAX_FILE_OFFSET, MAX_FILE_SIZE } from './io-checks.js';
 
 /** READ (MS-SMB2 3.3.5.12): the data goes out as its own chunk, read straight into a fresh buffer. */
@@ -11,6 +12,7 @@ export async function handleRead(ctx: RequestContext): Promise<Outcome> {
   const req = decodeReadRequest(ctx.r);
   const open = ctx.open(req.fileId);
   if (!open) return Status.FILE_CLOSED;
+  if (open.pipe) return pipeRead(ctx, open.pipe, req);
   if (open.isDirectory || !open.handle) return Status.INVALID_DEVICE_REQUEST;
   if (!(open.grantedAccess & (AccessMask.FILE_READ_DATA | AccessMask.FILE_EXECUTE))) return Status.ACCESS_DENIED;
   if (req.length > ctx.conn.maxReadSize) return Status.INVALID_PARAMETER;

@@ -26,6 +26,7 @@ import type { Open } from '../state/open.js';
 import { roundToClusters } from '../state/file-node.js';
 import { MAX_FILE_SIZE } from './io-checks.js';
 import { storeErrorToStatus } from '../status-map.js';
+import { pipeSetInfo } from '../ipc/smb-pipe.js';
 
 /** SET_INFO (MS-SMB2 3.3.5.21, MS-FSA 2.1.5.14). */
 export async function handleSetInfo(ctx: RequestContext): Promise<Outcome> {
@@ -33,6 +34,10 @@ export async function handleSetInfo(ctx: RequestContext): Promise<Outcome> {
   const open = ctx.open(req.fileId);
   if (!open) return Status.FILE_CLOSED;
   if (req.buffer.length > ctx.conn.maxTransactSize) return Status.INVALID_PARAMETER;
+  if (open.pipe) {
+    const s = pipeSetInfo(open.pipe, req.infoType, req.fileInfoClass, req.buffer);
+    return s === Status.SUCCESS ? { body: (w) => encodeSetInfoResponse(w) } : s;
+  }
   let status: number;
   switch (req.infoType) {
     case InfoType.FILE: {

@@ -3,6 +3,7 @@ import { AccessMask } from '../../protocol/smb2/constants.js';
 import { decodeWriteRequest, encodeWriteResponse } from '../../protocol/smb2/commands/write.js';
 import type { Outcome, RequestContext } from '../context.js';
 import { storeErrorToStatus } from '../status-map.js';
+import { pipeWrite } from '../ipc/smb-pipe.js';
 import { checkCreditCharge, MAX_FILE_OFFSET, MAX_FILE_SIZE } from './io-checks.js';
 
 /** Offset meaning "append at the end of file" for handles with FILE_APPEND_DATA (MS-SMB2 2.2.21). */
@@ -13,6 +14,7 @@ export async function handleWrite(ctx: RequestContext): Promise<Outcome> {
   const req = decodeWriteRequest(ctx.r);
   const open = ctx.open(req.fileId);
   if (!open) return Status.FILE_CLOSED;
+  if (open.pipe) return pipeWrite(ctx, open.pipe, req);
   if (open.isDirectory || !open.handle) return Status.INVALID_DEVICE_REQUEST;
   const canWrite = (open.grantedAccess & AccessMask.FILE_WRITE_DATA) !== 0;
   const canAppend = (open.grantedAccess & AccessMask.FILE_APPEND_DATA) !== 0;

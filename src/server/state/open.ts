@@ -1,4 +1,5 @@
 import type { DirEntry, StoreHandle } from '../../store/types.js';
+import type { PipeEndpoint } from '../ipc/pipe.js';
 import type { FileNode } from './file-node.js';
 import type { Session } from './session.js';
 import type { Tree } from './tree.js';
@@ -27,6 +28,8 @@ export class Open {
   /** Named stream ("name" of "file:name:$DATA"), or undefined for the default data stream. */
   readonly stream: string | undefined;
   handle: StoreHandle | undefined;
+  /** The named pipe of an open on IPC$ (its commands are served by server/ipc/). */
+  readonly pipe: PipeEndpoint | undefined;
   deleteOnClose: boolean;
   /** FilePositionInformation (kept for clients that set/query it). */
   currentByteOffset = 0n;
@@ -53,6 +56,7 @@ export class Open {
     stream: string | undefined;
     handle: StoreHandle | undefined;
     deleteOnClose: boolean;
+    pipe?: PipeEndpoint;
   }) {
     this.persistentId = init.persistentId;
     this.volatileId = init.volatileId;
@@ -66,6 +70,9 @@ export class Open {
     this.stream = init.stream;
     this.handle = init.handle;
     this.deleteOnClose = init.deleteOnClose;
+    this.pipe = init.pipe;
+    // Closing the handle breaks the pipe: pending reads complete and the RPC association ends.
+    if (init.pipe) this.onClose.add(() => init.pipe!.close());
   }
 
   /** Store path of this open's file (follows renames through the node). */

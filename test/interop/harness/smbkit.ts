@@ -17,6 +17,8 @@ export interface SmbkitShare {
   guest?: boolean;
   /** Every request must be encrypted. */
   encrypt?: boolean;
+  /** The share's comment (what share listings show). */
+  comment?: string;
 }
 
 export interface SmbkitOptions {
@@ -69,6 +71,7 @@ export async function startSmbkit(o: SmbkitOptions): Promise<SmbkitServer> {
     if (s.readOnly) lines.push('read_only = true');
     if (s.guest) lines.push('guest = true');
     if (s.encrypt) lines.push('encrypt = true');
+    if (s.comment !== undefined) lines.push(`comment = ${tomlValue(s.comment)}`);
   }
   const confPath = join(dir, 'smbkit.toml');
   await writeFile(confPath, lines.join('\n') + '\n');
