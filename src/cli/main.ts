@@ -6,6 +6,11 @@ commands:
   serve DIR            share DIR over SMB 2/3 (quick mode), or
   serve --config FILE  serve what a TOML configuration file describes
   user add|del|list --users FILE   manage a users file (NT hashes, never passwords)
+  ls URL [-l] [--json]             list a directory on a share (URL: smb://[DOMAIN;]USER@HOST[:PORT]/SHARE/PATH)
+  get URL [LOCAL] [-r]             download a file or (-r) a directory tree
+  put LOCAL URL [-r]               upload a file or (-r) a directory tree
+  rm URL [-r]   mkdir URL [-p]   mv URL NEWPATH   cat URL   shares URL
+                                   (password: SMBKIT_PASSWORD or the prompt; 'smbkit ls --help' for options)
   help                 this text
 
 Run 'smbkit serve --help' for the options of serve.
@@ -21,6 +26,16 @@ export async function main(argv: string[]): Promise<void> {
         return;
       case 'user':
         await (await import('./user.js')).runUser(rest);
+        return;
+      case 'ls':
+      case 'get':
+      case 'put':
+      case 'rm':
+      case 'mkdir':
+      case 'mv':
+      case 'cat':
+      case 'shares':
+        await (await import('./client-commands.js')).runClientCommand(command, rest);
         return;
       case undefined:
       case 'help':
