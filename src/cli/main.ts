@@ -6,6 +6,8 @@ commands:
   serve DIR            share DIR over SMB 2/3 (quick mode), or
   serve --config FILE  serve what a TOML configuration file describes
   user add|del|list --users FILE   manage a users file (NT hashes, never passwords)
+  scan TARGET...       probe SMB servers for exposure (--json, --fail-on high|medium|low exits 3)
+  ports                list local sockets on the SMB ports and flag public/wildcard binds
   ls URL [-l] [--json]             list a directory on a share (URL: smb://[DOMAIN;]USER@HOST[:PORT]/SHARE/PATH)
   get URL [LOCAL] [-r]             download a file or (-r) a directory tree
   put LOCAL URL [-r]               upload a file or (-r) a directory tree
@@ -26,6 +28,12 @@ export async function main(argv: string[]): Promise<void> {
         return;
       case 'user':
         await (await import('./user.js')).runUser(rest);
+        return;
+      case 'scan':
+        await (await import('./scan.js')).runScan(rest);
+        return;
+      case 'ports':
+        await (await import('./ports.js')).runPorts(rest);
         return;
       case 'ls':
       case 'get':
