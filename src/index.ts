@@ -1,6 +1,7 @@
 /** smbkit's public API: the SMB 2/3 client, the server, its stores, and the error classes. */
 export { connect, parseSmbUrl, Client } from './client/client.js';
-export type { ConnectOptions, ClientInfo } from './client/client.js';
+export type { ConnectOptions, ClientInfo, ShareEntry } from './client/client.js';
+export { RpcError } from './client/rpc.js';
 export { Share, smbPath } from './client/share.js';
 export type { OpenFlags, ReaddirOptions, RmOptions } from './client/share.js';
 export { FileHandle } from './client/file-handle.js';

@@ -557,20 +557,13 @@ async function cmdCat(client: Client, _args: string[], ctx: Ctx): Promise<void> 
   }
 }
 
-interface ShareInfo {
-  name: string;
-  type?: string | number;
-  comment?: string;
-}
-
 async function cmdShares(client: Client, _args: string[], ctx: Ctx): Promise<void> {
-  // listShares needs srvsvc; until it exists it rejects with STATUS_NOT_SUPPORTED and the reason.
-  const result: unknown = await client.listShares();
-  const list = (Array.isArray(result) ? result : []) as ShareInfo[];
+  // srvsvc NetrShareEnum over IPC$: [{ name, type: 'disk'|'printer'|'device'|'ipc', special, comment }].
+  const list = await client.listShares();
   if (ctx.json) {
     writeJson(ctx, list);
     return;
   }
   const width = Math.max(4, ...list.map((s) => s.name.length));
-  ctx.out.write(list.map((s) => `${s.name.padEnd(width)}  ${String(s.type ?? '').padEnd(8)}  ${s.comment ?? ''}`.trimEnd() + '\n').join(''));
+  ctx.out.write(list.map((s) => `${s.name.padEnd(width)}  ${s.type.padEnd(8)}  ${s.comment}`.trimEnd() + '\n').join(''));
 }

@@ -246,13 +246,18 @@ function suite(name: string, start: () => Promise<Target>): void {
       await ok(['ls', '--user', `${USER}`, '--timeout', '20', `smb://${t.host}/data`]);
     });
 
-    test('shares: the list, or until srvsvc exists, a clear error', async () => {
+    test('shares: the list from srvsvc (rows and JSON)', async () => {
       const r = await cli(['shares', `smb://${USER}@${t.host}`]);
-      if (r.code === 0) assert.match(r.stdout.toString('utf8'), /\bdata\b/);
-      else {
-        assert.equal(r.code, 1);
-        assert.match(r.stderr, /^smbkit: STATUS_NOT_SUPPORTED: .*srvsvc/);
-      }
+      assert.equal(r.code, 0, r.stderr);
+      const rows = r.stdout.toString('utf8').split('\n').filter((l) => l !== '');
+      assert.ok(rows.some((l) => /^data\s+disk\b/.test(l)), rows.join('\n'));
+      assert.ok(rows.some((l) => /^IPC\$\s+ipc\b/.test(l)), rows.join('\n'));
+      const j = await cli(['shares', '--json', `smb://${USER}@${t.host}`]);
+      assert.equal(j.code, 0, j.stderr);
+      const list = JSON.parse(j.stdout.toString('utf8')) as { name: string; type: string; special: boolean; comment: string }[];
+      const data = list.find((s) => s.name === 'data');
+      assert.ok(data && data.type === 'disk' && data.special === false && typeof data.comment === 'string', j.stdout.toString('utf8'));
+      assert.equal(list.find((s) => s.name === 'IPC$')?.special, true);
     });
   });
 }
