@@ -7,6 +7,7 @@ import { readFile, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sortFindings } from './findings.js';
 import { classifyAddress } from './targets.js';
+import { ipv6ToText } from '../util/cidr.js';
 import type { AddressClass, Finding, Severity } from './types.js';
 
 /** RPC endpoint mapper, NetBIOS name/datagram/session, SMB direct. */
@@ -56,29 +57,11 @@ export function decodeProcAddress(hex: string): { address: string; family: 4 | 6
     const word = Buffer.from(hex.slice(w * 8, w * 8 + 8), 'hex');
     for (let i = 0; i < 4; i++) bytes[w * 4 + i] = word[3 - i]!;
   }
-  const groups: string[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(bytes.readUInt16BE(i).toString(16));
-  // ::ffff:a.b.c.d for IPv4-mapped addresses, else the shortest form (first longest run of zeros as ::).
-  if (groups.slice(0, 5).every((g) => g === '0') && groups[5] === 'ffff') {
+  // ::ffff:a.b.c.d for IPv4-mapped addresses, else the RFC 5952 form.
+  if (bytes.subarray(0, 10).every((x) => x === 0) && bytes[10] === 0xff && bytes[11] === 0xff) {
     return { address: `::ffff:${bytes[12]}.${bytes[13]}.${bytes[14]}.${bytes[15]}`, family: 6 };
   }
-  let best = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== '0') {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === '0') j++;
-    if (j - i > bestLen && j - i > 1) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  if (best < 0) return { address: groups.join(':'), family: 6 };
-  return { address: `${groups.slice(0, best).join(':')}::${groups.slice(best + bestLen).join(':')}`, family: 6 };
+  return { address: ipv6ToText(bytes), family: 6 };
 }
 
 /** Parses one /proc/net/{tcp,udp}[6] table, keeping listening (TCP) or unconnected bound (UDP) sockets on `ports`. */

@@ -69,3 +69,26 @@ export function matchesAny(address: string, ranges: readonly CidrRange[]): boole
   const v = parseAddress(address);
   return v !== undefined && ranges.some((r) => inRange(v, r));
 }
+
+/** The RFC 5952 text form of 16 address bytes: lower-case hex, the first longest run of 2+ zero groups as "::". */
+export function ipv6ToText(b: Uint8Array): string {
+  const groups: string[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push((((b[i] ?? 0) << 8) | (b[i + 1] ?? 0)).toString(16));
+  let best = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== '0') {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === '0') j++;
+    if (j - i > bestLen && j - i > 1) {
+      best = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  if (best < 0) return groups.join(':');
+  return `${groups.slice(0, best).join(':')}::${groups.slice(best + bestLen).join(':')}`;
+}

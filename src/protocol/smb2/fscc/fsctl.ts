@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import { WireError } from '../../../errors.js';
 import type { Reader } from '../../../util/reader.js';
 import type { Writer } from '../../../util/writer.js';
+import { ipv6ToText } from '../../../util/cidr.js';
 import { Status } from '../../nt-status.js';
 
 // --- FSCTL_VALIDATE_NEGOTIATE_INFO (MS-SMB2 2.2.31.4 / 2.2.32.6) ------------------------------------------
@@ -106,28 +107,6 @@ function ipv6Bytes(text: string): Buffer {
   return b;
 }
 
-function ipv6Text(b: Buffer): string {
-  const groups: string[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(b.readUInt16BE(i).toString(16));
-  // Compress the longest run of zero groups (RFC 5952).
-  let best = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== '0') {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === '0') j++;
-    if (j - i > bestLen && j - i > 1) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  if (best < 0) return groups.join(':');
-  return `${groups.slice(0, best).join(':')}::${groups.slice(best + bestLen).join(':')}`;
-}
 
 /** The response list: 152-byte entries chained by Next (0 on the last). */
 export function encodeNetworkInterfaceInfo(w: Writer, list: readonly NetworkInterfaceInfo[]): void {
@@ -157,7 +136,7 @@ export function decodeNetworkInterfaceInfo(r: Reader): NetworkInterfaceInfo[] {
       info = { ifIndex, capability, linkSpeed, address: `${a[0]}.${a[1]}.${a[2]}.${a[3]}` };
     } else if (family === AF_INET6) {
       r.skip(4);
-      const address = ipv6Text(r.bytes(16));
+      const address = ipv6ToText(r.bytes(16));
       info = { ifIndex, capability, linkSpeed, address, scopeId: r.u32() };
     } else {
       throw new WireError(`unknown address family ${family}`);
