@@ -1,14 +1,15 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { WireError } from '../errors.js';
+import { SMB2_TRANSFORM_MAGIC } from '../protocol/smb2/constants.js';
+import { decodeTransformHeader, TRANSFORM_AAD_OFFSET, TRANSFORM_HEADER_SIZE } from '../protocol/smb2/transform.js';
+import { Reader } from '../util/reader.js';
+
+export { TRANSFORM_HEADER_SIZE };
 import { Cipher } from '../protocol/smb2/constants.js';
 
-/** SMB2 TRANSFORM_HEADER (MS-SMB2 2.2.41): 52 bytes. */
-export const TRANSFORM_HEADER_SIZE = 52;
-/** ProtocolId 0xFD 'S' 'M' 'B', read as a big-endian u32. */
-export const TRANSFORM_PROTOCOL_ID = 0xfd534d42;
 /** Flags (3.1.1) / EncryptionAlgorithm (3.0.x): both are 0x0001 for an encrypted message. */
 const TRANSFORM_FLAG_ENCRYPTED = 0x0001;
-const AAD_OFFSET = 20;
+const AAD_OFFSET = TRANSFORM_AAD_OFFSET;
 /** Bytes per cipher update call (see encryptMessage). */
 const PIECE = 64 * 1024;
 
@@ -54,27 +55,6 @@ export function nextNonce(cipher: number): Buffer {
   return n;
 }
 
-export interface TransformHeader {
-  signature: Buffer;
-  /** The full 16-byte Nonce field (the cipher uses its first 11 or 12 bytes). */
-  nonce: Buffer;
-  originalMessageSize: number;
-  flags: number;
-  sessionId: bigint;
-}
-
-/** Decodes the 52-byte transform header (views, no copies); throws WireError when it is not one. */
-export function decodeTransformHeader(buf: Buffer): TransformHeader {
-  if (buf.length < TRANSFORM_HEADER_SIZE) throw new WireError('transform header truncated');
-  if (buf.readUInt32BE(0) !== TRANSFORM_PROTOCOL_ID) throw new WireError('not an SMB2 TRANSFORM_HEADER');
-  return {
-    signature: buf.subarray(4, 20),
-    nonce: buf.subarray(20, 36),
-    originalMessageSize: buf.readUInt32LE(36),
-    flags: buf.readUInt16LE(42),
-    sessionId: buf.readBigUInt64LE(44),
-  };
-}
 
 function checkKey(info: CipherInfo, key: Uint8Array): void {
   if (key.length !== info.keyLength) throw new RangeError(`${info.name} needs a ${info.keyLength}-byte key`);
@@ -99,7 +79,7 @@ export function encryptMessage(
   const n = nonce ?? nextNonce(cipher);
   if (n.length !== info.nonceLength) throw new RangeError(`${info.name} needs a ${info.nonceLength}-byte nonce`);
   const header = Buffer.alloc(TRANSFORM_HEADER_SIZE);
-  header.writeUInt32BE(TRANSFORM_PROTOCOL_ID, 0);
+  header.writeUInt32BE(SMB2_TRANSFORM_MAGIC, 0);
   n.copy(header, 20);
   header.writeUInt32LE(size, 36);
   header.writeUInt16LE(TRANSFORM_FLAG_ENCRYPTED, 42);
@@ -140,7 +120,8 @@ export function encryptMessage(
 export function decryptMessage(cipher: number, key: Uint8Array, transform: Buffer, out?: Buffer): Buffer {
   const info = cipherInfo(cipher);
   checkKey(info, key);
-  const h = decodeTransformHeader(transform);
+  if (transform.length < TRANSFORM_HEADER_SIZE) throw new WireError('transform header truncated');
+  const h = decodeTransformHeader(new Reader(transform));
   const ciphertext = transform.subarray(TRANSFORM_HEADER_SIZE);
   // MS-SMB2 3.3.5.2.1.1: OriginalMessageSize must match what follows; Flags must say "encrypted".
   if (h.originalMessageSize !== ciphertext.length) throw new WireError('transform OriginalMessageSize mismatch');

@@ -4,12 +4,13 @@ import { createCipheriv } from 'node:crypto';
 import { WireError } from '../../../src/errors.js';
 import {
   TRANSFORM_HEADER_SIZE,
-  decodeTransformHeader,
   decryptMessage,
   encryptMessage,
   nextNonce,
 } from '../../../src/crypto/encryption.js';
 import { Cipher } from '../../../src/protocol/smb2/constants.js';
+import { decodeTransformHeader } from '../../../src/protocol/smb2/transform.js';
+import { Reader } from '../../../src/util/reader.js';
 
 const CIPHERS = [
   ['AES-128-CCM', Cipher.AES128_CCM, 16, 11],
@@ -26,7 +27,7 @@ for (const [name, cipher, keyLen, nonceLen] of CIPHERS) {
     const parts = encryptMessage(cipher, key, 0x1122334455667788n, [plaintext.subarray(0, 64), plaintext.subarray(64)]);
     const wire = Buffer.concat(parts);
     assert.equal(wire.length, TRANSFORM_HEADER_SIZE + plaintext.length);
-    const h = decodeTransformHeader(wire);
+    const h = decodeTransformHeader(new Reader(wire));
     assert.equal(wire.readUInt32BE(0), 0xfd534d42);
     assert.equal(h.sessionId, 0x1122334455667788n);
     assert.equal(h.originalMessageSize, plaintext.length);
