@@ -141,6 +141,8 @@ export class Share {
         out = Buffer.from(first);
         rr!.release();
       } else {
+        // Sized to the end of file: fresh pages are costly, so a buffer twice the file (and its copy) is avoided
+        // unless the file really grew; one small READ past the end tells.
         let buf = Buffer.allocUnsafe(Math.max(Number(create.endOfFile), chunk * 2));
         first.copy(buf, 0);
         rr!.release();
@@ -149,8 +151,12 @@ export class Share {
           const n = await h.readInto(buf, filled, buf.length - filled, filled);
           filled += n;
           if (filled < buf.length) break;
+          const more = await h.readChunk(filled, chunk);
+          if (more.length === 0) break;
           const bigger = Buffer.allocUnsafe(buf.length * 2);
           buf.copy(bigger);
+          more.copy(bigger, filled);
+          filled += more.length;
           buf = bigger;
         }
         out = buf.subarray(0, filled);

@@ -1,0 +1,235 @@
+/**
+ * Client benchmark: smbkit's client next to smbclient against one Samba (127.0.0.24), alternating, get and put of
+ * one large file, median MB/s and the ratio client/smbclient; then 1 MiB and 64 MiB reads through @marsaud/smb2
+ * (NTLMv1 + MD4, so in a child process with Node's legacy OpenSSL provider), its data checked by SHA-256.
+ *
+ *   node dist/bench/client.js [--size 1G|256M|...] [--runs 3]
+ */
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { fileURLToPath } from 'node:url';
+import { connect } from '../src/index.js';
+import { GiB, makeFile, MiB, sha256File } from '../test/interop/harness/files.js';
+import { startSamba } from '../test/interop/harness/samba.js';
+import { parseAverageRate, quotePath, smbclient } from '../test/interop/harness/smbclient.js';
+import type { SmbclientResult } from '../test/interop/harness/smbclient.js';
+import { parseSize } from './transfer.js';
+
+const HOST = '127.0.0.24';
+const SHARE = 'bench';
+const USER = 'smbkit_cb';
+const PASSWORD = 'Cl1ent bench!';
+
+export interface ClientBenchOptions {
+  size?: number;
+  runs?: number;
+  log?: (line: string) => void;
+}
+
+export interface Measure {
+  label: string;
+  runs: number[];
+  /** Median bytes/second (NaN when every run failed). */
+  bps: number;
+}
+
+export interface MarsaudResult {
+  size: number;
+  bps: number | undefined;
+  /** 'ok', 'wrong data (sha256 differs)' or the error. */
+  outcome: string;
+}
+
+export interface ClientBenchReport {
+  size: number;
+  clientGet: Measure;
+  smbclientGet: Measure;
+  clientPut: Measure;
+  smbclientPut: Measure;
+  /** sha256 of the client's first get equals the source. */
+  clientGetVerified: boolean;
+  marsaud: MarsaudResult[];
+}
+
+function median(xs: number[]): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
+}
+
+function smbclientRate(r: SmbclientResult, size: number, what: string): number {
+  if (r.code !== 0 || /NT_STATUS_/.test(r.stdout + r.stderr)) throw new Error(`${what} failed (exit ${r.code}): ${r.stdout}${r.stderr}`);
+  return parseAverageRate(r.stdout + r.stderr) ?? size / (r.durationMs / 1000);
+}
+
+const mb = (bps: number | undefined): string => (bps === undefined || Number.isNaN(bps) ? '-' : (bps / 1e6).toFixed(0));
+
+/** Reads `file` through @marsaud/smb2 in a child (NODE_OPTIONS=--openssl-legacy-provider for MD4). */
+function marsaudRead(file: string, expectedSha: string, size: number): Promise<MarsaudResult> {
+  return new Promise((resolve) => {
+    const script = fileURLToPath(import.meta.url);
+    const child = spawn(process.execPath, [script, '--marsaud-child', file], {
+      env: { ...process.env, NODE_OPTIONS: `${process.env['NODE_OPTIONS'] ?? ''} --openssl-legacy-provider`.trim() },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), Math.max(60_000, (size / 5e6) * 1000));
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      const line = out.trim().split('\n').at(-1) ?? '';
+      try {
+        const r = JSON.parse(line) as { ok: boolean; ms?: number; sha?: string; length?: number; error?: string };
+        if (!r.ok) return resolve({ size, bps: undefined, outcome: `error: ${r.error ?? '?'}` });
+        const bps = size / ((r.ms ?? 1) / 1000);
+        const outcome = r.sha === expectedSha ? 'ok' : `wrong data (sha256 differs, ${r.length ?? '?'} bytes)`;
+        resolve({ size, bps, outcome });
+      } catch {
+        const why = signal !== null ? `killed (${signal}, timeout)` : `exit ${code ?? '-'}`;
+        resolve({ size, bps: undefined, outcome: `${why}: ${(err || out).trim().split('\n').slice(-3).join(' | ').slice(0, 300)}` });
+      }
+    });
+  });
+}
+
+/** The child side: one readFile through @marsaud/smb2, one JSON line on stdout. */
+async function marsaudChild(file: string): Promise<void> {
+  const spec = '@marsaud/smb2';
+  const mod = (await import(spec)) as { default: new (o: Record<string, unknown>) => { readFile(p: string): Promise<Buffer>; disconnect(): void } };
+  const c = new mod.default({ share: `\\\\${HOST}\\${SHARE}`, domain: 'WORKGROUP', username: USER, password: PASSWORD, autoCloseTimeout: 0 });
+  try {
+    const t = performance.now();
+    const data = await c.readFile(file);
+    const ms = performance.now() - t;
+    process.stdout.write(`${JSON.stringify({ ok: true, ms, length: data.length, sha: createHash('sha256').update(data).digest('hex') })}\n`);
+  } catch (e) {
+    process.stdout.write(`${JSON.stringify({ ok: false, error: e instanceof Error ? e.message : String(e) })}\n`);
+  } finally {
+    try {
+      c.disconnect();
+    } catch {
+      // never connected
+    }
+  }
+}
+
+export async function benchClient(opts: ClientBenchOptions = {}): Promise<ClientBenchReport> {
+  const size = opts.size ?? GiB;
+  const runs = opts.runs ?? 3;
+  const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+  const local = await mkdtemp(join(tmpdir(), 'smbkit-client-bench-'));
+  const src = join(local, 'bench.bin');
+  const dst = join(local, 'got.bin');
+  const samba = await startSamba({
+    address: HOST,
+    ports: [445],
+    users: [{ name: USER, password: PASSWORD }],
+    shares: [{ name: SHARE }],
+    // @marsaud/smb2 speaks SMB 2.0.2 with NTLMv1 only.
+    global: { 'ntlm auth': 'yes', 'server min protocol': 'SMB2_02' },
+  });
+  try {
+    await makeFile(src, size);
+    const srcSha = await sha256File(src);
+    const call = (commands: string): Promise<SmbclientResult> =>
+      smbclient({ host: HOST, share: SHARE, user: USER, password: PASSWORD, maxProtocol: 'SMB3_11', minProtocol: 'SMB3_11', commands, timeoutMs: Math.max(120_000, (size / 20e6) * 1000) });
+    smbclientRate(await call(`put ${quotePath(src)} bench.bin`), size, 'seed put');
+
+    const m = (label: string): Measure => ({ label, runs: [], bps: NaN });
+    const r = { clientGet: m('smbkit client get'), smbclientGet: m('smbclient get'), clientPut: m('smbkit client put'), smbclientPut: m('smbclient put') };
+    let clientGetVerified = false;
+    // One connection for the whole run, as smbclient's figure excludes connect and login too.
+    const client = await connect({ host: HOST, share: SHARE, user: USER, password: PASSWORD, timeoutMs: 120_000 });
+    try {
+      const s = client.share();
+      await s.connect();
+      for (let i = 0; i < runs; i++) {
+        let t = performance.now();
+        await pipeline(s.createReadStream('bench.bin'), createWriteStream(dst));
+        r.clientGet.runs.push(size / ((performance.now() - t) / 1000));
+        if (i === 0) clientGetVerified = (await sha256File(dst)) === srcSha;
+        await rm(dst, { force: true });
+        r.smbclientGet.runs.push(smbclientRate(await call(`get bench.bin ${quotePath(dst)}`), size, 'smbclient get'));
+        await rm(dst, { force: true });
+        t = performance.now();
+        await pipeline(createReadStream(src, { highWaterMark: MiB }), s.createWriteStream('bench.bin'));
+        r.clientPut.runs.push(size / ((performance.now() - t) / 1000));
+        r.smbclientPut.runs.push(smbclientRate(await call(`put ${quotePath(src)} bench.bin`), size, 'smbclient put'));
+        log(
+          `run ${i + 1}/${runs}: get client ${mb(r.clientGet.runs.at(-1))} smbclient ${mb(r.smbclientGet.runs.at(-1))}, ` +
+            `put client ${mb(r.clientPut.runs.at(-1))} smbclient ${mb(r.smbclientPut.runs.at(-1))} MB/s`,
+        );
+      }
+    } finally {
+      await client.close();
+    }
+    for (const x of Object.values(r)) x.bps = median(x.runs);
+
+    const marsaud: MarsaudResult[] = [];
+    const shareDir = samba.sharePaths.get(SHARE);
+    if (shareDir === undefined) throw new Error('no share path');
+    for (const n of [MiB, 64 * MiB]) {
+      const name = `m${n}.bin`;
+      const p = join(shareDir, name);
+      await makeFile(p, n);
+      await chmod(p, 0o666);
+      const res = await marsaudRead(name, await sha256File(p), n);
+      log(`@marsaud/smb2 readFile ${n} bytes: ${res.outcome}${res.bps !== undefined ? `, ${mb(res.bps)} MB/s` : ''}`);
+      marsaud.push(res);
+    }
+    return { size, ...r, clientGetVerified, marsaud };
+  } finally {
+    await samba.stop();
+    await rm(local, { recursive: true, force: true });
+  }
+}
+
+export function formatClientBench(r: ClientBenchReport): string {
+  const ratio = (a: number, b: number): string => (b > 0 && !Number.isNaN(a) ? (a / b).toFixed(2) : '-');
+  const lines = [
+    `file ${r.size} bytes, Samba ${HOST}, median of ${r.clientGet.runs.length} runs (MB = 10^6 bytes); client get sha256 ${r.clientGetVerified ? 'ok' : 'MISMATCH'}`,
+    `${'client'.padEnd(22)} ${'get MB/s'.padStart(9)} ${'put MB/s'.padStart(9)}`,
+    `${'smbkit client'.padEnd(22)} ${mb(r.clientGet.bps).padStart(9)} ${mb(r.clientPut.bps).padStart(9)}`,
+    `${'smbclient (SMB3_11)'.padEnd(22)} ${mb(r.smbclientGet.bps).padStart(9)} ${mb(r.smbclientPut.bps).padStart(9)}`,
+    `${'client/smbclient'.padEnd(22)} ${ratio(r.clientGet.bps, r.smbclientGet.bps).padStart(9)} ${ratio(r.clientPut.bps, r.smbclientPut.bps).padStart(9)}`,
+    '',
+    `${'@marsaud/smb2 readFile'.padEnd(22)} ${'MB/s'.padStart(9)}  outcome`,
+  ];
+  for (const m of r.marsaud) lines.push(`${`${m.size / MiB} MiB`.padEnd(22)} ${mb(m.bps).padStart(9)}  ${m.outcome}`);
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  if (argv[0] === '--marsaud-child') {
+    await marsaudChild(argv[1] ?? '');
+    return;
+  }
+  const get = (name: string): string | undefined => {
+    const i = argv.indexOf(`--${name}`);
+    if (i >= 0) return argv[i + 1];
+    return argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+  };
+  const size = get('size');
+  const runs = get('runs');
+  const report = await benchClient({
+    ...(size !== undefined ? { size: parseSize(size) } : {}),
+    ...(runs !== undefined ? { runs: Number(runs) } : {}),
+  });
+  process.stdout.write(`${formatClientBench(report)}\n`);
+}
+
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main().catch((e: unknown) => {
+    process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exitCode = 1;
+  });
+}
