@@ -324,15 +324,8 @@ export function decodeAuthenticate(buf: Buffer): AuthenticateMessage {
   return msg;
 }
 
-export interface AuthenticateFields {
-  flags: number;
-  lmChallengeResponse: Buffer;
-  ntChallengeResponse: Buffer;
-  domain: string;
-  user: string;
-  workstation: string;
-  encryptedRandomSessionKey: Buffer;
-  version?: NtlmVersion;
+/** What encodeAuthenticate takes: the decoded message's fields, with the MIC field reserved instead of given. */
+export interface AuthenticateFields extends Omit<AuthenticateMessage, 'mic' | 'micOffset'> {
   /** Reserve the 16-byte MIC field (zeroed; patch it after computing the MIC over the message). */
   withMic: boolean;
 }
