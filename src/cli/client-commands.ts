@@ -8,13 +8,12 @@ import { mkdir, readdir, stat, utimes } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { parseArgs } from 'node:util';
 import { connect, type Client } from '../client/client.js';
 import type { Share } from '../client/share.js';
 import type { DialectName, Protection } from '../client/session.js';
 import type { SmbStats } from '../client/stats.js';
 import { SmbError, TransportError } from '../errors.js';
-import { UsageError } from './main.js';
+import { parseCommandArgs, UsageError } from './main.js';
 import { Progress } from './progress.js';
 import { baseName, joinPath, parentPath, parseTarget, resolveCredentials, uncOf, type SmbTarget } from './url.js';
 import { PasswordInputError, readHiddenLine, type RawModeInput } from './user.js';
@@ -97,9 +96,8 @@ export function parseClientArgs(command: ClientCommand, argv: string[]): { opts:
       throw new UsageError('passwords are never taken as options (they would show in ps and the shell history); set SMBKIT_PASSWORD or type it when asked');
     }
   }
-  let parsed;
-  try {
-    parsed = parseArgs({
+  const parsed = parseCommandArgs(
+    {
       args: argv,
       allowPositionals: true,
       strict: true,
@@ -120,10 +118,9 @@ export function parseClientArgs(command: ClientCommand, argv: string[]): { opts:
         long: { type: 'boolean', short: 'l' },
         help: { type: 'boolean', short: 'h' },
       },
-    });
-  } catch (e) {
-    throw new UsageError(`${(e as Error).message}\n${CLIENT_HELP}`);
-  }
+    },
+    CLIENT_HELP,
+  );
   const opts = parsed.values as Opts;
   const positionals = parsed.positionals;
   if (opts.help) return { opts, positionals };

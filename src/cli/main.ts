@@ -1,3 +1,4 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError } from '../config/schema.js';
 
 const USAGE = `usage: smbkit <command> [options]
@@ -67,4 +68,13 @@ export async function main(argv: string[]): Promise<void> {
 
 export class UsageError extends Error {
   override readonly name = 'UsageError';
+}
+
+/** node:util parseArgs for a command: a bad option is a UsageError carrying the command's help. */
+export function parseCommandArgs<T extends ParseArgsConfig>(config: T, help: string): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs(config);
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message}\n${help}`);
+  }
 }

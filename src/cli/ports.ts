@@ -1,8 +1,7 @@
-import { parseArgs } from 'node:util';
 import { failsAt, isSeverity } from '../scan/findings.js';
 import { SMB_PORTS, localPorts } from '../scan/ports.js';
 import { formatFinding, paint, styleFor } from '../scan/report.js';
-import { UsageError } from './main.js';
+import { parseCommandArgs, UsageError } from './main.js';
 import { EXIT_FINDINGS } from './scan.js';
 
 const HELP = `usage: smbkit ports [--json] [--fail-on SEVERITY]
@@ -15,16 +14,14 @@ with the owning process where it can be seen, and flags each bound to a public o
 
 /** `smbkit ports ...` */
 export async function runPorts(argv: string[]): Promise<void> {
-  let parsed;
-  try {
-    parsed = parseArgs({
+  const parsed = parseCommandArgs(
+    {
       args: argv,
       allowPositionals: false,
       options: { json: { type: 'boolean' }, 'fail-on': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-    });
-  } catch (err) {
-    throw new UsageError(`${(err as Error).message}\n${HELP}`);
-  }
+    },
+    HELP,
+  );
   const { values } = parsed;
   if (values.help) {
     process.stdout.write(HELP);

@@ -1,9 +1,8 @@
-import { parseArgs } from 'node:util';
 import { failsAt, isSeverity } from '../scan/findings.js';
 import { formatScan, styleFor } from '../scan/report.js';
 import { DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT_MS, scan } from '../scan/scan.js';
 import { DEFAULT_MAX_ADDRESSES, TargetError, parseTargets } from '../scan/targets.js';
-import { UsageError } from './main.js';
+import { parseCommandArgs, UsageError } from './main.js';
 
 const HELP = `usage: smbkit scan [options] TARGET...
 
@@ -36,9 +35,8 @@ function positiveInt(v: string | undefined, name: string, def: number): number {
 
 /** `smbkit scan ...` */
 export async function runScan(argv: string[]): Promise<void> {
-  let parsed;
-  try {
-    parsed = parseArgs({
+  const parsed = parseCommandArgs(
+    {
       args: argv,
       allowPositionals: true,
       options: {
@@ -52,10 +50,9 @@ export async function runScan(argv: string[]): Promise<void> {
         'json-schema': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
-    });
-  } catch (err) {
-    throw new UsageError(`${(err as Error).message}\n${HELP}`);
-  }
+    },
+    HELP,
+  );
   const { values, positionals } = parsed;
   if (values.help) {
     process.stdout.write(HELP);

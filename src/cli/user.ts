@@ -1,7 +1,6 @@
 import { StringDecoder } from 'node:string_decoder';
-import { parseArgs } from 'node:util';
 import { addUser, deleteUser, isUsersFileMissing, listUsers, readUsersFile, userNameProblem, UsersFileError } from '../auth/users-file.js';
-import { UsageError } from './main.js';
+import { parseCommandArgs, UsageError } from './main.js';
 
 const HELP = `usage: smbkit user add NAME --users FILE [--password-stdin]
        smbkit user del NAME --users FILE
@@ -32,9 +31,8 @@ export async function runUser(argv: string[]): Promise<void> {
       throw new UsageError('passwords are never taken as arguments; type it when asked, or pipe it with --password-stdin');
     }
   }
-  let parsed;
-  try {
-    parsed = parseArgs({
+  const parsed = parseCommandArgs(
+    {
       args: argv,
       allowPositionals: true,
       options: {
@@ -43,10 +41,9 @@ export async function runUser(argv: string[]): Promise<void> {
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
-    });
-  } catch (err) {
-    throw new UsageError(`${(err as Error).message}\n${HELP}`);
-  }
+    },
+    HELP,
+  );
   const { values, positionals } = parsed;
   if (values.help) {
     process.stdout.write(HELP);
