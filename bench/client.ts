@@ -1,9 +1,11 @@
 /**
- * Client benchmark: smbkit's client next to smbclient against one Samba (127.0.0.24), alternating, get and put of
+ * Client benchmark: smbkit's client (share.download/upload, and its streams) next to smbclient against one Samba (127.0.0.24), alternating, get and put of
  * one large file, median MB/s and the ratio client/smbclient; then 1 MiB and 64 MiB reads through @marsaud/smb2
  * (NTLMv1 + MD4, so in a child process with Node's legacy OpenSSL provider), its data checked by SHA-256.
+ * Both clients run with the same protection: `--protection off` (neither signs: smbclient's default, and smbkit's
+ * client with signing 'off'), `sign` (both sign every message), or `both` (the two, one after the other).
  *
- *   node dist/bench/client.js [--size 1G|256M|...] [--runs 3]
+ *   node dist/bench/client.js [--size 1G|256M|...] [--runs 3] [--protection off|sign|both]
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -25,9 +27,13 @@ const SHARE = 'bench';
 const USER = 'smbkit_cb';
 const PASSWORD = 'Cl1ent bench!';
 
+export type BenchProtection = 'off' | 'sign';
+
 export interface ClientBenchOptions {
   size?: number;
   runs?: number;
+  /** Protection used by both clients in each pass (default both passes: off, then sign). */
+  protections?: BenchProtection[];
   log?: (line: string) => void;
 }
 
@@ -45,14 +51,23 @@ export interface MarsaudResult {
   outcome: string;
 }
 
-export interface ClientBenchReport {
-  size: number;
+export interface ProtectionPass {
+  protection: BenchProtection;
+  /** share.download / share.upload (what `smbkit get|put` use). */
   clientGet: Measure;
   smbclientGet: Measure;
   clientPut: Measure;
   smbclientPut: Measure;
-  /** sha256 of the client's first get equals the source. */
+  /** share.createReadStream / createWriteStream piped to and from node:fs streams. */
+  streamGet: Measure;
+  streamPut: Measure;
+  /** sha256 of the client's first get (download and stream) equals the source. */
   clientGetVerified: boolean;
+}
+
+export interface ClientBenchReport {
+  size: number;
+  passes: ProtectionPass[];
   marsaud: MarsaudResult[];
 }
 
@@ -139,39 +154,73 @@ export async function benchClient(opts: ClientBenchOptions = {}): Promise<Client
   try {
     await makeFile(src, size);
     const srcSha = await sha256File(src);
-    const call = (commands: string): Promise<SmbclientResult> =>
-      smbclient({ host: HOST, share: SHARE, user: USER, password: PASSWORD, maxProtocol: 'SMB3_11', minProtocol: 'SMB3_11', commands, timeoutMs: Math.max(120_000, (size / 20e6) * 1000) });
-    smbclientRate(await call(`put ${quotePath(src)} bench.bin`), size, 'seed put');
+    const smbclientCall = (commands: string, protection: BenchProtection): Promise<SmbclientResult> =>
+      smbclient({
+        host: HOST,
+        share: SHARE,
+        user: USER,
+        password: PASSWORD,
+        maxProtocol: 'SMB3_11',
+        minProtocol: 'SMB3_11',
+        protection,
+        commands,
+        timeoutMs: Math.max(120_000, (size / 20e6) * 1000),
+      });
+    smbclientRate(await smbclientCall(`put ${quotePath(src)} bench.bin`, 'off'), size, 'seed put');
 
-    const m = (label: string): Measure => ({ label, runs: [], bps: NaN });
-    const r = { clientGet: m('smbkit client get'), smbclientGet: m('smbclient get'), clientPut: m('smbkit client put'), smbclientPut: m('smbclient put') };
-    let clientGetVerified = false;
-    // One connection for the whole run, as smbclient's figure excludes connect and login too.
-    const client = await connect({ host: HOST, share: SHARE, user: USER, password: PASSWORD, timeoutMs: 120_000 });
-    try {
-      const s = client.share();
-      await s.connect();
-      for (let i = 0; i < runs; i++) {
-        let t = performance.now();
-        await pipeline(s.createReadStream('bench.bin'), createWriteStream(dst));
-        r.clientGet.runs.push(size / ((performance.now() - t) / 1000));
-        if (i === 0) clientGetVerified = (await sha256File(dst)) === srcSha;
-        await rm(dst, { force: true });
-        r.smbclientGet.runs.push(smbclientRate(await call(`get bench.bin ${quotePath(dst)}`), size, 'smbclient get'));
-        await rm(dst, { force: true });
-        t = performance.now();
-        await pipeline(createReadStream(src, { highWaterMark: MiB }), s.createWriteStream('bench.bin'));
-        r.clientPut.runs.push(size / ((performance.now() - t) / 1000));
-        r.smbclientPut.runs.push(smbclientRate(await call(`put ${quotePath(src)} bench.bin`), size, 'smbclient put'));
-        log(
-          `run ${i + 1}/${runs}: get client ${mb(r.clientGet.runs.at(-1))} smbclient ${mb(r.smbclientGet.runs.at(-1))}, ` +
-            `put client ${mb(r.clientPut.runs.at(-1))} smbclient ${mb(r.smbclientPut.runs.at(-1))} MB/s`,
-        );
+    const passes: ProtectionPass[] = [];
+    for (const protection of opts.protections ?? ['off', 'sign']) {
+      const m = (label: string): Measure => ({ label, runs: [], bps: NaN });
+      const r = {
+        clientGet: m('smbkit client download'),
+        smbclientGet: m('smbclient get'),
+        clientPut: m('smbkit client upload'),
+        smbclientPut: m('smbclient put'),
+        streamGet: m('smbkit client read stream'),
+        streamPut: m('smbkit client write stream'),
+      };
+      let clientGetVerified = false;
+      const call = (commands: string): Promise<SmbclientResult> => smbclientCall(commands, protection);
+      // One connection for the whole pass, as smbclient's figure excludes connect and login too.
+      const client = await connect({
+        host: HOST,
+        share: SHARE,
+        user: USER,
+        password: PASSWORD,
+        timeoutMs: 120_000,
+        signing: protection === 'sign' ? 'required' : 'off',
+      });
+      try {
+        const s = client.share();
+        await s.connect();
+        const timed = async (into: Measure, f: () => Promise<unknown>): Promise<void> => {
+          const t = performance.now();
+          await f();
+          into.runs.push(size / ((performance.now() - t) / 1000));
+        };
+        for (let i = 0; i < runs; i++) {
+          await timed(r.clientGet, () => s.download('bench.bin', dst));
+          if (i === 0) clientGetVerified = (await sha256File(dst)) === srcSha;
+          await rm(dst, { force: true });
+          r.smbclientGet.runs.push(smbclientRate(await call(`get bench.bin ${quotePath(dst)}`), size, 'smbclient get'));
+          await rm(dst, { force: true });
+          await timed(r.streamGet, () => pipeline(s.createReadStream('bench.bin'), createWriteStream(dst)));
+          if (i === 0) clientGetVerified &&= (await sha256File(dst)) === srcSha;
+          await rm(dst, { force: true });
+          await timed(r.clientPut, () => s.upload(src, 'bench.bin'));
+          r.smbclientPut.runs.push(smbclientRate(await call(`put ${quotePath(src)} bench.bin`), size, 'smbclient put'));
+          await timed(r.streamPut, () => pipeline(createReadStream(src, { highWaterMark: MiB }), s.createWriteStream('bench.bin')));
+          log(
+            `${protection} run ${i + 1}/${runs}: get download ${mb(r.clientGet.runs.at(-1))} stream ${mb(r.streamGet.runs.at(-1))} smbclient ${mb(r.smbclientGet.runs.at(-1))}; ` +
+              `put upload ${mb(r.clientPut.runs.at(-1))} stream ${mb(r.streamPut.runs.at(-1))} smbclient ${mb(r.smbclientPut.runs.at(-1))} MB/s`,
+          );
+        }
+      } finally {
+        await client.close();
       }
-    } finally {
-      await client.close();
+      for (const x of Object.values(r)) x.bps = median(x.runs);
+      passes.push({ protection, ...r, clientGetVerified });
     }
-    for (const x of Object.values(r)) x.bps = median(x.runs);
 
     const marsaud: MarsaudResult[] = [];
     const shareDir = samba.sharePaths.get(SHARE);
@@ -185,7 +234,7 @@ export async function benchClient(opts: ClientBenchOptions = {}): Promise<Client
       log(`@marsaud/smb2 readFile ${n} bytes: ${res.outcome}${res.bps !== undefined ? `, ${mb(res.bps)} MB/s` : ''}`);
       marsaud.push(res);
     }
-    return { size, ...r, clientGetVerified, marsaud };
+    return { size, passes, marsaud };
   } finally {
     await samba.stop();
     await rm(local, { recursive: true, force: true });
@@ -194,15 +243,21 @@ export async function benchClient(opts: ClientBenchOptions = {}): Promise<Client
 
 export function formatClientBench(r: ClientBenchReport): string {
   const ratio = (a: number, b: number): string => (b > 0 && !Number.isNaN(a) ? (a / b).toFixed(2) : '-');
-  const lines = [
-    `file ${r.size} bytes, Samba ${HOST}, median of ${r.clientGet.runs.length} runs (MB = 10^6 bytes); client get sha256 ${r.clientGetVerified ? 'ok' : 'MISMATCH'}`,
-    `${'client'.padEnd(22)} ${'get MB/s'.padStart(9)} ${'put MB/s'.padStart(9)}`,
-    `${'smbkit client'.padEnd(22)} ${mb(r.clientGet.bps).padStart(9)} ${mb(r.clientPut.bps).padStart(9)}`,
-    `${'smbclient (SMB3_11)'.padEnd(22)} ${mb(r.smbclientGet.bps).padStart(9)} ${mb(r.smbclientPut.bps).padStart(9)}`,
-    `${'client/smbclient'.padEnd(22)} ${ratio(r.clientGet.bps, r.smbclientGet.bps).padStart(9)} ${ratio(r.clientPut.bps, r.smbclientPut.bps).padStart(9)}`,
-    '',
-    `${'@marsaud/smb2 readFile'.padEnd(22)} ${'MB/s'.padStart(9)}  outcome`,
-  ];
+  const lines = [`file ${r.size} bytes, Samba ${HOST}, SMB 3.1.1, median of ${r.passes[0]?.clientGet.runs.length ?? 0} runs (MB = 10^6 bytes)`];
+  for (const p of r.passes) {
+    const what = p.protection === 'sign' ? 'both clients sign' : 'neither client signs';
+    lines.push(
+      '',
+      `${what}; client get sha256 ${p.clientGetVerified ? 'ok' : 'MISMATCH'}`,
+      `${'client'.padEnd(22)} ${'get MB/s'.padStart(9)} ${'put MB/s'.padStart(9)}`,
+      `${'smbkit download/upload'.padEnd(22)} ${mb(p.clientGet.bps).padStart(9)} ${mb(p.clientPut.bps).padStart(9)}`,
+      `${'smbkit streams'.padEnd(22)} ${mb(p.streamGet.bps).padStart(9)} ${mb(p.streamPut.bps).padStart(9)}`,
+      `${'smbclient'.padEnd(22)} ${mb(p.smbclientGet.bps).padStart(9)} ${mb(p.smbclientPut.bps).padStart(9)}`,
+      `${'client/smbclient'.padEnd(22)} ${ratio(p.clientGet.bps, p.smbclientGet.bps).padStart(9)} ${ratio(p.clientPut.bps, p.smbclientPut.bps).padStart(9)}`,
+      `${'streams/smbclient'.padEnd(22)} ${ratio(p.streamGet.bps, p.smbclientGet.bps).padStart(9)} ${ratio(p.streamPut.bps, p.smbclientPut.bps).padStart(9)}`,
+    );
+  }
+  lines.push('', `${'@marsaud/smb2 readFile'.padEnd(22)} ${'MB/s'.padStart(9)}  outcome`);
   for (const m of r.marsaud) lines.push(`${`${m.size / MiB} MiB`.padEnd(22)} ${mb(m.bps).padStart(9)}  ${m.outcome}`);
   return lines.join('\n');
 }
@@ -220,7 +275,10 @@ async function main(): Promise<void> {
   };
   const size = get('size');
   const runs = get('runs');
+  const protection = get('protection') ?? 'both';
+  if (!['off', 'sign', 'both'].includes(protection)) throw new Error('--protection is off, sign or both');
   const report = await benchClient({
+    protections: protection === 'both' ? ['off', 'sign'] : [protection as BenchProtection],
     ...(size !== undefined ? { size: parseSize(size) } : {}),
     ...(runs !== undefined ? { runs: Number(runs) } : {}),
   });

@@ -5,6 +5,7 @@ export { RpcError } from './client/rpc.js';
 export { Share, smbPath } from './client/share.js';
 export type { OpenFlags, ReaddirOptions, RmOptions } from './client/share.js';
 export { FileHandle } from './client/file-handle.js';
+export type { TransferOptions } from './client/transfer.js';
 export { SmbStats, SmbDirent } from './client/stats.js';
 export type { CipherName, DialectName, Protection } from './client/session.js';
 export { SmbError, TransportError, WireError } from './errors.js';

@@ -3,10 +3,8 @@
  * smbkit's client, does one thing and closes. Exit codes: 0 done, 1 the operation failed (the SmbError's status
  * and UNC path on stderr), 2 usage (thrown as UsageError for main to report).
  */
-import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, readdir, stat, utimes } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { connect, type Client } from '../client/client.js';
 import type { Share } from '../client/share.js';
@@ -338,13 +336,13 @@ function safeLocalName(name: string): boolean {
   return name !== '' && name !== '.' && name !== '..' && !name.includes('/') && !name.includes('\0');
 }
 
-function counter(progress: Progress | undefined): Transform {
-  return new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      progress?.add(chunk.length);
-      cb(null, chunk);
-    },
-  });
+/** A TransferOptions.onProgress that feeds the bar with the growth of each file's running total. */
+function counter(progress: Progress | undefined): (bytes: number) => void {
+  let seen = 0;
+  return (bytes) => {
+    progress?.add(bytes - seen);
+    seen = bytes;
+  };
 }
 
 async function localKind(path: string): Promise<'dir' | 'file' | 'none'> {
@@ -361,7 +359,7 @@ async function runPlan(
   ctx: Ctx,
   label: string,
   makeDir: (p: string) => Promise<unknown>,
-  copy: (f: Plan['files'][number], count: Transform) => Promise<void>,
+  copy: (f: Plan['files'][number], onProgress: (bytes: number) => void) => Promise<void>,
 ): Promise<void> {
   const progress = ctx.progress ? new Progress(ctx.err, { total: plan.bytes, label }) : undefined;
   try {
@@ -415,9 +413,9 @@ async function cmdGet(client: Client, args: string[], ctx: Ctx): Promise<void> {
     ctx,
     name,
     (d) => mkdir(d, { recursive: true }),
-    async (f, count) => {
+    async (f, onProgress) => {
       await mkdir(dirname(f.to), { recursive: true });
-      await pipeline(share.createReadStream(f.from), count, createWriteStream(f.to));
+      await share.download(f.from, f.to, { onProgress });
       if (f.mtimeMs !== undefined && Number.isFinite(f.mtimeMs)) {
         await utimes(f.to, new Date(f.atimeMs ?? f.mtimeMs), new Date(f.mtimeMs)).catch(() => undefined);
       }
@@ -493,8 +491,8 @@ async function cmdPut(client: Client, args: string[], ctx: Ctx): Promise<void> {
     ctx,
     name,
     (d) => share.mkdir(d, { recursive: true }),
-    async (f, count) => {
-      await pipeline(createReadStream(f.from), count, share.createWriteStream(f.to));
+    async (f, onProgress) => {
+      await share.upload(f.from, f.to, { onProgress });
     },
   );
   if (ctx.json) writeJson(ctx, summary('put', resolve(localArg), uncOf(t, dest), plan, started));

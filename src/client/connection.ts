@@ -358,7 +358,8 @@ export class Connection {
     }
     if (plain.length < 64 || plain.readUInt32BE(0) !== SMB2_MAGIC) throw new WireError('not an SMB2 message');
     const parts = splitCompound(plain);
-    const release = parts.length === 1 && !encrypted ? () => this.pool.release(plain) : noRelease;
+    // A single message owns its frame (or its decrypted copy), which goes back to the pool once released.
+    const release = parts.length === 1 ? () => this.pool.release(plain) : noRelease;
     for (const part of parts) {
       const message = plain.subarray(part.start, part.end);
       this.onMessage(message, encrypted, release);

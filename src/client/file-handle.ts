@@ -69,6 +69,25 @@ export class FileHandle {
     return decodeReadResponse(res.body).data;
   }
 
+  /**
+   * One READ whose data stays in the response's memory: call `release()` once done with `data` (it is reused).
+   * Empty at or past the end of file.
+   */
+  async readChunkView(offset: number, length: number): Promise<{ data: Buffer; release: () => void }> {
+    const res = await this.tree.send(this.tree.readRequest(this.fileId, offset, length));
+    try {
+      if (res.status === Status.END_OF_FILE) {
+        res.release();
+        return { data: Buffer.alloc(0), release: () => {} };
+      }
+      this.tree.check(res, this.path);
+      return { data: decodeReadResponse(res.body).data, release: () => res.release() };
+    } catch (e) {
+      res.release();
+      throw e;
+    }
+  }
+
   /** One READ copied into `target` at `at`; the response's memory is reused. Returns the byte count. */
   async readChunkInto(offset: number, length: number, target: Buffer, at: number): Promise<number> {
     const res = await this.tree.send(this.tree.readRequest(this.fileId, offset, length));

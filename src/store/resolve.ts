@@ -1,4 +1,4 @@
-import type { DirEntry, FileStore, StoreStat } from './types.js';
+import type { FileStore, StoreStat } from './types.js';
 import { errorCode, storeError } from './types.js';
 
 /** Longest component, in UTF-16 code units (MS-FSCC 2.1.5.2 / NTFS). */
@@ -122,22 +122,6 @@ export async function resolveCaseInsensitive(store: FileStore, path: string): Pr
     stat = found;
   }
   return { path: resolved, exists: true, stat };
-}
-
-/** The entry of `dir` whose name equals `name` ignoring case (the first in code-unit order when several do). */
-async function findIgnoringCase(store: FileStore, dir: string, name: string): Promise<DirEntry | undefined> {
-  const wanted = upcase(name);
-  let entries: DirEntry[];
-  try {
-    entries = await store.readdir(dir);
-  } catch (err) {
-    throw asParentError(err);
-  }
-  let best: DirEntry | undefined;
-  for (const e of entries) {
-    if (upcase(e.name) === wanted && (best === undefined || e.name < best.name)) best = e;
-  }
-  return best;
 }
 
 /**

@@ -19,7 +19,7 @@ export class BufferPool {
 
   /** A buffer of exactly `size` bytes (contents undefined). */
   acquire(size: number): Buffer {
-    if (size < MIN_POOLED || size > MAX_CLASS) return Buffer.allocUnsafe(size);
+    if (size < MIN_POOLED || size > MAX_CLASS) return Buffer.allocUnsafeSlow(size);
     const cls = classOf(size);
     const list = this.free.get(cls);
     const ab = list?.pop();
@@ -27,7 +27,8 @@ export class BufferPool {
       this.pooledBytes -= cls;
       return Buffer.from(ab, 0, size);
     }
-    const fresh = new ArrayBuffer(cls);
+    // Not `new ArrayBuffer(cls)`: that zero-fills, and the caller overwrites every byte it uses.
+    const fresh = Buffer.allocUnsafeSlow(cls).buffer as ArrayBuffer;
     this.owned.add(fresh);
     return Buffer.from(fresh, 0, size);
   }

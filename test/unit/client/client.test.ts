@@ -5,6 +5,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, readFile as readLocal, rm as rmLocal, writeFile as writeLocal } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { connect, parseSmbUrl, SmbError, type Client, type DialectName } from '../../../src/index.js';
@@ -261,6 +264,32 @@ describe('client errors, listings and streams (smbkit)', () => {
       await s.rm(`stream-${size}.bin`);
     });
   }
+
+  test('download and upload move files of 0 B to 20 MiB intact, with progress up to the size', async () => {
+    const s = c.share();
+    const dir = await mkdtemp(join(tmpdir(), 'smbkit-transfer-'));
+    try {
+      for (const size of [0, 1, 65_537, 20 * 1024 * 1024 + 5]) {
+        const data = randomBytes(size);
+        const src = join(dir, `src-${size}`);
+        await writeLocal(src, data);
+        const seen: number[] = [];
+        assert.equal(await s.upload(src, `up-${size}.bin`, { onProgress: (n) => seen.push(n) }), size);
+        assert.equal(sha(await s.readFile(`up-${size}.bin`)), sha(data));
+        assert.equal(Math.max(0, ...seen), size);
+        // download replaces a longer local file entirely
+        const dst = join(dir, `dst-${size}`);
+        await writeLocal(dst, Buffer.alloc(size + 1000, 7));
+        assert.equal(await s.download(`up-${size}.bin`, dst), size);
+        assert.equal(sha(await readLocal(dst)), sha(data));
+        await s.rm(`up-${size}.bin`);
+      }
+      await assert.rejects(s.download('missing.bin', join(dir, 'x')), { code: 'ENOENT' });
+      await assert.rejects(s.upload(join(dir, 'missing-local'), 'x.bin'), { code: 'ENOENT' });
+    } finally {
+      await rmLocal(dir, { recursive: true, force: true });
+    }
+  });
 
   test('read stream ranges are inclusive like fs', async () => {
     const s = c.share();
