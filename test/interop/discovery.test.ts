@@ -118,14 +118,14 @@ describe('discovery in a private two-namespace network (nmblookup, zeroconf, dig
   const wsddLog = (): Promise<string> => readText(join(dir, 'wsdd.log'));
   const peer = (args: string[], timeoutMs = 30_000): Promise<RunResult> => net.exec(net.client, [PY, PEER, ...args], { timeoutMs });
 
-  async function startServer(extra: string[] = []): Promise<ChildProcess> {
+  async function startServer(extra: string[] = [], listen = `${net.server.address}:445`): Promise<ChildProcess> {
     const conf = join(dir, 'smbkit.toml');
     await mkdir(join(dir, 'share'), { recursive: true });
     const lines = [
       '[server]',
       'name = "KITSRV"',
       'domain = "TESTGROUP"',
-      `listen = ["${net.server.address}:445"]`,
+      `listen = ["${listen}"]`,
       'netbios_name_service = true',
       'mdns = true',
       'wsdiscovery = true',
@@ -239,6 +239,23 @@ describe('discovery in a private two-namespace network (nmblookup, zeroconf, dig
     assert.equal(smbkit!.exitCode, 0, await serverLog());
     smbkit = undefined;
     await waitFor('wsdd to receive the Bye', 10_000, async () => (/198\.18\.50\.1:3702\([^)]*\) - - "Bye urn:uuid:/.test(await wsddLog()) ? true : undefined));
+  });
+
+  it('with a wildcard listener (0.0.0.0) every service answers with the interface address', async () => {
+    smbkit = await startServer([], '0.0.0.0:445');
+    const u = await net.exec(net.client, ['nmblookup', '-U', net.server.address, 'KITSRV']);
+    assert.match(u.stdout, /^198\.18\.50\.1 KITSRV<00>$/m, show(u));
+    const b = await net.exec(net.client, ['nmblookup', '-B', '198.18.50.255', 'KITSRV']);
+    assert.match(b.stdout, /^198\.18\.50\.1 KITSRV<00>$/m, show(b));
+    const m = await peer(['mdns-browse', net.client.address, '8', 'KITSRV']);
+    const services = (JSON.parse(m.stdout) as { services: Record<string, { addresses: string[] }> }).services;
+    assert.deepEqual(services['KITSRV._smb._tcp.local.']?.addresses, ['198.18.50.1'], show(m));
+    const w = await peer(['wsd-probe', net.client.address, '2']);
+    const resolved = (JSON.parse(w.stdout) as { resolved: { xaddr: string; computer: string }[] }).resolved;
+    assert.equal(resolved.length, 1, show(w));
+    assert.match(resolved[0]!.xaddr, /^http:\/\/198\.18\.50\.1:5357\//);
+    await stopChild(smbkit);
+    smbkit = undefined;
   });
 
   it('answers nobody that hosts_deny refuses', async () => {
