@@ -211,6 +211,8 @@ describe('discovery in a private two-namespace network (nmblookup, zeroconf, dig
     assert.equal(out.resolved[0]!.xaddr, `http://198.18.50.1:5357/${out.probeMatches[0]!.endpoint.slice('urn:uuid:'.length)}`);
     assert.equal(out.resolved[0]!.action, 'http://schemas.xmlsoap.org/ws/2004/09/transfer/GetResponse');
     assert.equal(out.resolved[0]!.computer, 'KITSRV/Workgroup:TESTGROUP');
+    const http = await peer(['http-check', out.resolved[0]!.xaddr]);
+    assert.deepEqual(JSON.parse(http.stdout), { get: 405, wrongPath: 404, wrongType: 415, tooLarge: 413, badXml: 400, notGet: 400, valid: 200 }, show(http));
     const printer = await peer(['wsd-probe', net.client.address, '1.5', 'p:Printer']);
     assert.deepEqual(JSON.parse(printer.stdout), { probeMatches: [], resolved: [] }, show(printer));
   });

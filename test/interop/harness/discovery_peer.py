@@ -4,6 +4,7 @@
   mdns-browse ADDR TIMEOUT INSTANCE   python3-zeroconf browses _smb._tcp.local. and reads INSTANCE's _device-info
   wsd-probe ADDR TIMEOUT [TYPES]      a WS-Discovery client written against the spec: multicast Probe, Resolve of
                                       each match, then the WS-Transfer Get of its metadata over HTTP
+  http-check XADDR                    the metadata service's answers to broken requests, and to a valid Get
   garbage HOST                        malformed datagrams to UDP 137, 5353 and 3702 of HOST
 
 Each command prints one JSON object on stdout.
@@ -14,6 +15,7 @@ import socket
 import struct
 import sys
 import time
+import urllib.error
 import urllib.request
 import uuid
 import xml.etree.ElementTree as ET
@@ -131,6 +133,32 @@ def wsd_probe(addr, timeout, types):
     return result
 
 
+def http_check(xaddr):
+    """Status codes of the metadata service for broken and valid requests."""
+    def status(url, data=None, method='POST', ctype='application/soap+xml'):
+        req = urllib.request.Request(url, data=data, method=method, headers={'Content-Type': ctype} if ctype else {})
+        try:
+            with urllib.request.urlopen(req, timeout=5) as resp:
+                return resp.status
+        except urllib.error.HTTPError as e:
+            return e.code
+        except (urllib.error.URLError, ConnectionError) as e:
+            return 'closed: %s' % e
+    endpoint = 'urn:uuid:' + xaddr.rsplit('/', 1)[1]
+    _, get = envelope('http://schemas.xmlsoap.org/ws/2004/09/transfer/Get', '', to=endpoint)
+    _, probe = envelope(NS['wsd'] + '/Probe', '<d:Probe/>')
+    base = xaddr.rsplit('/', 1)[0]
+    return {
+        'get': status(xaddr, method='GET', ctype=None),
+        'wrongPath': status(base + '/00000000-0000-0000-0000-000000000000', get),
+        'wrongType': status(xaddr, get, ctype='text/plain'),
+        'tooLarge': status(xaddr, b'<a>' + b'x' * 100000 + b'</a>'),
+        'badXml': status(xaddr, b'<soap:Envelope'),
+        'notGet': status(xaddr, probe),
+        'valid': status(xaddr, get),
+    }
+
+
 def nbns_name(name, suffix):
     raw = name.encode('latin1').ljust(15, b' ') + bytes([suffix])
     return bytes([32]) + bytes(b for c in raw for b in (0x41 + (c >> 4), 0x41 + (c & 15))) + b'\x00'
@@ -175,6 +203,8 @@ def main():
         out = mdns_browse(sys.argv[2], float(sys.argv[3]), sys.argv[4])
     elif cmd == 'wsd-probe':
         out = wsd_probe(sys.argv[2], float(sys.argv[3]), sys.argv[4] if len(sys.argv) > 4 else 'dp:Device')
+    elif cmd == 'http-check':
+        out = http_check(sys.argv[2])
     elif cmd == 'garbage':
         out = garbage(sys.argv[2])
     else:

@@ -143,3 +143,15 @@ test('WS-Discovery endpoint: a stable name-based (version 5) UUID', () => {
   assert.equal(endpointUuid('kitsrv', 'testgroup'), a);
   assert.notEqual(endpointUuid('OTHER', 'TESTGROUP'), a);
 });
+
+test('config: the switches default to off and reach the server configuration', async () => {
+  const { parseConfig, ConfigError } = await import('../../../src/config/schema.js');
+  const { serverConfigFrom } = await import('../../../src/config/server-config.js');
+  const share = [{ name: 'm', type: 'memory' as const, guest: true }];
+  const off = serverConfigFrom(parseConfig({ server: { listen: ['127.0.0.1:445'] }, share }));
+  assert.deepEqual(off.discovery, { netbiosNameService: false, mdns: false, mdnsModel: 'RackMac', wsDiscovery: false });
+  const on = serverConfigFrom(parseConfig({ server: { listen: ['127.0.0.1:445'], netbios_name_service: true, mdns: true, mdns_model: 'Xserve', wsdiscovery: true }, share }));
+  assert.deepEqual(on.discovery, { netbiosNameService: true, mdns: true, mdnsModel: 'Xserve', wsDiscovery: true });
+  assert.throws(() => parseConfig({ server: { mdns_model: 'Mac\nPro' }, share }), ConfigError);
+  assert.throws(() => parseConfig({ server: { mdns: 'yes' }, share }), ConfigError);
+});
