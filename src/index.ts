@@ -12,5 +12,6 @@ export { SmbError, TransportError, WireError } from './errors.js';
 export { Status, statusName, statusErrno } from './protocol/nt-status.js';
 export { SmbServer } from './server/server.js';
 export type { ServerConfig } from './server/server.js';
+export type { DiscoveryOptions } from './server/discovery/index.js';
 export { MemoryStore } from './store/memory.js';
 export { LocalStore } from './store/local.js';

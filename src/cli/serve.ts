@@ -19,6 +19,10 @@ Quick mode shares DIR under its base name.
   --listen ADDR:PORT       where to listen (repeatable; default: port 445 on loopback and private addresses)
   --netbios-listen ADDR:PORT  NetBIOS session service listener (port 139), repeatable
   --name NAME              server name shown to clients (default SMBKIT)
+  --workgroup NAME         workgroup (default WORKGROUP)
+  --netbios-name-service   answer NetBIOS name queries on UDP 137 of the listen addresses
+  --mdns                   announce _smb._tcp by mDNS/DNS-SD (macOS Finder)
+  --wsdiscovery            answer WS-Discovery on UDP 3702 and serve its metadata on TCP 5357 (Windows Network)
   --share-name NAME        share name (default: the base name of DIR)
   --min-dialect V, --max-dialect V   2.0.2, 2.1, 3.0, 3.0.2 or 3.1.1
   --signing enabled|required        (default required)
@@ -38,6 +42,10 @@ export async function runServe(argv: string[]): Promise<void> {
       listen: { type: 'string', multiple: true },
       'netbios-listen': { type: 'string', multiple: true },
       name: { type: 'string' },
+      workgroup: { type: 'string' },
+      'netbios-name-service': { type: 'boolean' },
+      mdns: { type: 'boolean' },
+      wsdiscovery: { type: 'boolean' },
       'share-name': { type: 'string' },
       'min-dialect': { type: 'string' },
       'max-dialect': { type: 'string' },
@@ -78,6 +86,10 @@ export async function runServe(argv: string[]): Promise<void> {
     }
     const server: Record<string, unknown> = {};
     if (typeof values.name === 'string') server.name = values.name;
+    if (typeof values.workgroup === 'string') server.domain = values.workgroup;
+    if (values['netbios-name-service'] === true) server.netbios_name_service = true;
+    if (values.mdns === true) server.mdns = true;
+    if (values.wsdiscovery === true) server.wsdiscovery = true;
     if (Array.isArray(values.listen)) server.listen = values.listen;
     if (Array.isArray(values['netbios-listen'])) server.netbios_listen = values['netbios-listen'];
     if (typeof values['min-dialect'] === 'string') server.min_dialect = values['min-dialect'];

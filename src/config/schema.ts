@@ -85,6 +85,17 @@ export const ServerSection = z
     users_file: z.string().min(1).optional(),
     /** JSON-lines audit log: a file path, or "-" for standard output. */
     audit_log: z.string().min(1).optional(),
+    /**
+     * NetBIOS name service on UDP 137 of the listen addresses: answers name queries for `name` (<00>, <20>) and
+     * `domain` (group <00>, <1E>) and node status requests, so `\\NAME` and nmblookup find the server.
+     */
+    netbios_name_service: z.boolean().default(false),
+    /** mDNS/DNS-SD announcement of _smb._tcp (and _device-info._tcp) on the listen interfaces (macOS Finder). */
+    mdns: z.boolean().default(false),
+    /** The model= of the _device-info._tcp record: the icon macOS shows (RackMac, Xserve, MacPro, TimeCapsule...). */
+    mdns_model: z.string().min(1).max(64).regex(/^[\x20-\x7e]+$/, 'printable ASCII only').default('RackMac'),
+    /** WS-Discovery (UDP 3702) and its metadata over HTTP (TCP 5357) on the listen interfaces (Windows Network view). */
+    wsdiscovery: z.boolean().default(false),
   })
   .strict();
 

@@ -64,6 +64,12 @@ export function serverConfigFrom(data: ConfigFileData, fileUsers: readonly Users
     shares,
     logLevel: data.server.log_level,
     access: accessPolicyFrom(data.server),
+    discovery: {
+      netbiosNameService: data.server.netbios_name_service,
+      mdns: data.server.mdns,
+      mdnsModel: data.server.mdns_model,
+      wsDiscovery: data.server.wsdiscovery,
+    },
     ...(data.server.audit_log !== undefined ? { auditLog: data.server.audit_log } : {}),
   };
 }

@@ -12,6 +12,7 @@ import { AccessControl, hostAllowed, type AccessPolicy } from './access.js';
 import { AuditLog } from './audit.js';
 import { createLogger, type Logger, type LogLevel } from '../util/log.js';
 import { Connection } from './connection.js';
+import { Discovery, type DiscoveryOptions } from './discovery/index.js';
 import { ipcShare, type ShareDef } from './shares.js';
 import { FileNode } from './state/file-node.js';
 import type { Open } from './state/open.js';
@@ -62,6 +63,8 @@ export interface ServerConfig {
   access: AccessPolicy;
   /** JSON-lines audit log destination (a path, or "-" for standard output). */
   auditLog?: string;
+  /** NetBIOS name service, mDNS and WS-Discovery (absent = none). */
+  discovery?: DiscoveryOptions;
 }
 
 /**
@@ -81,6 +84,7 @@ export class SmbServer {
   readonly nodes = new Map<string, FileNode>();
   private readonly shares = new Map<string, ShareDef>();
   private readonly listeners: NetServer[] = [];
+  private discovery: Discovery | undefined;
   private nextConnId = 1;
   private nextPersistentId = 1n;
 
@@ -130,6 +134,17 @@ export class SmbServer {
       bound.push({ host: a.host, port });
       this.log.info('listening', { address: a.host, port, transport: a.kind === 'direct' ? 'direct-tcp' : 'netbios' });
     }
+    const d = this.config.discovery;
+    if (d && (d.netbiosNameService || d.mdns || d.wsDiscovery)) {
+      this.discovery = await Discovery.start(d, {
+        name: this.config.name,
+        workgroup: this.config.domain,
+        hosts: all.map((a) => a.host),
+        smbPort: bound.find((_b, i) => all[i]!.kind === 'direct')?.port ?? 445,
+        log: this.log,
+        admits: (address) => hostAllowed(address, this.access.policy.hostsAllow, this.access.policy.hostsDeny).ok,
+      });
+    }
     return bound;
   }
 
@@ -163,6 +178,8 @@ export class SmbServer {
   /** Stops listening, closes every open file and connection. */
   async close(): Promise<void> {
     // Stop accepting first, then end what is open: a listener only reports closed once its sockets are gone.
+    await this.discovery?.close();
+    this.discovery = undefined;
     const closed = this.listeners.map((l) => new Promise<void>((r) => l.close(() => r())));
     this.listeners.length = 0;
     for (const s of [...this.sessions.values()]) await this.destroySession(s);
