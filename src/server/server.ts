@@ -12,6 +12,8 @@ import { AccessControl, hostAllowed, type AccessPolicy } from './access.js';
 import { AuditLog } from './audit.js';
 import { createLogger, type Logger, type LogLevel } from '../util/log.js';
 import { Connection } from './connection.js';
+import { PipeRegistry } from './ipc/registry.js';
+import { builtInPipes } from './ipc/services.js';
 import { ipcShare, type ShareDef } from './shares.js';
 import { FileNode } from './state/file-node.js';
 import type { Open } from './state/open.js';
@@ -80,6 +82,8 @@ export class SmbServer {
   /** FileNode per share + case-folded path. */
   readonly nodes = new Map<string, FileNode>();
   private readonly shares = new Map<string, ShareDef>();
+  /** The named pipes served on IPC$: the built-in RPC services and those the application registers. */
+  readonly pipes: PipeRegistry;
   private readonly listeners: NetServer[] = [];
   private nextConnId = 1;
   private nextPersistentId = 1n;
@@ -92,6 +96,10 @@ export class SmbServer {
       this.audit = new AuditLog(config.auditLog);
       this.audit.attach(this.events);
     }
+    this.pipes = new PipeRegistry(
+      this.log,
+      builtInPipes({ serverName: config.name.toUpperCase(), domain: config.domain.toUpperCase(), listShares: () => this.listShares() }),
+    );
     const ipc = ipcShare();
     this.shares.set(ipc.name.toUpperCase(), ipc);
     for (const s of config.shares) {

@@ -75,7 +75,7 @@ test('the RPC association never throws on any byte sequence: faults, bind_naks o
   const chunks = fc.array(fc.oneof(mutated(BIND), mutated(REQUEST, 16), fc.uint8Array({ maxLength: 64 }).map((u) => Buffer.from(u)), fc.constant(BIND), fc.constant(REQUEST)), { maxLength: 8 });
   fc.assert(
     fc.property(chunks, (list) => {
-      const a = new RpcAssociation([srvsvcInterface(host), wkssvcInterface(host)], '\\PIPE\\srvsvc', { user: '', anonymous: true, guest: false });
+      const a = new RpcAssociation([srvsvcInterface(host), wkssvcInterface(host)], '\\PIPE\\srvsvc', { user: '', domain: '', anonymous: true, guest: false, address: '127.0.0.1' });
       for (const c of list) {
         for (const out of a.write(c)) {
           // Everything the server sends back decodes.

@@ -20,7 +20,8 @@ import {
 } from '../../protocol/rpc/srvsvc.js';
 import { decodeNetrWkstaGetInfoRequest, encodeNetrWkstaGetInfoResponse, WKSSVC_SYNTAX, WkssvcOpnum } from '../../protocol/rpc/wkssvc.js';
 import type { ShareDef } from '../shares.js';
-import type { RpcCaller, RpcInterface, RpcResult } from './rpc-server.js';
+import { rpcPipeService, type RpcCall, type RpcInterface, type RpcResult } from './rpc-server.js';
+import type { PipeService } from './registry.js';
 
 /** What the services need from the server. */
 export interface IpcHost {
@@ -52,7 +53,7 @@ const DETAIL_LEVELS = new Set([2, 502]);
 const SHARE_LEVELS = new Set([0, 1, 2, 501, 502]);
 
 export function srvsvcInterface(host: IpcHost): RpcInterface {
-  const netrShareEnum = (sticky: boolean) => (stub: Buffer, caller: RpcCaller): RpcResult => {
+  const netrShareEnum = (sticky: boolean) => (stub: Buffer, { caller }: RpcCall): RpcResult => {
     const req = decodeNetrShareEnumRequest(stub);
     const level = req.level;
     const fail = (status: number) => encodeNetrShareEnumResponse({ level, shares: undefined, totalEntries: 0, resumeHandle: req.resumeHandle, status });
@@ -71,7 +72,7 @@ export function srvsvcInterface(host: IpcHost): RpcInterface {
     });
   };
 
-  const netrShareGetInfo = (stub: Buffer, caller: RpcCaller): RpcResult => {
+  const netrShareGetInfo = (stub: Buffer, { caller }: RpcCall): RpcResult => {
     const req = decodeNetrShareGetInfoRequest(stub);
     const fail = (status: number) => encodeNetrShareGetInfoResponse({ level: req.level, share: undefined, status });
     if (!SHARE_LEVELS.has(req.level)) return fail(WinError.INVALID_LEVEL);
@@ -81,7 +82,7 @@ export function srvsvcInterface(host: IpcHost): RpcInterface {
     return encodeNetrShareGetInfoResponse({ level: req.level, share: toShareInfo(share), status: WinError.SUCCESS });
   };
 
-  const netrServerGetInfo = (stub: Buffer, caller: RpcCaller): RpcResult => {
+  const netrServerGetInfo = (stub: Buffer, { caller }: RpcCall): RpcResult => {
     const req = decodeNetrServerGetInfoRequest(stub);
     const fail = (status: number) => encodeNetrServerGetInfoResponse({ level: req.level, info: undefined, status });
     if (req.level !== 100 && req.level !== 101 && req.level !== 102) return fail(WinError.INVALID_LEVEL);
@@ -135,4 +136,9 @@ export function wkssvcInterface(host: IpcHost): RpcInterface {
     });
   };
   return { name: 'wkssvc', syntax: WKSSVC_SYNTAX, operations: new Map([[WkssvcOpnum.NetrWkstaGetInfo, netrWkstaGetInfo]]) };
+}
+
+/** The RPC pipes every server offers on IPC$. */
+export function builtInPipes(host: IpcHost): PipeService[] {
+  return [rpcPipeService('srvsvc', [srvsvcInterface(host)]), rpcPipeService('wkssvc', [wkssvcInterface(host)])];
 }

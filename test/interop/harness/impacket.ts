@@ -18,7 +18,18 @@ export type ImpacketOp =
   | { op: 'createDirectory'; path: string; share?: string }
   | { op: 'deleteDirectory'; path: string; share?: string }
   | { op: 'deleteFile'; path: string; share?: string }
-  | { op: 'rename'; from: string; to: string; share?: string };
+  | { op: 'rename'; from: string; to: string; share?: string }
+  /** Opens a named pipe on IPC$ and runs the steps (payloads base64); the value is one ImpacketPipeStep per step. */
+  | { op: 'pipe'; name: string; steps: ({ write: string } | { read: number } | { transact: string })[] };
+
+export interface ImpacketPipeStep {
+  ok: boolean;
+  /** Bytes written, or the data read / answered (base64). */
+  value?: number | string;
+  status?: string;
+  code?: number | null;
+  message?: string;
+}
 
 export interface ImpacketJob {
   host: string;

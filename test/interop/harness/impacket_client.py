@@ -6,6 +6,7 @@ prints one JSON object on stdout. Errors are reported per operation with the
 NTSTATUS name (e.g. STATUS_OBJECT_NAME_NOT_FOUND); the run itself exits 0
 unless the job could not be parsed.
 """
+import base64
 import json
 import sys
 import traceback
@@ -72,7 +73,46 @@ def run_op(conn, share, op):
     if kind == 'rename':
         conn.rename(op.get('share', share), op['from'], op['to'])
         return None
+    if kind == 'pipe':
+        return run_pipe(conn, op)
     raise ValueError('unknown op %r' % kind)
+
+
+# Generic read + write as file rights, what Windows asks of named pipes.
+PIPE_ACCESS = 0x0012019f
+
+
+def run_pipe(conn, op):
+    """Open a named pipe on IPC$ and run its steps; each step's outcome is reported, the pipe closed at the end."""
+    tid = conn.connectTree('IPC$')
+    try:
+        fid = conn.openFile(tid, op['name'], desiredAccess=PIPE_ACCESS, shareMode=3, creationOption=0)
+    except Exception as exc:  # noqa: BLE001
+        conn.disconnectTree(tid)
+        raise exc
+    steps = []
+    try:
+        for step in op.get('steps', []):
+            out = {'ok': True}
+            try:
+                if 'write' in step:
+                    out['value'] = conn.writeNamedPipe(tid, fid, base64.b64decode(step['write']))
+                elif 'read' in step:
+                    out['value'] = base64.b64encode(conn.readNamedPipe(tid, fid, step['read'])).decode()
+                elif 'transact' in step:
+                    out['value'] = base64.b64encode(conn.transactNamedPipe(tid, fid, base64.b64decode(step['transact']))).decode()
+                else:
+                    raise ValueError('unknown pipe step %r' % step)
+            except Exception as exc:  # noqa: BLE001
+                out = {'ok': False}
+                out.update(status_of(exc))
+            steps.append(out)
+    finally:
+        try:
+            conn.closeFile(tid, fid)
+        finally:
+            conn.disconnectTree(tid)
+    return steps
 
 
 def main():
