@@ -10,6 +10,7 @@ import { Status } from '../protocol/nt-status.js';
 import type { CidrRange } from '../util/cidr.js';
 import { AccessControl, hostAllowed, type AccessPolicy } from './access.js';
 import { AuditLog } from './audit.js';
+import { serverDomainSid } from './acl.js';
 import { createLogger, type Logger, type LogLevel } from '../util/log.js';
 import { Connection } from './connection.js';
 import { PipeRegistry } from './ipc/registry.js';
@@ -98,7 +99,14 @@ export class SmbServer {
     }
     this.pipes = new PipeRegistry(
       this.log,
-      builtInPipes({ serverName: config.name.toUpperCase(), domain: config.domain.toUpperCase(), listShares: () => this.listShares() }),
+      builtInPipes({
+        serverName: config.name.toUpperCase(),
+        domain: config.domain.toUpperCase(),
+        machineSid: serverDomainSid(config.name),
+        listShares: () => this.listShares(),
+        findUser: (name) => config.users.lookup(name)?.name,
+        userNames: () => config.users.names?.() ?? [],
+      }),
     );
     const ipc = ipcShare();
     this.shares.set(ipc.name.toUpperCase(), ipc);

@@ -22,9 +22,10 @@ import { decodeNetrWkstaGetInfoRequest, encodeNetrWkstaGetInfoResponse, WKSSVC_S
 import type { ShareDef } from '../shares.js';
 import { rpcPipeService, type RpcCall, type RpcInterface, type RpcResult } from './rpc-server.js';
 import type { PipeService } from './registry.js';
+import { lsarpcInterface, type LsaHost } from './lsarpc.js';
 
 /** What the services need from the server. */
-export interface IpcHost {
+export interface IpcHost extends LsaHost {
   /** NetBIOS name of the server. */
   readonly serverName: string;
   readonly domain: string;
@@ -140,5 +141,9 @@ export function wkssvcInterface(host: IpcHost): RpcInterface {
 
 /** The RPC pipes every server offers on IPC$. */
 export function builtInPipes(host: IpcHost): PipeService[] {
-  return [rpcPipeService('srvsvc', [srvsvcInterface(host)]), rpcPipeService('wkssvc', [wkssvcInterface(host)])];
+  return [
+    rpcPipeService('srvsvc', [srvsvcInterface(host)]),
+    rpcPipeService('wkssvc', [wkssvcInterface(host)]),
+    rpcPipeService('lsarpc', [lsarpcInterface(host)]),
+  ];
 }

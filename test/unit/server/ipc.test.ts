@@ -41,7 +41,14 @@ import { startTestServer, TEST_PASSWORD, TEST_USER, type RawClient } from '../..
 import type { FileId } from '../../../src/protocol/smb2/commands/file-id.js';
 
 const disk = (name: string, comment: string): ShareDef => ({ ...ipcShare(), name, kind: 'disk', comment, readOnly: false });
-const HOST: IpcHost = { serverName: 'SRV', domain: 'WORKGROUP', listShares: () => [ipcShare(), disk('data', 'Data share')] };
+const HOST: IpcHost = {
+  serverName: 'SRV',
+  domain: 'WORKGROUP',
+  machineSid: 'S-1-5-21-1-2-3',
+  listShares: () => [ipcShare(), disk('data', 'Data share')],
+  findUser: () => undefined,
+  userNames: () => [],
+};
 const USER = { user: 'u', domain: 'WORKGROUP', anonymous: false, guest: false, address: '127.0.0.1' };
 const ANON = { user: '', domain: '', anonymous: true, guest: false, address: '127.0.0.1' };
 

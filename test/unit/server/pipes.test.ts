@@ -7,7 +7,7 @@ import { builtInPipes } from '../../../src/server/ipc/services.js';
 import { ipcShare } from '../../../src/server/shares.js';
 import { silentLogger, type Logger } from '../../../src/util/log.js';
 
-const HOST = { serverName: 'SRV', domain: 'WORKGROUP', listShares: () => [ipcShare()] };
+const HOST = { serverName: 'SRV', domain: 'WORKGROUP', machineSid: 'S-1-5-21-1-2-3', listShares: () => [ipcShare()], findUser: () => undefined, userNames: () => [] };
 const ALICE: PipeCaller = { user: 'Alice', domain: 'LAB', anonymous: false, guest: false, address: '127.0.0.1' };
 const GUEST: PipeCaller = { user: 'visitor', domain: '', anonymous: false, guest: true, address: '127.0.0.1' };
 const ANON: PipeCaller = { user: '', domain: '', anonymous: true, guest: false, address: '127.0.0.1' };
@@ -39,13 +39,13 @@ test('register: names are case-insensitive, validated, and never replace a built
   assert.equal(pipes.has('myservice'), true);
   assert.equal(pipes.has('\\MYSERVICE'), true);
   assert.throws(() => pipes.register('myservice', capture()), /already registered/);
-  for (const builtIn of ['srvsvc', 'WKSSVC']) assert.throws(() => pipes.register(builtIn, capture()), /built in/);
+  for (const builtIn of ['srvsvc', 'WKSSVC', 'LsaRpc']) assert.throws(() => pipes.register(builtIn, capture()), /built in/);
   for (const bad of ['', 'a\\b', 'a/b', 'x:y', 'tab\there', 'x'.repeat(256)]) assert.throws(() => pipes.register(bad, capture()), RangeError, bad);
   assert.throws(() => pipes.register('nofn', 42 as unknown as PipeHandler), TypeError);
   assert.equal(pipes.unregister('srvsvc'), false);
   assert.equal(pipes.unregister('MYSERVICE'), true);
   assert.equal(pipes.has('myservice'), false);
-  assert.deepEqual(pipes.names().sort(), ['srvsvc', 'wkssvc']);
+  assert.deepEqual(pipes.names().sort(), ['lsarpc', 'srvsvc', 'wkssvc']);
 });
 
 test('access rules: authenticated users by default; a user list; guests and anonymous only when allowed', () => {
