@@ -38,7 +38,8 @@ const VERSION_MINOR = 0;
 
 /** shi*_type of a share (MS-SRVS 2.2.2.4): IPC$ is an IPC share and a special (administrative) one. */
 export function shareType(s: ShareDef): number {
-  return s.kind === 'ipc' ? (StypeFlags.IPC | StypeFlags.SPECIAL) >>> 0 : StypeFlags.DISKTREE;
+  if (s.kind === 'ipc') return (StypeFlags.IPC | StypeFlags.SPECIAL) >>> 0;
+  return s.kind === 'printer' ? StypeFlags.PRINTQ : StypeFlags.DISKTREE;
 }
 
 /** The local path of a share is the server's business: levels 2 and 502 report it empty. */
