@@ -9,6 +9,8 @@ export interface UserRecord {
 /** Looks users up by name, case-insensitively (Windows account names are). */
 export interface UserStore {
   lookup(name: string): UserRecord | undefined;
+  /** Every account name (for SID-to-name translation); a store that cannot list answers only lookups. */
+  names?(): Iterable<string>;
 }
 
 function key(name: string): string {
@@ -37,6 +39,10 @@ export class MemoryUserStore implements UserStore {
 
   lookup(name: string): UserRecord | undefined {
     return this.users.get(key(name));
+  }
+
+  *names(): Iterable<string> {
+    for (const u of this.users.values()) yield u.name;
   }
 
   get size(): number {

@@ -133,7 +133,10 @@ export async function runServe(argv: string[]): Promise<void> {
   const port = bound[0]?.port ?? 445;
   const portFlag = port === 445 ? '' : ` -p ${port}`;
   const lines = [`smbkit serving on ${bound.map((b) => `${b.host.includes(':') ? `[${b.host}]` : b.host}:${b.port}`).join(', ')}`];
-  for (const s of data.share) lines.push(`  share ${s.name} -> ${s.path ?? '(memory)'}${s.read_only ? ' (read-only)' : ''}${s.guest ? ' (guest ok)' : ''}`);
+  for (const s of data.share) {
+    const where = s.type === 'printer' ? `printer, spool ${s.path}` : (s.path ?? '(memory)');
+    lines.push(`  share ${s.name} -> ${where}${s.read_only ? ' (read-only)' : ''}${s.guest ? ' (guest ok)' : ''}`);
+  }
   if (generatedPassword !== undefined) lines.push(`  user: ${data.user[0]!.name}  password: ${generatedPassword}`);
   const share = data.share[0]!.name;
   const user = data.user[0]?.name ?? fileUsers[0]?.name ?? 'USER';

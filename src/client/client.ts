@@ -20,6 +20,7 @@ import {
   type Protection,
   type Session,
 } from './session.js';
+import { SmbPipe, type PipeLimits } from './pipe.js';
 import { RpcError, RpcPipe } from './rpc.js';
 import { Share } from './share.js';
 import { Tree } from './tree.js';
@@ -123,6 +124,9 @@ function parseNtHash(h: Buffer | string): Buffer {
 /** An SMB client: one connection and one session; shares are connected on first use. */
 export class Client {
   private readonly shares = new Map<string, Share>();
+  private readonly pipes = new Set<SmbPipe>();
+  /** The IPC$ tree that openPipe() uses, connected on first use. */
+  private ipc: Promise<Tree> | undefined;
   private closing: Promise<void> | undefined;
 
   /** @internal use connect(). */
@@ -186,7 +190,7 @@ export class Client {
     if (this.closing) throw clientError(Status.CONNECTION_DISCONNECTED, 'ECONNRESET', `\\${this.conn.host}\IPC$`);
     const tree = await this.connectTree('IPC$');
     try {
-      const pipe = await RpcPipe.open(tree, 'srvsvc');
+      const pipe = new RpcPipe(await SmbPipe.open(tree, 'srvsvc', this.pipeLimits()));
       try {
         await pipe.bind(SRVSVC_SYNTAX);
         const out: ShareEntry[] = [];
@@ -223,10 +227,36 @@ export class Client {
     }
   }
 
+  /**
+   * Opens the named pipe `name` on the server's IPC$ share (e.g. one a Node service registered with
+   * `server.pipes.register`): message-mode write(), read() and transact(). Rejects with an SmbError:
+   * ENOENT (OBJECT_NAME_NOT_FOUND) when there is no such pipe, EACCES when this user may not open it.
+   */
+  async openPipe(name: string): Promise<SmbPipe> {
+    if (this.closing) throw clientError(Status.CONNECTION_DISCONNECTED, 'ECONNRESET', `\\${this.conn.host}\IPC$\${name}`);
+    if (!this.ipc) {
+      this.ipc = this.connectTree('IPC$');
+      this.ipc.catch(() => {
+        this.ipc = undefined;
+      });
+    }
+    const tree = await this.ipc;
+    const pipe: SmbPipe = await SmbPipe.open(tree, name, this.pipeLimits(), () => this.pipes.delete(pipe));
+    this.pipes.add(pipe);
+    return pipe;
+  }
+
+  private pipeLimits(): PipeLimits {
+    return { maxWrite: this.negotiated.maxWriteSize, maxTransact: this.negotiated.maxTransactSize };
+  }
+
   /** Closes every handle and tree, logs off and closes the connection. Safe to call twice. */
   close(): Promise<void> {
     this.closing ??= (async () => {
       if (!this.conn.closed) {
+        await Promise.allSettled([...this.pipes].map((p) => p.close()));
+        const ipc = await this.ipc?.catch(() => undefined);
+        if (ipc) await this.session.treeDisconnect(ipc.info.treeId, ipc.info.encrypt).catch(() => undefined);
         await Promise.allSettled([...this.shares.values()].map((s) => s.disconnect()));
         await this.session.logoff().catch(() => undefined);
       }

@@ -1,5 +1,5 @@
 /**
- * DCE/RPC over an SMB named pipe on IPC$ (MS-RPCE 2.1.1.2, C706 chapter 12): open the pipe, bind one interface
+ * DCE/RPC over an SMB named pipe on IPC$ (MS-RPCE 2.1.1.2, C706 chapter 12): bind one interface
  * with NDR 2.0, and make calls. Requests go out as one fragment through FSCTL_PIPE_TRANSCEIVE, or as WRITEs of
  * all but the last fragment first; response bytes are collected from the transceive output and then READs until
  * a fragment with PFC_LAST_FRAG is whole. STATUS_BUFFER_OVERFLOW on either only says "more of this message
@@ -7,10 +7,6 @@
  */
 import { SmbError } from '../errors.js';
 import { Status, statusErrno } from '../protocol/nt-status.js';
-import type { FileId } from '../protocol/smb2/commands/file-id.js';
-import { decodeIoctlResponse, encodeIoctlRequest } from '../protocol/smb2/commands/ioctl.js';
-import { decodeReadResponse } from '../protocol/smb2/commands/read.js';
-import { AccessMask, Command, CreateDisposition, Fsctl, IoctlFlags, ShareAccess } from '../protocol/smb2/constants.js';
 import {
   BindNakReason,
   ContextResult,
@@ -25,9 +21,7 @@ import {
   type Pdu,
   type SyntaxId,
 } from '../protocol/rpc/pdu.js';
-import type { SmbRequest, SmbResponse } from './connection.js';
-import { smbError } from './errors.js';
-import type { Tree } from './tree.js';
+import type { SmbPipe } from './pipe.js';
 
 /**
  * Sizes the client uses: fragments it sends and accepts (C706 12.6.3.1; 4280 is what Windows and Samba offer),
@@ -96,39 +90,17 @@ export class RpcError extends SmbError {
   }
 }
 
-/** One open pipe with one bound interface (presentation context 0). */
+/** DCE/RPC over one open pipe, with one bound interface (presentation context 0). */
 export class RpcPipe {
   private callId = 1;
   /** Largest fragment the server accepts from us (bind_ack max_recv_frag). */
   private sendFrag = rpcTuning.maxFrag;
-  private closed = false;
 
-  private constructor(
-    private readonly tree: Tree,
-    private readonly fileId: FileId,
-    /** `\\host\IPC$\srvsvc`: for error messages. */
-    readonly path: string,
-  ) {}
+  constructor(private readonly pipe: SmbPipe) {}
 
-  /** CREATE of the pipe `name` (e.g. "srvsvc") on an IPC$ tree, for reading and writing. */
-  static async open(tree: Tree, name: string): Promise<RpcPipe> {
-    const c = await tree.create(name, {
-      // Generic read + write as file rights (0x0012019f, what Windows asks of RPC pipes).
-      desiredAccess:
-        AccessMask.FILE_READ_DATA |
-        AccessMask.FILE_WRITE_DATA |
-        AccessMask.FILE_APPEND_DATA |
-        AccessMask.FILE_READ_EA |
-        AccessMask.FILE_WRITE_EA |
-        AccessMask.FILE_READ_ATTRIBUTES |
-        AccessMask.FILE_WRITE_ATTRIBUTES |
-        AccessMask.READ_CONTROL |
-        AccessMask.SYNCHRONIZE,
-      shareAccess: ShareAccess.READ | ShareAccess.WRITE,
-      createDisposition: CreateDisposition.OPEN,
-      createOptions: 0,
-    });
-    return new RpcPipe(tree, c.fileId, tree.unc(name));
+  /** `\\host\IPC$\srvsvc`: for error messages. */
+  get path(): string {
+    return this.pipe.path;
   }
 
   /** Binds `syntax` with NDR 2.0 as context 0 (C706 12.6.4.3); throws RpcError when it is refused. */
@@ -185,11 +157,8 @@ export class RpcPipe {
    * up to the one with PFC_LAST_FRAG, checking each belongs to `callId`.
    */
   private async exchange(frags: Buffer[], callId: number, path = this.path): Promise<Pdu[]> {
-    if (this.closed) throw RpcError.protocol('pipe closed', path);
-    for (const f of frags.slice(0, -1)) {
-      this.check(await this.tree.send(this.tree.writeRequest(this.fileId, 0, f)));
-    }
-    let pending = this.data(await this.tree.send(this.transceiveRequest(frags[frags.length - 1]!)), 'ioctl');
+    for (const f of frags.slice(0, -1)) await this.pipe.writeRaw(f);
+    let pending = (await this.pipe.transceiveRaw(frags[frags.length - 1]!, rpcTuning.transceiveSize)).data;
     let total = pending.length;
     const out: Pdu[] = [];
     for (;;) {
@@ -211,7 +180,7 @@ export class RpcPipe {
         }
       }
       if (peekFragLength(pending) !== undefined && peekFragLength(pending)! < 16) throw RpcError.protocol('fragment length below the header size', path);
-      const more = this.data(await this.tree.send(this.tree.readRequest(this.fileId, 0, rpcTuning.readSize)), 'read');
+      const more = (await this.pipe.readRaw(rpcTuning.readSize)).data;
       if (more.length === 0) throw RpcError.protocol('empty read from the pipe', path);
       total += more.length;
       if (total > MAX_RESPONSE) throw RpcError.protocol('response too long', path);
@@ -219,41 +188,8 @@ export class RpcPipe {
     }
   }
 
-  private transceiveRequest(input: Buffer): SmbRequest {
-    const max = rpcTuning.transceiveSize;
-    return {
-      command: Command.IOCTL,
-      ioSize: Math.max(input.length, max),
-      body: (w) =>
-        encodeIoctlRequest(w, {
-          ctlCode: Fsctl.PIPE_TRANSCEIVE,
-          fileId: this.fileId,
-          input,
-          maxInputResponse: 0,
-          output: Buffer.alloc(0),
-          maxOutputResponse: max,
-          flags: IoctlFlags.IS_FSCTL,
-        }),
-    };
-  }
-
-  /** SUCCESS, or BUFFER_OVERFLOW (the message continues: MS-SMB2 3.2.5.12, MS-FSCC 2.3.50); else the SmbError. */
-  private check(res: SmbResponse): SmbResponse {
-    if (res.status !== Status.SUCCESS && res.status !== Status.BUFFER_OVERFLOW) throw smbError(res.status, this.path);
-    return res;
-  }
-
-  /** The data of a transceive or READ response, copied out of the frame. */
-  private data(res: SmbResponse, kind: 'ioctl' | 'read'): Buffer {
-    this.check(res);
-    const d = kind === 'ioctl' ? decodeIoctlResponse(res.body).output : decodeReadResponse(res.body).data;
-    return Buffer.from(d);
-  }
-
-  /** CLOSE of the pipe (errors ignored: the tree goes next anyway). */
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await this.tree.send(this.tree.closeRequest(this.fileId)).catch(() => undefined);
+  /** Closes the pipe (errors ignored: the tree goes next anyway). */
+  close(): Promise<void> {
+    return this.pipe.close();
   }
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseCidr } from '../util/cidr.js';
+import { PRINT_PLACEHOLDERS, unknownPlaceholders } from '../server/print/spooler.js';
 
 /**
  * The server's configuration: the TOML file's schema, and every default. Nothing else in smbkit chooses a
@@ -108,11 +109,30 @@ export const UserEntry = z
   .strict()
   .refine((u) => (u.password === undefined) !== (u.nt_hash === undefined), 'give exactly one of password or nt_hash');
 
+/**
+ * A printer share's command: the program, then its arguments, run without a shell for each finished job.
+ * Arguments may hold the placeholders of PRINT_PLACEHOLDERS ({file}, {user}, {name}...); the program may not.
+ */
+const printCommand = z
+  .array(z.string().min(1))
+  .min(1)
+  .superRefine((cmd, ctx) => {
+    if (/\{[a-z]+\}/.test(cmd[0]!)) ctx.addIssue({ code: 'custom', message: 'the program (first element) cannot contain a placeholder', path: [0] });
+    cmd.forEach((arg, i) => {
+      for (const p of unknownPlaceholders(arg)) {
+        ctx.addIssue({ code: 'custom', message: `unknown placeholder {${p}} (known: ${Object.keys(PRINT_PLACEHOLDERS).map((k) => `{${k}}`).join(', ')})`, path: [i] });
+      }
+    });
+  });
+
 export const ShareEntry = z
   .object({
     name: shareName,
+    /** The folder shared (disk), or the spool directory where print jobs land (printer). */
     path: z.string().min(1).optional(),
-    type: z.enum(['disk', 'memory']).default('disk'),
+    type: z.enum(['disk', 'memory', 'printer']).default('disk'),
+    /** Printer shares: program and arguments run for each finished job, e.g. ["/usr/bin/lp", "-t", "{name}", "{file}"]. */
+    print_command: printCommand.optional(),
     comment: z.string().max(256).default(''),
     guest: z.boolean().default(false),
     read_only: z.boolean().default(false),
@@ -124,7 +144,9 @@ export const ShareEntry = z
     hosts_deny: z.array(cidr).default([]),
   })
   .strict()
-  .refine((s) => s.type === 'memory' || s.path !== undefined, { message: 'a disk share needs a path', path: ['path'] });
+  .refine((s) => s.type === 'memory' || s.path !== undefined, { message: 'a disk or printer share needs a path', path: ['path'] })
+  .refine((s) => s.type === 'printer' || s.print_command === undefined, { message: 'print_command is for printer shares', path: ['print_command'] })
+  .refine((s) => s.type !== 'printer' || !s.read_only, { message: 'a printer share cannot be read-only', path: ['read_only'] });
 
 export const ConfigFile = z
   .object({

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { networkInterfaces } from 'node:os';
 import { isIP } from 'node:net';
+import { resolve } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { MemoryUserStore } from '../auth/users.js';
 import { readUsersFile, UsersFileError, type UsersFileEntry } from '../auth/users-file.js';
@@ -39,8 +40,9 @@ export function serverConfigFrom(data: ConfigFileData, fileUsers: readonly Users
     else users.addHash(u.name, Buffer.from(u.nt_hash!, 'hex'));
   }
   const shares: ShareOptions[] = data.share.map((s) => {
-    const store = s.type === 'memory' ? new MemoryStore() : new LocalStore(s.path!, { readOnly: s.read_only });
-    const share: ShareOptions = { name: s.name, store, readOnly: s.read_only, guest: s.guest, comment: s.comment, encrypt: s.encrypt };
+    const share: ShareOptions = { name: s.name, readOnly: s.read_only, guest: s.guest, comment: s.comment, encrypt: s.encrypt };
+    if (s.type === 'printer') share.printer = { spoolDir: resolve(s.path!), ...(s.print_command ? { command: s.print_command } : {}) };
+    else share.store = s.type === 'memory' ? new MemoryStore() : new LocalStore(s.path!, { readOnly: s.read_only });
     for (const u of s.users ?? []) if (!users.lookup(u)) throw new ConfigError(`share ${s.name}: unknown user ${u}`);
     if (s.hosts_allow) share.hostsAllow = s.hosts_allow.map(parseCidr);
     if (s.hosts_deny.length) share.hostsDeny = s.hosts_deny.map(parseCidr);

@@ -63,6 +63,11 @@ function ridOf(name: string): number {
   return 1000 + (h % 0x3fff0000);
 }
 
+/** The SID of the account `name` on a server whose accounts live under `domainSid`. */
+export function userSid(domainSid: string, name: string): string {
+  return sidWithRid(domainSid, ridOf(name));
+}
+
 /** The token of an authenticated identity on a server whose accounts live under `domainSid`. */
 export function tokenFor(identity: Pick<AuthIdentity, 'user' | 'guest' | 'anonymous'>, domainSid: string): Token {
   let user: string;
@@ -76,7 +81,7 @@ export function tokenFor(identity: Pick<AuthIdentity, 'user' | 'guest' | 'anonym
     primaryGroup = sidWithRid(domainSid, WellKnownRid.DOMAIN_GUESTS);
     groups.push(WellKnownSid.BUILTIN_GUESTS);
   } else {
-    user = sidWithRid(domainSid, ridOf(identity.user));
+    user = userSid(domainSid, identity.user);
     primaryGroup = sidWithRid(domainSid, WellKnownRid.DOMAIN_USERS);
     groups.push(WellKnownSid.AUTHENTICATED_USERS);
   }

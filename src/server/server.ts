@@ -10,9 +10,13 @@ import { Status } from '../protocol/nt-status.js';
 import type { CidrRange } from '../util/cidr.js';
 import { AccessControl, hostAllowed, type AccessPolicy } from './access.js';
 import { AuditLog } from './audit.js';
+import { serverDomainSid } from './acl.js';
 import { createLogger, type Logger, type LogLevel } from '../util/log.js';
 import { Connection } from './connection.js';
 import { Discovery, type DiscoveryOptions } from './discovery/index.js';
+import { PipeRegistry } from './ipc/registry.js';
+import { Spooler, type PrinterOptions } from './print/spooler.js';
+import { builtInPipes } from './ipc/services.js';
 import { ipcShare, type ShareDef } from './shares.js';
 import { FileNode } from './state/file-node.js';
 import type { Open } from './state/open.js';
@@ -26,7 +30,10 @@ export interface ListenAddress {
 
 export interface ShareOptions {
   name: string;
-  store: FileStore;
+  /** The files of a disk share (give this or `printer`). */
+  store?: FileStore;
+  /** A printer share: its spool directory and print command (give this or `store`). */
+  printer?: PrinterOptions;
   readOnly?: boolean;
   guest?: boolean;
   /** User names allowed; absent = every configured user. */
@@ -83,6 +90,8 @@ export class SmbServer {
   /** FileNode per share + case-folded path. */
   readonly nodes = new Map<string, FileNode>();
   private readonly shares = new Map<string, ShareDef>();
+  /** The named pipes served on IPC$: the built-in RPC services and those the application registers. */
+  readonly pipes: PipeRegistry;
   private readonly listeners: NetServer[] = [];
   private discovery: Discovery | undefined;
   private nextConnId = 1;
@@ -96,14 +105,27 @@ export class SmbServer {
       this.audit = new AuditLog(config.auditLog);
       this.audit.attach(this.events);
     }
+    this.pipes = new PipeRegistry(
+      this.log,
+      builtInPipes({
+        serverName: config.name.toUpperCase(),
+        domain: config.domain.toUpperCase(),
+        machineSid: serverDomainSid(config.name),
+        listShares: () => this.listShares(),
+        findUser: (name) => config.users.lookup(name)?.name,
+        userNames: () => config.users.names?.() ?? [],
+      }),
+    );
     const ipc = ipcShare();
     this.shares.set(ipc.name.toUpperCase(), ipc);
     for (const s of config.shares) {
+      if ((s.store === undefined) === (s.printer === undefined)) throw new TypeError(`share ${s.name}: give either a store or printer options`);
       this.shares.set(s.name.toUpperCase(), {
         name: s.name,
-        kind: 'disk',
+        kind: s.printer ? 'printer' : 'disk',
         store: s.store,
-        readOnly: s.readOnly ?? false,
+        spooler: s.printer ? new Spooler(s.name, s.printer, this.log, this.events) : undefined,
+        readOnly: s.printer ? false : (s.readOnly ?? false),
         guest: s.guest ?? false,
         users: s.users ? new Set(s.users.map((u) => u.toLowerCase())) : undefined,
         comment: s.comment ?? '',
@@ -300,6 +322,8 @@ export class SmbServer {
     } catch (err) {
       this.log.warn('close failed', { path: open.path, error: (err as Error).message });
     }
+    // A print job is published when its client closed it, discarded when the client went away.
+    await open.printJob?.settle();
     let deleted = false;
     if (node.deletePending && node.opens.size === 0) {
       const store = open.tree.share.store!;

@@ -1,11 +1,15 @@
 import type { FileStore } from '../store/types.js';
 import type { CidrRange } from '../util/cidr.js';
+import type { Spooler } from './print/spooler.js';
 
-/** A share as the server serves it: its store and who may use it. */
+/** A share as the server serves it: its store (or spool) and who may use it. */
 export interface ShareDef {
   readonly name: string;
-  readonly kind: 'disk' | 'ipc';
+  readonly kind: 'disk' | 'ipc' | 'printer';
+  /** The files of a disk share. */
   readonly store: FileStore | undefined;
+  /** The print jobs of a printer share. */
+  readonly spooler: Spooler | undefined;
   readonly readOnly: boolean;
   /** Guest sessions may connect. */
   readonly guest: boolean;
@@ -20,5 +24,5 @@ export interface ShareDef {
 }
 
 export function ipcShare(): ShareDef {
-  return { name: 'IPC$', kind: 'ipc', store: undefined, readOnly: true, guest: true, users: undefined, comment: 'IPC Service', encrypt: false, hostsAllow: undefined, hostsDeny: [] };
+  return { name: 'IPC$', kind: 'ipc', store: undefined, spooler: undefined, readOnly: true, guest: true, users: undefined, comment: 'IPC Service', encrypt: false, hostsAllow: undefined, hostsDeny: [] };
 }

@@ -71,11 +71,11 @@ test('srvsvc and wkssvc stub decoders throw only WireError on mutated stubs', ()
 });
 
 test('the RPC association never throws on any byte sequence: faults, bind_naks or a broken pipe', () => {
-  const host = { serverName: 'SRV', domain: 'WG', listShares: () => [ipcShare()] };
+  const host = { serverName: 'SRV', domain: 'WG', machineSid: 'S-1-5-21-1-2-3', listShares: () => [ipcShare()], findUser: () => undefined, userNames: () => [] };
   const chunks = fc.array(fc.oneof(mutated(BIND), mutated(REQUEST, 16), fc.uint8Array({ maxLength: 64 }).map((u) => Buffer.from(u)), fc.constant(BIND), fc.constant(REQUEST)), { maxLength: 8 });
   fc.assert(
     fc.property(chunks, (list) => {
-      const a = new RpcAssociation([srvsvcInterface(host), wkssvcInterface(host)], '\\PIPE\\srvsvc', { user: '', anonymous: true, guest: false });
+      const a = new RpcAssociation([srvsvcInterface(host), wkssvcInterface(host)], '\\PIPE\\srvsvc', { user: '', domain: '', anonymous: true, guest: false, address: '127.0.0.1' });
       for (const c of list) {
         for (const out of a.write(c)) {
           // Everything the server sends back decodes.

@@ -7,6 +7,10 @@
 import { WireError } from '../../errors.js';
 import { Reader } from '../../util/reader.js';
 import { Writer } from '../../util/writer.js';
+import { decodeSid, encodeSid, parseSid } from '../smb2/fscc/security.js';
+
+/** Sub-authorities a SID may have (MS-DTYP 2.4.2.3). */
+const MAX_SID_SUB_AUTHORITIES = 15;
 
 /** First referent id used for unique pointers (what Windows uses too; any non-zero value is valid). */
 const FIRST_REFERENT = 0x00020000;
@@ -77,6 +81,43 @@ export class NdrWriter {
     const n = s.length + 1;
     this.u32(n).u32(0).u32(n);
     this.w.utf16(s).u16(0);
+    return this;
+  }
+
+  /**
+   * An RPC_UNICODE_STRING (MS-DTYP 2.3.10): Length and MaximumLength in bytes, and a unique pointer to a
+   * conformant varying array of UTF-16 characters without a terminator.
+   */
+  unicodeString(s: string): this {
+    const bytes = s.length * 2;
+    this.w.align(4);
+    this.u16(bytes).u16(bytes);
+    return this.pointer(s, (v) => {
+      this.u32(v.length).u32(0).u32(v.length);
+      this.w.utf16(v);
+    });
+  }
+
+  /** An RPC_SID (MS-DTYP 2.4.2.3), a conformant structure: the sub-authority count first, then the SID. */
+  sid(text: string): this {
+    this.u32(parseSid(text).subAuthorities.length);
+    encodeSid(this.w, text);
+    return this;
+  }
+
+  /** A unique pointer to an RPC_SID. */
+  sidPointer(text: string | undefined): this {
+    return this.pointer(text, (v) => this.sid(v));
+  }
+
+  /** Raw bytes (a context handle, a GUID): no alignment. */
+  bytes(b: Uint8Array): this {
+    this.w.bytes(b);
+    return this;
+  }
+
+  align(n: number): this {
+    this.w.align(n);
     return this;
   }
 
@@ -172,6 +213,46 @@ export class NdrReader {
     if (offset !== 0 || actual > maxCount || actual > MAX_COUNT) throw new WireError('bad conformant varying string bounds');
     const s = this.r.utf16(actual * 2);
     return s.endsWith('\0') ? s.slice(0, -1) : s;
+  }
+
+  /** An RPC_UNICODE_STRING; `set` receives the characters once the deferred array is read. */
+  unicodeString(set: (s: string) => void): void {
+    this.align(4);
+    const length = this.u16();
+    const maximumLength = this.u16();
+    if (length % 2 !== 0 || length > maximumLength) throw new WireError('bad RPC_UNICODE_STRING lengths');
+    this.pointer(() => {
+      const maxCount = this.u32();
+      const offset = this.u32();
+      const actual = this.u32();
+      if (offset !== 0 || actual > maxCount || actual * 2 !== length || maxCount * 2 > maximumLength) {
+        throw new WireError('RPC_UNICODE_STRING array does not match its lengths');
+      }
+      set(this.r.utf16(actual * 2));
+    });
+  }
+
+  /** An RPC_SID in its string form (S-1-5-21-...). */
+  sid(): string {
+    const count = this.u32();
+    if (count > MAX_SID_SUB_AUTHORITIES) throw new WireError('RPC_SID with too many sub-authorities');
+    const bytes = this.r.bytes(8 + 4 * count);
+    if (bytes[1] !== count) throw new WireError('RPC_SID conformance does not match its SubAuthorityCount');
+    return decodeSid(new Reader(bytes));
+  }
+
+  /** A unique pointer to an RPC_SID; `set` receives it once the deferred data is read. */
+  sidPointer(set: (sid: string) => void): boolean {
+    return this.pointer(() => set(this.sid()));
+  }
+
+  bytes(n: number): Buffer {
+    return this.r.bytes(n);
+  }
+
+  align(n: number): this {
+    this.aligned(n);
+    return this;
   }
 
   /** A conformant array whose elements take at least `minSize` bytes each. */

@@ -20,8 +20,10 @@ export async function handleClose(ctx: RequestContext): Promise<Outcome> {
   const open = ctx.open(req.fileId);
   if (!open) return Status.FILE_CLOSED;
   const server = ctx.conn.server;
-  if (open.pipe) {
-    // A pipe has no attributes to report; closing it breaks the pipe (Open's onClose).
+  if (open.pipe || open.tree.share.kind === 'printer') {
+    // A pipe or print job has no attributes to report. Closing a pipe breaks it (Open's onClose); closing a
+    // print job completes it, and it is printed once its handle is closed.
+    if (open.printJob) open.printJob.completed = true;
     await server.closeOpen(open);
     return { body: (w) => encodeCloseResponse(w, { flags: 0, ...ZERO_ATTRS }) };
   }

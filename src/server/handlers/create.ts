@@ -42,6 +42,8 @@ import { decodeSecurityDescriptor, SecurityInformation, securityDescriptorToByte
 import { WireError } from '../../errors.js';
 import type { PipeEndpoint } from '../ipc/pipe.js';
 import { openPipeEndpoint, pipeCreateResponse } from '../ipc/smb-pipe.js';
+import { printCreate, printCreateResponse } from '../print/smb-print.js';
+import type { PrintJob } from '../print/spooler.js';
 
 /** FILE_CREATE_TREE_CONNECTION (MS-SMB2 2.2.13: "ignored" by the spec; Windows refuses it). */
 const CREATE_TREE_CONNECTION = 0x00000080;
@@ -64,6 +66,7 @@ export async function handleCreate(ctx: RequestContext): Promise<Outcome> {
   const invalid = validateRequest(req);
   if (invalid !== undefined) return invalid;
   if (share.kind === 'ipc') return openPipe(ctx, req);
+  if (share.kind === 'printer') return openPrint(ctx, req);
   const store = share.store!;
 
   // MS-SMB2 3.3.5.9.7: no previous versions are kept, so no version at a timewarp token's time exists.
@@ -307,10 +310,41 @@ function openPipe(ctx: RequestContext, req: CreateRequest): Outcome {
   return { body: (w) => encodeCreateResponse(w, pipeCreateResponse(fileId)) };
 }
 
+/** A CREATE on a printer share makes a print job, or opens the queue (server/print/ serves both). */
+async function openPrint(ctx: RequestContext, req: CreateRequest): Promise<Outcome> {
+  const created = await printCreate(ctx, req);
+  if (typeof created === 'number') return created;
+  const server = ctx.conn.server;
+  const share = ctx.tree!.share;
+  const node = server.node(share, created.queue ? '' : `\\print\\${created.job.id}`);
+  const fileId = registerOpen(ctx, {
+    node,
+    isDirectory: created.queue,
+    granted: created.granted,
+    req,
+    stream: undefined,
+    handle: created.queue ? undefined : created.job.handle,
+    deleteOnClose: false,
+    ...(created.queue ? {} : { printJob: created.job }),
+  });
+  const res = await printCreateResponse(created, fileId);
+  return { body: (w) => encodeCreateResponse(w, res) };
+}
+
 /** Creates the Open of a successful CREATE and makes it the compound's current file. */
 function registerOpen(
   ctx: RequestContext,
-  o: { node: FileNode; isDirectory: boolean; granted: number; req: CreateRequest; stream: string | undefined; handle: StoreHandle | undefined; deleteOnClose: boolean; pipe?: PipeEndpoint },
+  o: {
+    node: FileNode;
+    isDirectory: boolean;
+    granted: number;
+    req: CreateRequest;
+    stream: string | undefined;
+    handle: StoreHandle | undefined;
+    deleteOnClose: boolean;
+    pipe?: PipeEndpoint;
+    printJob?: PrintJob;
+  },
 ): FileId {
   const session = ctx.session!;
   const persistentId = ctx.conn.server.allocPersistentId();
@@ -328,6 +362,7 @@ function registerOpen(
     handle: o.handle,
     deleteOnClose: o.deleteOnClose,
     ...(o.pipe ? { pipe: o.pipe } : {}),
+    ...(o.printJob ? { printJob: o.printJob } : {}),
   });
   o.node.opens.add(open);
   session.opens.set(open.volatileId, open);

@@ -42,7 +42,7 @@ export async function handleIoctl(ctx: RequestContext): Promise<Outcome> {
   }
   if (!ctx.tree) return Status.NETWORK_NAME_DELETED;
   // MS-FSCC 2.3.49: FSCTL_PIPE_WAIT goes to the IPC$ tree itself, not to an open.
-  if (req.ctlCode === Fsctl.PIPE_WAIT && ctx.tree.share.kind === 'ipc') return pipeWait(req);
+  if (req.ctlCode === Fsctl.PIPE_WAIT && ctx.tree.share.kind === 'ipc') return pipeWait(ctx, req);
   const open = ctx.open(req.fileId);
   if (!open) return Status.FILE_CLOSED;
   if (open.pipe) return pipeIoctl(ctx, open.pipe, req);

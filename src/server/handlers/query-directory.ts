@@ -16,6 +16,8 @@ export async function handleQueryDirectory(ctx: RequestContext): Promise<Outcome
   const req = decodeQueryDirectoryRequest(ctx.r);
   const open = ctx.open(req.fileId);
   if (!open) return Status.FILE_CLOSED;
+  // A print queue cannot be listed (what Samba answers; its jobs are not files for clients to browse).
+  if (open.tree.share.kind === 'printer') return Status.NOT_SUPPORTED;
   if (!open.isDirectory) return Status.INVALID_PARAMETER;
   if (!(open.grantedAccess & AccessMask.FILE_READ_DATA)) return Status.ACCESS_DENIED;
   if (!isSupportedDirInfoClass(req.fileInformationClass)) return Status.INVALID_INFO_CLASS;

@@ -18,6 +18,7 @@ import type { Open } from '../state/open.js';
 import { storeErrorToStatus } from '../status-map.js';
 import { checkCreditCharge } from './io-checks.js';
 import { pipeQueryInfo } from '../ipc/smb-pipe.js';
+import { printQueryInfo } from '../print/smb-print.js';
 
 /** Classes that read attributes need FILE_READ_ATTRIBUTES (MS-SMB2 3.3.5.20.1). */
 const NEEDS_READ_ATTRIBUTES = new Set<number>([
@@ -36,6 +37,7 @@ export async function handleQueryInfo(ctx: RequestContext): Promise<Outcome> {
   const charge = checkCreditCharge(ctx, Math.max(req.outputBufferLength, req.inputBuffer.length));
   if (charge !== undefined) return charge;
   if (open.pipe) return pipeQueryInfo(open, open.pipe, req);
+  if (open.tree.share.kind === 'printer') return printQueryInfo(open, req);
   let result: { status: number; data: Buffer };
   try {
     switch (req.infoType) {

@@ -27,6 +27,7 @@ import { roundToClusters } from '../state/file-node.js';
 import { MAX_FILE_SIZE } from './io-checks.js';
 import { storeErrorToStatus } from '../status-map.js';
 import { pipeSetInfo } from '../ipc/smb-pipe.js';
+import { printSetInfo } from '../print/smb-print.js';
 
 /** SET_INFO (MS-SMB2 3.3.5.21, MS-FSA 2.1.5.14). */
 export async function handleSetInfo(ctx: RequestContext): Promise<Outcome> {
@@ -36,6 +37,10 @@ export async function handleSetInfo(ctx: RequestContext): Promise<Outcome> {
   if (req.buffer.length > ctx.conn.maxTransactSize) return Status.INVALID_PARAMETER;
   if (open.pipe) {
     const s = pipeSetInfo(open.pipe, req.infoType, req.fileInfoClass, req.buffer);
+    return s === Status.SUCCESS ? { body: (w) => encodeSetInfoResponse(w) } : s;
+  }
+  if (open.tree.share.kind === 'printer') {
+    const s = await printSetInfo(open, req.infoType, req.fileInfoClass, req.buffer);
     return s === Status.SUCCESS ? { body: (w) => encodeSetInfoResponse(w) } : s;
   }
   let status: number;

@@ -10,6 +10,9 @@ export const READ_ONLY_ACCESS = 0x001200a9;
 /** Full access: every standard and specific right. */
 export const FULL_ACCESS = 0x001f01ff;
 
+/** The ShareType of each kind of share (MS-SMB2 2.2.10). */
+const SHARE_TYPES = { disk: ShareType.DISK, ipc: ShareType.PIPE, printer: ShareType.PRINT } as const;
+
 /** TREE_CONNECT (MS-SMB2 3.3.5.7): `\\server\share`; who may connect is decided in SmbServer.shareAccess. */
 export function handleTreeConnect(ctx: RequestContext): Outcome {
   const req = decodeTreeConnectRequest(ctx.r);
@@ -44,7 +47,7 @@ export function handleTreeConnect(ctx: RequestContext): Outcome {
   return {
     body: (w) =>
       encodeTreeConnectResponse(w, {
-        shareType: share.kind === 'ipc' ? ShareType.PIPE : ShareType.DISK,
+        shareType: SHARE_TYPES[share.kind],
         shareFlags:
           (share.kind === 'ipc' ? ShareFlags.NO_CACHING : ShareFlags.MANUAL_CACHING) |
           (tree.encrypt ? ShareFlags.ENCRYPT_DATA : 0),

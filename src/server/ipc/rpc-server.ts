@@ -4,6 +4,7 @@
  * to an interface, and responses are cut into fragments of the negotiated size. Malformed PDUs get a fault or
  * a bind_nak; a header that cannot be framed breaks the association.
  */
+import { randomFillSync } from 'node:crypto';
 import { WireError } from '../../errors.js';
 import {
   BIND_TIME_FEATURE_PREFIX,
@@ -29,12 +30,13 @@ import {
   type SyntaxId,
 } from '../../protocol/rpc/pdu.js';
 import { Reader } from '../../util/reader.js';
+import type { PipeBackend, PipeCaller, PipeEndpoint } from './pipe.js';
+import type { PipeService } from './registry.js';
 
-/** Who is calling, as the services see it. */
-export interface RpcCaller {
-  user: string;
-  anonymous: boolean;
-  guest: boolean;
+/** What an operation sees of its call: who calls, and the context handles open on the association. */
+export interface RpcCall {
+  readonly caller: PipeCaller;
+  readonly handles: ContextHandles;
 }
 
 /** What an operation returns: the response stub, or a fault status. */
@@ -44,7 +46,35 @@ export type RpcResult = Buffer | { fault: number };
 export interface RpcInterface {
   readonly name: string;
   readonly syntax: SyntaxId;
-  readonly operations: ReadonlyMap<number, (stub: Buffer, caller: RpcCaller) => RpcResult>;
+  readonly operations: ReadonlyMap<number, (stub: Buffer, call: RpcCall) => RpcResult>;
+}
+
+/** Context handles open on one association at most (each holds a little state; a client cannot pile them up). */
+const MAX_CONTEXT_HANDLES = 256;
+
+/**
+ * The context handles of one association (C706 context_handle, MS-RPCE 2.2.4.1.1 [context_handle]): 20 bytes on
+ * the wire, an attributes word (0) and a random UUID, each standing for server state until it is closed.
+ */
+export class ContextHandles {
+  private readonly open = new Map<string, unknown>();
+
+  /** A new handle for `value`, or undefined when the association holds too many. */
+  add(value: unknown): Buffer | undefined {
+    if (this.open.size >= MAX_CONTEXT_HANDLES) return undefined;
+    const handle = Buffer.alloc(20);
+    randomFillSync(handle, 4, 16);
+    this.open.set(handle.toString('hex'), value);
+    return handle;
+  }
+
+  get(handle: Buffer): unknown {
+    return this.open.get(handle.toString('hex'));
+  }
+
+  delete(handle: Buffer): boolean {
+    return this.open.delete(handle.toString('hex'));
+  }
 }
 
 /** The fragment size this server offers (what Windows uses). */
@@ -71,7 +101,7 @@ export class RpcAssociation {
   broken = false;
   private readonly interfaces: readonly RpcInterface[];
   private readonly secondaryAddress: string;
-  private readonly caller: RpcCaller;
+  private readonly context: RpcCall;
   private readonly contexts = new Map<number, RpcInterface>();
   private bound = false;
   private maxXmitFrag = SERVER_MAX_FRAG;
@@ -79,10 +109,10 @@ export class RpcAssociation {
   private call: CallInProgress | undefined;
   private input: Buffer = Buffer.alloc(0);
 
-  constructor(interfaces: readonly RpcInterface[], secondaryAddress: string, caller: RpcCaller) {
+  constructor(interfaces: readonly RpcInterface[], secondaryAddress: string, caller: PipeCaller) {
     this.interfaces = interfaces;
     this.secondaryAddress = secondaryAddress;
-    this.caller = caller;
+    this.context = { caller, handles: new ContextHandles() };
   }
 
   /**
@@ -225,7 +255,7 @@ export class RpcAssociation {
     if (!op) return [this.fault(call.callId, call.contextId, FaultStatus.OP_RNG_ERROR)];
     let result: RpcResult;
     try {
-      result = op(call.chunks.length === 1 ? call.chunks[0]! : Buffer.concat(call.chunks), this.caller);
+      result = op(call.chunks.length === 1 ? call.chunks[0]! : Buffer.concat(call.chunks), this.context);
     } catch (err) {
       if (!(err instanceof WireError)) throw err;
       result = { fault: FaultStatus.BAD_STUB_DATA };
@@ -233,4 +263,29 @@ export class RpcAssociation {
     if (!Buffer.isBuffer(result)) return [this.fault(call.callId, call.contextId, result.fault)];
     return encodeResponseFragments(call.callId, call.contextId, result, this.maxXmitFrag);
   }
+}
+
+/** Bytes of responses a pipe holds for a client that does not read them; requests beyond it are refused. */
+const MAX_QUEUED_BYTES = 4 << 20;
+
+/** A pipe served by RPC interfaces: each open is one association (srvsvc, wkssvc, lsarpc). */
+export function rpcPipeService(name: string, interfaces: readonly RpcInterface[]): PipeService {
+  return {
+    name,
+    builtIn: true,
+    admits: () => true,
+    open(endpoint: PipeEndpoint, caller: PipeCaller): void {
+      const assoc = new RpcAssociation(interfaces, `\\PIPE\\${name}`, caller);
+      const backend: PipeBackend = {
+        receive(message) {
+          if (endpoint.bytesAvailable > MAX_QUEUED_BYTES) return 'full';
+          for (const m of assoc.write(message)) endpoint.push(m);
+          if (assoc.broken) endpoint.end();
+          return 'ok';
+        },
+        clientClosed() {},
+      };
+      endpoint.attach(backend);
+    },
+  };
 }

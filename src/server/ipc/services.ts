@@ -20,10 +20,12 @@ import {
 } from '../../protocol/rpc/srvsvc.js';
 import { decodeNetrWkstaGetInfoRequest, encodeNetrWkstaGetInfoResponse, WKSSVC_SYNTAX, WkssvcOpnum } from '../../protocol/rpc/wkssvc.js';
 import type { ShareDef } from '../shares.js';
-import type { RpcCaller, RpcInterface, RpcResult } from './rpc-server.js';
+import { rpcPipeService, type RpcCall, type RpcInterface, type RpcResult } from './rpc-server.js';
+import type { PipeService } from './registry.js';
+import { lsarpcInterface, type LsaHost } from './lsarpc.js';
 
 /** What the services need from the server. */
-export interface IpcHost {
+export interface IpcHost extends LsaHost {
   /** NetBIOS name of the server. */
   readonly serverName: string;
   readonly domain: string;
@@ -36,7 +38,8 @@ const VERSION_MINOR = 0;
 
 /** shi*_type of a share (MS-SRVS 2.2.2.4): IPC$ is an IPC share and a special (administrative) one. */
 export function shareType(s: ShareDef): number {
-  return s.kind === 'ipc' ? (StypeFlags.IPC | StypeFlags.SPECIAL) >>> 0 : StypeFlags.DISKTREE;
+  if (s.kind === 'ipc') return (StypeFlags.IPC | StypeFlags.SPECIAL) >>> 0;
+  return s.kind === 'printer' ? StypeFlags.PRINTQ : StypeFlags.DISKTREE;
 }
 
 /** The local path of a share is the server's business: levels 2 and 502 report it empty. */
@@ -52,7 +55,7 @@ const DETAIL_LEVELS = new Set([2, 502]);
 const SHARE_LEVELS = new Set([0, 1, 2, 501, 502]);
 
 export function srvsvcInterface(host: IpcHost): RpcInterface {
-  const netrShareEnum = (sticky: boolean) => (stub: Buffer, caller: RpcCaller): RpcResult => {
+  const netrShareEnum = (sticky: boolean) => (stub: Buffer, { caller }: RpcCall): RpcResult => {
     const req = decodeNetrShareEnumRequest(stub);
     const level = req.level;
     const fail = (status: number) => encodeNetrShareEnumResponse({ level, shares: undefined, totalEntries: 0, resumeHandle: req.resumeHandle, status });
@@ -71,7 +74,7 @@ export function srvsvcInterface(host: IpcHost): RpcInterface {
     });
   };
 
-  const netrShareGetInfo = (stub: Buffer, caller: RpcCaller): RpcResult => {
+  const netrShareGetInfo = (stub: Buffer, { caller }: RpcCall): RpcResult => {
     const req = decodeNetrShareGetInfoRequest(stub);
     const fail = (status: number) => encodeNetrShareGetInfoResponse({ level: req.level, share: undefined, status });
     if (!SHARE_LEVELS.has(req.level)) return fail(WinError.INVALID_LEVEL);
@@ -81,7 +84,7 @@ export function srvsvcInterface(host: IpcHost): RpcInterface {
     return encodeNetrShareGetInfoResponse({ level: req.level, share: toShareInfo(share), status: WinError.SUCCESS });
   };
 
-  const netrServerGetInfo = (stub: Buffer, caller: RpcCaller): RpcResult => {
+  const netrServerGetInfo = (stub: Buffer, { caller }: RpcCall): RpcResult => {
     const req = decodeNetrServerGetInfoRequest(stub);
     const fail = (status: number) => encodeNetrServerGetInfoResponse({ level: req.level, info: undefined, status });
     if (req.level !== 100 && req.level !== 101 && req.level !== 102) return fail(WinError.INVALID_LEVEL);
@@ -135,4 +138,13 @@ export function wkssvcInterface(host: IpcHost): RpcInterface {
     });
   };
   return { name: 'wkssvc', syntax: WKSSVC_SYNTAX, operations: new Map([[WkssvcOpnum.NetrWkstaGetInfo, netrWkstaGetInfo]]) };
+}
+
+/** The RPC pipes every server offers on IPC$. */
+export function builtInPipes(host: IpcHost): PipeService[] {
+  return [
+    rpcPipeService('srvsvc', [srvsvcInterface(host)]),
+    rpcPipeService('wkssvc', [wkssvcInterface(host)]),
+    rpcPipeService('lsarpc', [lsarpcInterface(host)]),
+  ];
 }

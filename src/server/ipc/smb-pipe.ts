@@ -18,8 +18,7 @@ import { Writer } from '../../util/writer.js';
 import type { Outcome, RequestContext } from '../context.js';
 import { checkCreditCharge } from '../handlers/io-checks.js';
 import type { Open } from '../state/open.js';
-import { PipeEndpoint, pipeName } from './pipe.js';
-import type { IpcHost } from './services.js';
+import { PipeEndpoint } from './pipe.js';
 
 /** FILE_PIPE_* values (MS-FSCC 2.4.33, 2.4.34). */
 const PipeType = { MESSAGE: 1 } as const;
@@ -29,19 +28,31 @@ const PipeEnd = { CLIENT: 0 } as const;
 /** The quotas reported for each direction (what Windows reports for RPC pipes). */
 const PIPE_QUOTA = 4096;
 
-function hostOf(ctx: RequestContext): IpcHost {
-  const server = ctx.conn.server;
-  return { serverName: server.config.name.toUpperCase(), domain: server.config.domain.toUpperCase(), listShares: () => server.listShares() };
-}
-
-/** A new endpoint for a CREATE on IPC$, or OBJECT_NAME_NOT_FOUND when no pipe has that name. */
+/**
+ * A new endpoint for a CREATE on IPC$, served by the pipe of that name: OBJECT_NAME_NOT_FOUND when there is
+ * none, ACCESS_DENIED when the pipe does not admit the session's user.
+ */
 export function openPipeEndpoint(ctx: RequestContext, name: string): PipeEndpoint | number {
-  const canonical = pipeName(name);
-  if (canonical === undefined) return Status.OBJECT_NAME_NOT_FOUND;
+  const server = ctx.conn.server;
+  const service = server.pipes.lookup(name);
+  if (!service) return Status.OBJECT_NAME_NOT_FOUND;
   const id = ctx.session!.identity;
-  const caller = { user: id?.user ?? '', anonymous: id?.anonymous ?? true, guest: id?.guest ?? false };
-  ctx.conn.server.log.debug('pipe open', { pipe: canonical, user: ctx.session!.userName });
-  return new PipeEndpoint(canonical, hostOf(ctx), caller);
+  const caller = {
+    user: id?.anonymous ? '' : (id?.user ?? ''),
+    domain: id?.domain ?? '',
+    anonymous: id?.anonymous ?? true,
+    guest: id?.guest ?? false,
+    address: ctx.conn.transport.remoteAddress,
+  };
+  if (!service.admits(caller)) {
+    server.log.info('pipe open denied', { pipe: service.name, user: ctx.session!.userName });
+    server.events.emit('pipe-refused', { conn: ctx.conn.id, remote: caller.address, user: ctx.session!.userName, pipe: service.name });
+    return Status.ACCESS_DENIED;
+  }
+  server.log.debug('pipe open', { pipe: service.name, user: ctx.session!.userName });
+  const endpoint = new PipeEndpoint(service.name);
+  service.open(endpoint, caller);
+  return endpoint;
 }
 
 /** The CREATE response of a pipe open (what Windows answers: no times, NORMAL attributes, no size). */
@@ -96,7 +107,8 @@ export function pipeRead(ctx: RequestContext, pipe: PipeEndpoint, req: ReadReque
     };
   };
   if (pipe.hasMessage) return take();
-  if (pipe.broken) return Status.PIPE_DISCONNECTED;
+  // The server's end closed and everything it sent was read (Windows: ERROR_BROKEN_PIPE).
+  if (pipe.broken) return Status.PIPE_BROKEN;
   return whenReadable(ctx, pipe, take);
 }
 
@@ -106,7 +118,7 @@ export function pipeWrite(ctx: RequestContext, pipe: PipeEndpoint, req: WriteReq
   const charge = checkCreditCharge(ctx, req.data.length);
   if (charge !== undefined) return charge;
   const result = pipe.write(req.data);
-  if (result === 'broken') return Status.PIPE_DISCONNECTED;
+  if (result === 'broken') return Status.PIPE_CLOSING;
   if (result === 'full') return Status.INSUFFICIENT_RESOURCES;
   return { body: (w) => encodeWriteResponse(w, { count: req.data.length, remaining: 0 }) };
 }
@@ -119,7 +131,7 @@ function ioctlReply(req: IoctlRequest, output: Buffer, status: number = Status.S
  * FSCTL_PIPE_WAIT (MS-FSCC 2.3.49), sent on the IPC$ tree without a pipe open: succeeds at once when a pipe of
  * that name exists (there is always a free instance).
  */
-export function pipeWait(req: IoctlRequest): Outcome {
+export function pipeWait(ctx: RequestContext, req: IoctlRequest): Outcome {
   let name: string;
   try {
     name = decodePipeWaitRequest(new Reader(req.input)).name;
@@ -127,7 +139,7 @@ export function pipeWait(req: IoctlRequest): Outcome {
     if (err instanceof WireError) return Status.INVALID_PARAMETER;
     throw err;
   }
-  return pipeName(name) === undefined ? Status.OBJECT_NAME_NOT_FOUND : ioctlReply(req, Buffer.alloc(0));
+  return ctx.conn.server.pipes.has(name) ? ioctlReply(req, Buffer.alloc(0)) : Status.OBJECT_NAME_NOT_FOUND;
 }
 
 /** The pipe FSCTLs on a pipe open: TRANSCEIVE (MS-FSCC 2.3.50) and PEEK (2.3.46). */
@@ -137,14 +149,15 @@ export function pipeIoctl(ctx: RequestContext, pipe: PipeEndpoint, req: IoctlReq
       // A transceive needs an empty pipe: with a message still unread it is PIPE_BUSY (MS-FSCC 2.3.50).
       if (pipe.hasMessage) return Status.PIPE_BUSY;
       const result = pipe.write(req.input);
-      if (result === 'broken') return Status.PIPE_DISCONNECTED;
+      if (result === 'broken') return Status.PIPE_CLOSING;
       if (result === 'full') return Status.INSUFFICIENT_RESOURCES;
       const take = (): Outcome => {
         const m = pipe.read(req.maxOutputResponse);
         if (!m) return Status.PIPE_EMPTY;
         return ioctlReply(req, m.data, m.more ? Status.BUFFER_OVERFLOW : Status.SUCCESS);
       };
-      return pipe.hasMessage ? take() : whenReadable(ctx, pipe, take);
+      if (pipe.hasMessage) return take();
+      return pipe.broken ? Status.PIPE_BROKEN : whenReadable(ctx, pipe, take);
     }
     case Fsctl.PIPE_PEEK: {
       // FILE_PIPE_PEEK_BUFFER: NamedPipeState, ReadDataAvailable, NumberOfMessages, MessageLength, Data.
@@ -155,7 +168,7 @@ export function pipeIoctl(ctx: RequestContext, pipe: PipeEndpoint, req: IoctlReq
       return ioctlReply(req, Buffer.from(w.finish()), data.length < pipe.headLength ? Status.BUFFER_OVERFLOW : Status.SUCCESS);
     }
     case Fsctl.PIPE_WAIT:
-      return pipeWait(req);
+      return pipeWait(ctx, req);
     default:
       return Status.INVALID_DEVICE_REQUEST;
   }

@@ -1,5 +1,6 @@
 import type { DirEntry, StoreHandle } from '../../store/types.js';
 import type { PipeEndpoint } from '../ipc/pipe.js';
+import type { PrintJob } from '../print/spooler.js';
 import type { FileNode } from './file-node.js';
 import type { Session } from './session.js';
 import type { Tree } from './tree.js';
@@ -30,6 +31,8 @@ export class Open {
   handle: StoreHandle | undefined;
   /** The named pipe of an open on IPC$ (its commands are served by server/ipc/). */
   readonly pipe: PipeEndpoint | undefined;
+  /** The print job of an open on a printer share (its handle is the job's spool file). */
+  readonly printJob: PrintJob | undefined;
   deleteOnClose: boolean;
   /** FilePositionInformation (kept for clients that set/query it). */
   currentByteOffset = 0n;
@@ -57,6 +60,7 @@ export class Open {
     handle: StoreHandle | undefined;
     deleteOnClose: boolean;
     pipe?: PipeEndpoint;
+    printJob?: PrintJob;
   }) {
     this.persistentId = init.persistentId;
     this.volatileId = init.volatileId;
@@ -71,6 +75,7 @@ export class Open {
     this.handle = init.handle;
     this.deleteOnClose = init.deleteOnClose;
     this.pipe = init.pipe;
+    this.printJob = init.printJob;
     // Closing the handle breaks the pipe: pending reads complete and the RPC association ends.
     if (init.pipe) this.onClose.add(() => init.pipe!.close());
   }

@@ -18,7 +18,38 @@ export type ImpacketOp =
   | { op: 'createDirectory'; path: string; share?: string }
   | { op: 'deleteDirectory'; path: string; share?: string }
   | { op: 'deleteFile'; path: string; share?: string }
-  | { op: 'rename'; from: string; to: string; share?: string };
+  | { op: 'rename'; from: string; to: string; share?: string }
+  /** Opens a named pipe on IPC$ and runs the steps (payloads base64); the value is one ImpacketPipeStep per step. */
+  | { op: 'pipe'; name: string; steps: ({ write: string } | { read: number } | { transact: string })[] }
+  /** Binds lsarpc on \\pipe\\lsarpc and runs the calls in order (a policy handle is kept between them). */
+  | { op: 'lsa'; calls: ImpacketLsaCall[] };
+
+export type ImpacketLsaCall =
+  | { call: 'openPolicy' | 'openPolicy2' | 'close' }
+  | { call: 'queryInfo' | 'queryInfo2'; level: 3 | 5 | 12 }
+  | { call: 'lookupNames'; version: 1 | 2 | 3; names: string[] }
+  | { call: 'lookupSids'; version: 1 | 2; sids: string[] }
+  | { call: 'getUserName' }
+  /** Any opnum with a stub (base64); the value is the response stub. */
+  | { call: 'raw'; opnum: number; stub?: string };
+
+export interface ImpacketLsaResult {
+  call: ImpacketLsaCall['call'];
+  ok: boolean;
+  value?: unknown;
+  /** The NTSTATUS or fault code of a failed call. */
+  code?: number | null;
+  message?: string;
+}
+
+export interface ImpacketPipeStep {
+  ok: boolean;
+  /** Bytes written, or the data read / answered (base64). */
+  value?: number | string;
+  status?: string;
+  code?: number | null;
+  message?: string;
+}
 
 export interface ImpacketJob {
   host: string;

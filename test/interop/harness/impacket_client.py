@@ -6,6 +6,7 @@ prints one JSON object on stdout. Errors are reported per operation with the
 NTSTATUS name (e.g. STATUS_OBJECT_NAME_NOT_FOUND); the run itself exits 0
 unless the job could not be parsed.
 """
+import base64
 import json
 import sys
 import traceback
@@ -72,7 +73,128 @@ def run_op(conn, share, op):
     if kind == 'rename':
         conn.rename(op.get('share', share), op['from'], op['to'])
         return None
+    if kind == 'pipe':
+        return run_pipe(conn, op)
+    if kind == 'lsa':
+        return run_lsa(conn, op)
     raise ValueError('unknown op %r' % kind)
+
+
+# Generic read + write as file rights, what Windows asks of named pipes.
+PIPE_ACCESS = 0x0012019f
+
+
+def run_pipe(conn, op):
+    """Open a named pipe on IPC$ and run its steps; each step's outcome is reported, the pipe closed at the end."""
+    tid = conn.connectTree('IPC$')
+    try:
+        fid = conn.openFile(tid, op['name'], desiredAccess=PIPE_ACCESS, shareMode=3, creationOption=0)
+    except Exception as exc:  # noqa: BLE001
+        conn.disconnectTree(tid)
+        raise exc
+    steps = []
+    try:
+        for step in op.get('steps', []):
+            out = {'ok': True}
+            try:
+                if 'write' in step:
+                    out['value'] = conn.writeNamedPipe(tid, fid, base64.b64decode(step['write']))
+                elif 'read' in step:
+                    out['value'] = base64.b64encode(conn.readNamedPipe(tid, fid, step['read'])).decode()
+                elif 'transact' in step:
+                    out['value'] = base64.b64encode(conn.transactNamedPipe(tid, fid, base64.b64decode(step['transact']))).decode()
+                else:
+                    raise ValueError('unknown pipe step %r' % step)
+            except Exception as exc:  # noqa: BLE001
+                out = {'ok': False}
+                out.update(status_of(exc))
+            steps.append(out)
+    finally:
+        try:
+            conn.closeFile(tid, fid)
+        finally:
+            conn.disconnectTree(tid)
+    return steps
+
+
+def sid_text(sid):
+    return sid.formatCanonical() if sid else None
+
+
+def lsa_call(dce, state, call):
+    """One lsarpc call through impacket's lsad/lsat helpers; returns a JSON-able value."""
+    from impacket.dcerpc.v5 import lsad, lsat
+    from impacket.dcerpc.v5.dtypes import MAXIMUM_ALLOWED
+    name = call['call']
+    if name in ('openPolicy', 'openPolicy2'):
+        helper = lsad.hLsarOpenPolicy2 if name == 'openPolicy2' else lsad.hLsarOpenPolicy
+        state['handle'] = helper(dce, MAXIMUM_ALLOWED | lsat.POLICY_LOOKUP_NAMES)['PolicyHandle']
+        return None
+    if name in ('queryInfo', 'queryInfo2'):
+        helper = lsad.hLsarQueryInformationPolicy2 if name == 'queryInfo2' else lsad.hLsarQueryInformationPolicy
+        info = helper(dce, state['handle'], call['level'])['PolicyInformation']
+        if call['level'] == 3:
+            return {'name': info['PolicyPrimaryDomainInfo']['Name'], 'sid': sid_text(info['PolicyPrimaryDomainInfo']['Sid'])}
+        if call['level'] == 5:
+            return {'name': info['PolicyAccountDomainInfo']['DomainName'], 'sid': sid_text(info['PolicyAccountDomainInfo']['DomainSid'])}
+        return {'name': info['PolicyDnsDomainInfo']['Name'], 'sid': sid_text(info['PolicyDnsDomainInfo']['Sid'])}
+    if name == 'lookupNames':
+        helper = {1: lsat.hLsarLookupNames, 2: lsat.hLsarLookupNames2, 3: lsat.hLsarLookupNames3}[call['version']]
+        res = helper(dce, state['handle'], call['names'])
+        domains = [{'name': d['Name'], 'sid': sid_text(d['Sid'])} for d in res['ReferencedDomains']['Domains']]
+        sids = []
+        for t in res['TranslatedSids']['Sids']:
+            entry = {'use': t['Use'], 'domainIndex': t['DomainIndex']}
+            if call['version'] == 3:
+                entry['sid'] = sid_text(t['Sid'])
+            else:
+                entry['rid'] = t['RelativeId']
+            sids.append(entry)
+        return {'status': res['ErrorCode'], 'mapped': res['MappedCount'], 'domains': domains, 'sids': sids}
+    if name == 'lookupSids':
+        helper = {1: lsat.hLsarLookupSids, 2: lsat.hLsarLookupSids2}[call['version']]
+        res = helper(dce, state['handle'], call['sids'])
+        domains = [{'name': d['Name'], 'sid': sid_text(d['Sid'])} for d in res['ReferencedDomains']['Domains']]
+        names = [{'use': t['Use'], 'name': t['Name'], 'domainIndex': t['DomainIndex']} for t in res['TranslatedNames']['Names']]
+        return {'status': res['ErrorCode'], 'mapped': res['MappedCount'], 'domains': domains, 'names': names}
+    if name == 'getUserName':
+        # impacket models DomainName with one pointer level where the IDL has two: ask for the account only.
+        return {'user': lsat.hLsarGetUserName(dce)['UserName']}
+    if name == 'close':
+        lsad.hLsarClose(dce, state['handle'])
+        return None
+    if name == 'raw':
+        dce.call(call['opnum'], base64.b64decode(call.get('stub', '')))
+        return base64.b64encode(dce.recv()).decode()
+    raise ValueError('unknown lsa call %r' % name)
+
+
+def run_lsa(conn, op):
+    """Bind lsarpc over \\pipe\\lsarpc on this session and run the calls; each reports ok, or its status."""
+    from impacket.dcerpc.v5 import lsat, transport
+    from impacket.dcerpc.v5.rpcrt import DCERPCException
+    rpct = transport.SMBTransport(conn.getRemoteHost(), filename=r'\lsarpc', smb_connection=conn)
+    dce = rpct.get_dce_rpc()
+    dce.connect()
+    dce.bind(lsat.MSRPC_UUID_LSAT)
+    state = {}
+    out = []
+    try:
+        for call in op['calls']:
+            res = {'call': call['call'], 'ok': True}
+            try:
+                value = lsa_call(dce, state, call)
+                if value is not None:
+                    res['value'] = value
+            except DCERPCException as exc:
+                res['ok'] = False
+                res['message'] = str(exc)
+                code = exc.get_error_code()
+                res['code'] = code if isinstance(code, int) else None
+            out.append(res)
+    finally:
+        dce.disconnect()
+    return out
 
 
 def main():

@@ -19,6 +19,12 @@ export interface SmbkitShare {
   encrypt?: boolean;
   /** The share's comment (what share listings show). */
   comment?: string;
+  /** 'printer': `path` is the spool directory. */
+  type?: 'disk' | 'printer';
+  /** A printer share's command (program and arguments). */
+  printCommand?: string[];
+  /** Users allowed (absent = every user). */
+  users?: string[];
 }
 
 export interface SmbkitOptions {
@@ -72,6 +78,9 @@ export async function startSmbkit(o: SmbkitOptions): Promise<SmbkitServer> {
     if (s.guest) lines.push('guest = true');
     if (s.encrypt) lines.push('encrypt = true');
     if (s.comment !== undefined) lines.push(`comment = ${tomlValue(s.comment)}`);
+    if (s.type !== undefined) lines.push(`type = ${tomlValue(s.type)}`);
+    if (s.printCommand !== undefined) lines.push(`print_command = [${s.printCommand.map(tomlValue).join(', ')}]`);
+    if (s.users !== undefined) lines.push(`users = [${s.users.map(tomlValue).join(', ')}]`);
   }
   const confPath = join(dir, 'smbkit.toml');
   await writeFile(confPath, lines.join('\n') + '\n');

@@ -31,17 +31,26 @@ import { decodeReadResponse } from '../../../src/protocol/smb2/commands/read.js'
 import { encodeQueryInfoRequest, decodeQueryInfoResponse } from '../../../src/protocol/smb2/commands/query-info.js';
 import { Command, Fsctl, InfoType, IoctlFlags } from '../../../src/protocol/smb2/constants.js';
 import { FileInfoClass } from '../../../src/protocol/smb2/fscc/file-info.js';
-import { PipeEndpoint, pipeName } from '../../../src/server/ipc/pipe.js';
-import { RpcAssociation, MAX_REQUEST_STUB } from '../../../src/server/ipc/rpc-server.js';
-import { srvsvcInterface, wkssvcInterface, type IpcHost } from '../../../src/server/ipc/services.js';
+import { PipeEndpoint } from '../../../src/server/ipc/pipe.js';
+import { PipeRegistry } from '../../../src/server/ipc/registry.js';
+import { RpcAssociation, MAX_REQUEST_STUB, rpcPipeService } from '../../../src/server/ipc/rpc-server.js';
+import { builtInPipes, srvsvcInterface, wkssvcInterface, type IpcHost } from '../../../src/server/ipc/services.js';
+import { silentLogger } from '../../../src/util/log.js';
 import { ipcShare, type ShareDef } from '../../../src/server/shares.js';
 import { startTestServer, TEST_PASSWORD, TEST_USER, type RawClient } from '../../support/raw-client.js';
 import type { FileId } from '../../../src/protocol/smb2/commands/file-id.js';
 
 const disk = (name: string, comment: string): ShareDef => ({ ...ipcShare(), name, kind: 'disk', comment, readOnly: false });
-const HOST: IpcHost = { serverName: 'SRV', domain: 'WORKGROUP', listShares: () => [ipcShare(), disk('data', 'Data share')] };
-const USER = { user: 'u', anonymous: false, guest: false };
-const ANON = { user: '', anonymous: true, guest: false };
+const HOST: IpcHost = {
+  serverName: 'SRV',
+  domain: 'WORKGROUP',
+  machineSid: 'S-1-5-21-1-2-3',
+  listShares: () => [ipcShare(), disk('data', 'Data share')],
+  findUser: () => undefined,
+  userNames: () => [],
+};
+const USER = { user: 'u', domain: 'WORKGROUP', anonymous: false, guest: false, address: '127.0.0.1' };
+const ANON = { user: '', domain: '', anonymous: true, guest: false, address: '127.0.0.1' };
 
 function association(caller = USER): RpcAssociation {
   return new RpcAssociation([srvsvcInterface(HOST), wkssvcInterface(HOST)], '\\PIPE\\srvsvc', caller);
@@ -68,11 +77,12 @@ function responseStub(out: Buffer[]): Buffer {
 }
 
 test('pipe names are case-insensitive, with or without a leading backslash', () => {
-  assert.equal(pipeName('srvsvc'), 'srvsvc');
-  assert.equal(pipeName('\\SRVSVC'), 'srvsvc');
-  assert.equal(pipeName('WksSvc'), 'wkssvc');
-  assert.equal(pipeName('lsarpc'), undefined);
-  assert.equal(pipeName('srvsvc\\x'), undefined);
+  const pipes = new PipeRegistry(silentLogger, builtInPipes(HOST));
+  assert.equal(pipes.lookup('srvsvc')?.name, 'srvsvc');
+  assert.equal(pipes.lookup('\\SRVSVC')?.name, 'srvsvc');
+  assert.equal(pipes.lookup('WksSvc')?.name, 'wkssvc');
+  assert.equal(pipes.lookup('nosuchpipe'), undefined);
+  assert.equal(pipes.lookup('srvsvc\\x'), undefined);
 });
 
 test('bind: NDR 2.0 accepted, NDR64 and unknown interfaces rejected, feature negotiation acknowledged', () => {
@@ -210,7 +220,8 @@ test('wkssvc binds on its own syntax', () => {
 });
 
 test('PipeEndpoint: message reads, partial reads, close wakes readers', () => {
-  const p = new PipeEndpoint('srvsvc', HOST, USER);
+  const p = new PipeEndpoint('srvsvc');
+  rpcPipeService('srvsvc', [srvsvcInterface(HOST)]).open(p, USER);
   assert.equal(p.write(bindPdu()), 'ok');
   const len = p.headLength;
   const first = p.read(10);
