@@ -46,8 +46,8 @@ export interface ServerAuthOptions {
   dnsDomain: string;
   /** An unknown user, or the user "guest", gets a guest session when true; else LOGON_FAILURE. */
   allowGuest: boolean;
-  /** Null sessions (empty user, empty responses). Default true: what they may reach is the server's rule. */
-  allowAnonymous?: boolean;
+  /** Null sessions (empty user, empty responses) log on when true; else LOGON_FAILURE. What they reach is the server's rule. */
+  allowAnonymous: boolean;
 }
 
 export type NtlmServerResult =
@@ -151,7 +151,7 @@ export class NtlmServer {
 
     // MS-NLMP 3.2.5.1.2: anonymous is an empty user with an empty NT response and an empty (or Z(1)) LM response.
     if (auth.user === '' && nt.length === 0 && (lm.length === 0 || (lm.length === 1 && lm[0] === 0))) {
-      if (this.opts.allowAnonymous === false) return fail('anonymous logon refused');
+      if (!this.opts.allowAnonymous) return fail('anonymous logon refused');
       return { ok: true, identity: { user: '', domain: '', guest: false, anonymous: true, sessionKey: Buffer.alloc(0) } };
     }
     if (nt.length === 0) return fail(`LM-only response from ${auth.domain}\\${auth.user} refused`);

@@ -15,6 +15,7 @@ Quick mode shares DIR under its base name.
   --user NAME:PASSWORD     the account to create (default: user "smbkit" with a random password, printed)
   --users FILE             accounts from a users file (see 'smbkit user') instead of --user
   --guest                  allow guest access to the share
+  --anonymous              allow null sessions (share listing with smbclient -L -N); off by default
   --read-only              share read-only
   --listen ADDR:PORT       where to listen (repeatable; default: port 445 on loopback and private addresses)
   --netbios-listen ADDR:PORT  NetBIOS session service listener (port 139), repeatable
@@ -38,6 +39,7 @@ export async function runServe(argv: string[]): Promise<void> {
       user: { type: 'string', short: 'u' },
       users: { type: 'string' },
       guest: { type: 'boolean' },
+      anonymous: { type: 'boolean' },
       'read-only': { type: 'boolean' },
       listen: { type: 'string', multiple: true },
       'netbios-listen': { type: 'string', multiple: true },
@@ -90,6 +92,7 @@ export async function runServe(argv: string[]): Promise<void> {
     if (values['netbios-name-service'] === true) server.netbios_name_service = true;
     if (values.mdns === true) server.mdns = true;
     if (values.wsdiscovery === true) server.wsdiscovery = true;
+    if (values.anonymous === true) server.anonymous = true;
     if (Array.isArray(values.listen)) server.listen = values.listen;
     if (Array.isArray(values['netbios-listen'])) server.netbios_listen = values['netbios-listen'];
     if (typeof values['min-dialect'] === 'string') server.min_dialect = values['min-dialect'];

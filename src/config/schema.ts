@@ -97,6 +97,12 @@ export const ServerSection = z
     mdns_model: z.string().min(1).max(64).regex(/^[\x20-\x7e]+$/, 'printable ASCII only').default('RackMac'),
     /** WS-Discovery (UDP 3702) and its metadata over HTTP (TCP 5357) on the listen interfaces (Windows Network view). */
     wsdiscovery: z.boolean().default(false),
+    /**
+     * Null sessions (no user name, no password) may log on. They reach only IPC$, where they can list the shares
+     * (`smbclient -L -N`). Off by default: Windows restricts anonymous access the same way, and the share list is
+     * reconnaissance for an attacker.
+     */
+    anonymous: z.boolean().default(false),
   })
   .strict();
 

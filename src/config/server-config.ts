@@ -63,6 +63,7 @@ export function serverConfigFrom(data: ConfigFileData, fileUsers: readonly Users
     maxCredits: data.server.max_credits,
     users,
     allowGuest: data.share.some((s) => s.guest),
+    allowAnonymous: data.server.anonymous,
     shares,
     logLevel: data.server.log_level,
     access: accessPolicyFrom(data.server),

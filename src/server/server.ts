@@ -63,6 +63,8 @@ export interface ServerConfig {
   users: UserStore;
   /** Unknown users and "guest" get guest sessions (only guest shares admit them). */
   allowGuest: boolean;
+  /** Null sessions may log on (IPC$ only). */
+  allowAnonymous: boolean;
   shares: ShareOptions[];
   logLevel: LogLevel;
   logger?: Logger;
@@ -240,6 +242,7 @@ export class SmbServer {
       dnsName: name.toLowerCase(),
       dnsDomain: '',
       allowGuest: this.config.allowGuest,
+      allowAnonymous: this.config.allowAnonymous,
     };
   }
 

@@ -38,7 +38,7 @@ describe('IPC$ share listing with real clients (smbkit CLI)', { skip: !haveClien
   let auth: { path: string; cleanup(): Promise<void> };
 
   before(async () => {
-    server = await startSmbkit({ address: HOST, users: [{ name: USER, password: PASSWORD }], shares: SHARES });
+    server = await startSmbkit({ address: HOST, users: [{ name: USER, password: PASSWORD }], shares: SHARES, server: { anonymous: true } });
     auth = await writeAuthFile(USER, PASSWORD);
   });
 

@@ -37,7 +37,7 @@ describe('lsarpc with real clients (smbkit CLI)', { skip: !haveClients && 'rpccl
       address: HOST,
       users: [ALICE, BOB],
       shares: [{ name: 'data' }],
-      server: { name: SERVER_NAME, domain: WORKGROUP },
+      server: { name: SERVER_NAME, domain: WORKGROUP, anonymous: true },
     });
     auth = await writeAuthFile(ALICE.name, ALICE.password);
   });

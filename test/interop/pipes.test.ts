@@ -48,7 +48,7 @@ describe('named pipes registered from Node', () => {
   before(async () => {
     const config = serverConfigFrom(
       parseConfig({
-        server: { listen: [`${HOST}:445`], log_level: 'info' },
+        server: { listen: [`${HOST}:445`], log_level: 'info', anonymous: true },
         user: [ALICE, BOB],
         share: [{ name: 'data', type: 'memory' }],
       }),

@@ -204,6 +204,13 @@ describe('smbkit scan against Samba, smbkit and nmap', { timeout: 110_000 }, () 
     assert.equal(h.smb311?.compressionAlgorithms.length, 5);
   });
 
+  test("smbkit's defaults: no anonymous or guest access, signing required, no SMB1", () => {
+    const h = reports.get('127.0.0.45')!;
+    assert.equal(h.sessions.anonymous.accepted, false, h.sessions.anonymous.detail);
+    assert.equal(h.sessions.guest.accepted, false, h.sessions.guest.detail);
+    assert.deepEqual(ids(h).filter((f) => /anonymous|guest|signing|smb1/.test(f)), []);
+  });
+
   test('no public exposure finding on loopback', () => {
     for (const h of reports.values()) {
       assert.equal(h.addressClass, 'loopback');

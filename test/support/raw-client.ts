@@ -725,6 +725,7 @@ export async function startTestServer(
     maxCredits: 8192,
     users: new MemoryUserStore().add(TEST_USER, TEST_PASSWORD),
     allowGuest: false,
+    allowAnonymous: false,
     shares: [{ name: TEST_SHARE, store }],
     logLevel: 'error',
     logger,

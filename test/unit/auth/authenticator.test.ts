@@ -20,6 +20,7 @@ function options(over: Partial<ServerAuthOptions> = {}): ServerAuthOptions {
     dnsName: 'smbkit.local',
     dnsDomain: 'local',
     allowGuest: false,
+    allowAnonymous: true,
     ...over,
   };
 }

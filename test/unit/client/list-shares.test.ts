@@ -26,6 +26,7 @@ describe('listShares against smbkit', () => {
   before(async () => {
     srv = await startTestServer({
       encryption: 'enabled',
+      allowAnonymous: true,
       shares: [
         { name: 'docs', store: new MemoryStore(), comment: 'Team documents' },
         { name: 'media', store: new MemoryStore(), comment: 'Pictures & vidéos' },

@@ -241,7 +241,7 @@ test('PipeEndpoint: message reads, partial reads, close wakes readers', () => {
 const SRVSVC_BIND = bindPdu();
 
 async function ipcLogin(anonymous = false): Promise<{ c: RawClient; stop: () => Promise<void> }> {
-  const ts = await startTestServer({ shares: [] });
+  const ts = await startTestServer({ shares: [], allowAnonymous: true });
   const c = await ts.connect();
   await c.negotiate();
   const ss = anonymous ? await c.sessionSetup('', '') : await c.sessionSetup(TEST_USER, TEST_PASSWORD);
@@ -325,5 +325,20 @@ test('raw client (anonymous): transceive, pipe info classes, pending read comple
     assert.equal((await pending.final).status, Status.PIPE_BROKEN);
   } finally {
     await stop();
+  }
+});
+
+test('null sessions are refused unless the server allows anonymous logons', async () => {
+  const ts = await startTestServer({ shares: [] });
+  try {
+    const c = await ts.connect();
+    await c.negotiate();
+    assert.equal((await c.sessionSetup('', '')).status, Status.LOGON_FAILURE);
+    // Real users are unaffected.
+    const c2 = await ts.connect();
+    await c2.negotiate();
+    assert.equal((await c2.sessionSetup(TEST_USER, TEST_PASSWORD)).status, Status.SUCCESS);
+  } finally {
+    await ts.stop();
   }
 });
