@@ -277,6 +277,8 @@ export class SmbServer {
     open.session.opens.delete(open.volatileId);
     const node = open.node;
     node.opens.delete(open);
+    // Every lock of the handle goes with it, and its waiting LOCKs end; others' waiting LOCKs may now be granted.
+    node.releaseLocks(open);
     if (open.deleteOnClose) node.deletePending = true;
     try {
       await open.handle?.close();

@@ -37,6 +37,10 @@ export async function handleWrite(ctx: RequestContext): Promise<Outcome> {
         if (position < size) return Status.ACCESS_DENIED;
       }
     }
+    // MS-FSA 2.1.5.3: a write may not touch a range locked by another open, nor one locked shared by anyone.
+    if (req.data.length > 0 && open.node.existingLocks(open)?.ioConflicts(open, BigInt(position), BigInt(req.data.length), true)) {
+      return Status.FILE_LOCK_CONFLICT;
+    }
     const n = req.data.length === 0 ? 0 : await open.handle.write(req.data, position);
     open.written = true;
     open.currentByteOffset = BigInt(position + n);
