@@ -14,7 +14,10 @@ import { createLogger, type Logger, type LogLevel } from '../util/log.js';
 import { Connection } from './connection.js';
 import { ipcShare, type ShareDef } from './shares.js';
 import { FileNode } from './state/file-node.js';
+import { NotifyHub, nameFilter } from './state/notify.js';
 import type { Open } from './state/open.js';
+import { CompletionFilter } from '../protocol/smb2/commands/change-notify.js';
+import { NotifyAction } from '../protocol/smb2/fscc/notify-info.js';
 import { Session } from './state/session.js';
 import type { Tree } from './state/tree.js';
 
@@ -79,6 +82,8 @@ export class SmbServer {
   readonly connections = new Set<Connection>();
   /** FileNode per share + case-folded path. */
   readonly nodes = new Map<string, FileNode>();
+  /** CHANGE_NOTIFY watches and the changes they see. */
+  readonly notify: NotifyHub;
   private readonly shares = new Map<string, ShareDef>();
   private readonly listeners: NetServer[] = [];
   private nextConnId = 1;
@@ -88,6 +93,7 @@ export class SmbServer {
     this.config = config;
     this.log = config.logger ?? createLogger(config.logLevel);
     this.access = new AccessControl(config.access);
+    this.notify = new NotifyHub(config.access.maxDiskWatchers, this.log);
     if (config.auditLog !== undefined) {
       this.audit = new AuditLog(config.auditLog);
       this.audit.attach(this.events);
@@ -167,6 +173,7 @@ export class SmbServer {
     this.listeners.length = 0;
     for (const s of [...this.sessions.values()]) await this.destroySession(s);
     for (const c of [...this.connections]) c.close('server shutting down');
+    this.notify.close();
     await Promise.all(closed);
     for (const s of this.shares.values()) await s.store?.close?.();
     await this.audit?.close();
@@ -279,7 +286,13 @@ export class SmbServer {
     node.opens.delete(open);
     // Every lock of the handle goes with it, and its waiting LOCKs end; others' waiting LOCKs may now be granted.
     node.releaseLocks(open);
+    this.notify.openClosed(open);
     if (open.deleteOnClose) node.deletePending = true;
+    const share = open.tree.share;
+    // A directory about to go takes its watchers' waiting CHANGE_NOTIFYs with it.
+    if (node.deletePending && open.isDirectory && open.stream === undefined && node.opens.size > 0) {
+      this.notify.directoryDeletePending(node.opens);
+    }
     try {
       await open.handle?.close();
     } catch (err) {
@@ -295,11 +308,22 @@ export class SmbServer {
         if (open.stream === undefined) await noteRemoved(store, node.path);
         deleted = true;
         this.noteChildRemoved(open.tree.share, node.path);
+        this.notify.report(
+          share,
+          open.stream !== undefined
+            ? [{ action: NotifyAction.REMOVED_STREAM, path: node.path, stream: open.stream, filter: CompletionFilter.STREAM_NAME }]
+            : [{ action: NotifyAction.REMOVED, path: node.path, filter: nameFilter(open.isDirectory) }],
+        );
         this.log.debug('deleted on close', { path: node.path });
       } catch (err) {
         this.log.warn('delete on close failed', { path: node.path, error: (err as Error).message });
       }
       node.deletePending = false;
+    } else if (open.renamed) {
+      // Windows reports a renamed file's attributes and creation time as changed when its handle closes.
+      this.notify.report(share, [
+        { action: NotifyAction.MODIFIED, path: node.path, filter: CompletionFilter.ATTRIBUTES | CompletionFilter.CREATION },
+      ]);
     }
     this.dropNodeIfUnused(node);
     return { deleted };

@@ -54,7 +54,7 @@ export class Open {
   isDurable = false;
   /** A file was renamed through this open: its close reports an attribute change (as Windows does). */
   renamed = false;
-  /** Run when the open closes (pending CHANGE_NOTIFY completes with NOTIFY_CLEANUP, and the like). */
+  /** Run when the open closes (a pipe breaks, and the like). */
   readonly onClose = new Set<() => void>();
 
   constructor(init: {
