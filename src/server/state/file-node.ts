@@ -1,5 +1,5 @@
 import { AccessMask, ShareAccess } from '../../protocol/smb2/constants.js';
-import { ByteRangeLocks } from './locks.js';
+import { ByteRangeLocks, type ByteRangeLock } from './locks.js';
 import type { Open } from './open.js';
 
 /**
@@ -53,6 +53,17 @@ export class FileNode {
     const key = open.stream ?? '';
     const l = this.streamLocks.get(key);
     if (l && l.size === 0 && l.waiters === 0) this.streamLocks.delete(key);
+  }
+
+  /** Every lock held on the file's streams and how many lock requests wait (for checks and tests). */
+  lockState(): { held: ByteRangeLock[]; waiting: number } {
+    const held: ByteRangeLock[] = [];
+    let waiting = 0;
+    for (const l of this.streamLocks.values()) {
+      held.push(...l.list());
+      waiting += l.waiters;
+    }
+    return { held, waiting };
   }
 
   /** Releases every lock an open holds and ends its waiting lock requests (close, logoff, disconnect). */
