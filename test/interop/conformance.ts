@@ -46,6 +46,8 @@ export const DEFAULT_SUITES = [
   'smb2.delete-on-close-perms',
   'smb2.read',
   'smb2.maxfid',
+  'smb2.lock',
+  'smb2.notify',
 ];
 
 /** Per-suite hard limits; maxfid opens thousands of handles and is the slow one. */
