@@ -5,10 +5,11 @@
 import { Readable, Writable } from 'node:stream';
 import { Status } from '../protocol/nt-status.js';
 import type { FileId } from '../protocol/smb2/commands/file-id.js';
+import { encodeLockRequest } from '../protocol/smb2/commands/lock.js';
 import { decodeReadResponse } from '../protocol/smb2/commands/read.js';
 import { decodeQueryInfoResponse } from '../protocol/smb2/commands/query-info.js';
 import { decodeWriteResponse } from '../protocol/smb2/commands/write.js';
-import { InfoType } from '../protocol/smb2/constants.js';
+import { Command, InfoType, LockFlags } from '../protocol/smb2/constants.js';
 import { decodeFileInfo, FileInfoClass } from '../protocol/smb2/fscc/file-info.js';
 import { Reader } from '../util/reader.js';
 import { clientError, smbError } from './errors.js';
@@ -228,6 +229,33 @@ export class FileHandle {
   async truncate(len = 0): Promise<void> {
     this.ensureOpen();
     this.tree.check(await this.tree.send(this.tree.setInfoRequest(this.fileId, { kind: 'endOfFile', endOfFile: BigInt(len) })), this.path);
+  }
+
+  /**
+   * Locks `length` bytes at `offset` (MS-SMB2 LOCK): exclusive by default, else shared. It fails at once with
+   * EAGAIN (STATUS_LOCK_NOT_GRANTED) when the range is taken, unless `wait`, which waits for as long as it takes.
+   * Locks belong to this handle and go with it.
+   */
+  async lock(offset: number | bigint, length: number | bigint, o: { exclusive?: boolean; wait?: boolean } = {}): Promise<void> {
+    this.ensureOpen();
+    const flags = (o.exclusive === false ? LockFlags.SHARED_LOCK : LockFlags.EXCLUSIVE_LOCK) | (o.wait ? 0 : LockFlags.FAIL_IMMEDIATELY);
+    await this.lockRequest(offset, length, flags, o.wait ? 0 : undefined);
+  }
+
+  /** Unlocks a range locked through this handle, exactly as it was locked (ENOLCK when there is none). */
+  async unlock(offset: number | bigint, length: number | bigint): Promise<void> {
+    this.ensureOpen();
+    await this.lockRequest(offset, length, LockFlags.UNLOCK, undefined);
+  }
+
+  private async lockRequest(offset: number | bigint, length: number | bigint, flags: number, timeoutMs: number | undefined): Promise<void> {
+    const locks = [{ offset: BigInt(offset), length: BigInt(length), flags }];
+    const res = await this.tree.send({
+      command: Command.LOCK,
+      body: (w) => encodeLockRequest(w, { lockSequenceIndex: 0, lockSequenceNumber: 0, fileId: this.fileId, locks }),
+      ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+    });
+    this.tree.check(res, this.path);
   }
 
   async close(): Promise<void> {

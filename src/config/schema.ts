@@ -75,6 +75,15 @@ export const ServerSection = z
     idle_timeout: z.number().min(0).default(900),
     /** Requests in progress per connection before the server stops reading from it. */
     max_outstanding_requests: z.number().int().min(1).default(1024),
+    /** Blocking byte-range LOCK requests a session may have waiting at once. */
+    max_pending_locks_per_session: z.number().int().min(1).default(1024),
+    /** CHANGE_NOTIFY requests a session may have waiting at once. */
+    max_pending_notifies_per_session: z.number().int().min(1).default(1024),
+    /**
+     * Directories the server watches on disk at once for CHANGE_NOTIFY (changes made by other programs); past it,
+     * such changes go unreported for further watched directories. Changes made through smbkit are always reported.
+     */
+    max_disk_watchers: z.number().int().min(0).default(256),
     /** Failed logons from one address within brute_force_window seconds that block it (0 = off). */
     brute_force_failures: z.number().int().min(0).default(20),
     brute_force_window: z.number().min(1).default(600),

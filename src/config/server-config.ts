@@ -89,6 +89,9 @@ export function accessPolicyFrom(server: ConfigFileData['server']): AccessPolicy
     handshakeTimeoutMs: server.handshake_timeout * 1000,
     idleTimeoutMs: server.idle_timeout * 1000,
     maxOutstandingRequests: server.max_outstanding_requests,
+    maxPendingLocksPerSession: server.max_pending_locks_per_session,
+    maxPendingNotifiesPerSession: server.max_pending_notifies_per_session,
+    maxDiskWatchers: server.max_disk_watchers,
     bruteForce: {
       failures: server.brute_force_failures,
       windowMs: server.brute_force_window * 1000,

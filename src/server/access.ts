@@ -20,6 +20,12 @@ export interface AccessPolicy {
   idleTimeoutMs: number;
   /** Requests a connection may have in progress; past it the server stops reading from that client. */
   maxOutstandingRequests: number;
+  /** Blocking LOCK requests a session may have waiting; past it they fail with STATUS_INSUFFICIENT_RESOURCES. */
+  maxPendingLocksPerSession: number;
+  /** CHANGE_NOTIFY requests a session may have waiting; past it they fail with STATUS_INSUFFICIENT_RESOURCES. */
+  maxPendingNotifiesPerSession: number;
+  /** Directories watched on disk at once for CHANGE_NOTIFY (0 = changes by others are not watched). */
+  maxDiskWatchers: number;
   bruteForce: BruteForcePolicy;
 }
 

@@ -46,12 +46,19 @@ export function parseSmbName(name: string): ParsedName | number {
     parts[parts.length - 1] = base;
     if (base === '' && parts.length === 1 && stream !== undefined) return Status.INVALID_PARAMETER;
   }
+  // '..' names the parent, as Windows resolves it; climbing above the share root is a syntax error.
+  const resolved: string[] = [];
   for (const p of parts) {
     if (p === '' && parts.length === 1) continue;
+    if (p === '..' && (stream === undefined || p !== parts[parts.length - 1])) {
+      if (resolved.pop() === undefined) return Status.OBJECT_PATH_SYNTAX_BAD;
+      continue;
+    }
     if (p === '' || p === '.' || p === '..') return Status.OBJECT_NAME_INVALID;
     if (!isValidComponent(p)) return Status.OBJECT_NAME_INVALID;
+    resolved.push(p);
   }
-  return { path: parts.filter((p) => p !== '').join('/'), stream };
+  return { path: resolved.join('/'), stream };
 }
 
 /** The NTFS quota file's name (MS-FSCC 2.1.5.4); the server answers opens of it itself. */

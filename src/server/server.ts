@@ -19,7 +19,10 @@ import { Spooler, type PrinterOptions } from './print/spooler.js';
 import { builtInPipes } from './ipc/services.js';
 import { ipcShare, type ShareDef } from './shares.js';
 import { FileNode } from './state/file-node.js';
+import { NotifyHub, nameFilter } from './state/notify.js';
 import type { Open } from './state/open.js';
+import { CompletionFilter } from '../protocol/smb2/commands/change-notify.js';
+import { NotifyAction } from '../protocol/smb2/fscc/notify-info.js';
 import { Session } from './state/session.js';
 import type { Tree } from './state/tree.js';
 
@@ -91,6 +94,8 @@ export class SmbServer {
   readonly connections = new Set<Connection>();
   /** FileNode per share + case-folded path. */
   readonly nodes = new Map<string, FileNode>();
+  /** CHANGE_NOTIFY watches and the changes they see. */
+  readonly notify: NotifyHub;
   private readonly shares = new Map<string, ShareDef>();
   /** The named pipes served on IPC$: the built-in RPC services and those the application registers. */
   readonly pipes: PipeRegistry;
@@ -103,6 +108,7 @@ export class SmbServer {
     this.config = config;
     this.log = config.logger ?? createLogger(config.logLevel);
     this.access = new AccessControl(config.access);
+    this.notify = new NotifyHub(config.access.maxDiskWatchers, this.log);
     if (config.auditLog !== undefined) {
       this.audit = new AuditLog(config.auditLog);
       this.audit.attach(this.events);
@@ -208,6 +214,7 @@ export class SmbServer {
     this.listeners.length = 0;
     for (const s of [...this.sessions.values()]) await this.destroySession(s);
     for (const c of [...this.connections]) c.close('server shutting down');
+    this.notify.close();
     await Promise.all(closed);
     for (const s of this.shares.values()) await s.store?.close?.();
     await this.audit?.close();
@@ -319,7 +326,15 @@ export class SmbServer {
     open.session.opens.delete(open.volatileId);
     const node = open.node;
     node.opens.delete(open);
+    // Every lock of the handle goes with it, and its waiting LOCKs end; others' waiting LOCKs may now be granted.
+    node.releaseLocks(open);
+    this.notify.openClosed(open);
     if (open.deleteOnClose) node.deletePending = true;
+    const share = open.tree.share;
+    // A directory about to go takes its watchers' waiting CHANGE_NOTIFYs with it.
+    if (node.deletePending && open.isDirectory && open.stream === undefined && node.opens.size > 0) {
+      this.notify.directoryDeletePending(node.opens);
+    }
     try {
       await open.handle?.close();
     } catch (err) {
@@ -337,11 +352,22 @@ export class SmbServer {
         if (open.stream === undefined) await noteRemoved(store, node.path);
         deleted = true;
         this.noteChildRemoved(open.tree.share, node.path);
+        this.notify.report(
+          share,
+          open.stream !== undefined
+            ? [{ action: NotifyAction.REMOVED_STREAM, path: node.path, stream: open.stream, filter: CompletionFilter.STREAM_NAME }]
+            : [{ action: NotifyAction.REMOVED, path: node.path, filter: nameFilter(open.isDirectory) }],
+        );
         this.log.debug('deleted on close', { path: node.path });
       } catch (err) {
         this.log.warn('delete on close failed', { path: node.path, error: (err as Error).message });
       }
       node.deletePending = false;
+    } else if (open.renamed) {
+      // Windows reports a renamed file's attributes and creation time as changed when its handle closes.
+      this.notify.report(share, [
+        { action: NotifyAction.MODIFIED, path: node.path, filter: CompletionFilter.ATTRIBUTES | CompletionFilter.CREATION },
+      ]);
     }
     this.dropNodeIfUnused(node);
     return { deleted };

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { FileStore, StoreHandle } from './types.js';
+import type { FileStore, StoreChange, StoreHandle } from './types.js';
 import { errorCode } from './types.js';
 import { resolveCaseInsensitive } from './resolve.js';
 
@@ -457,6 +457,43 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreUnd
       await rejectsWith(resolveCaseInsensitive(store, 'nodir/x'), 'ENOENT', 'parent');
       await rejectsWith(resolveCaseInsensitive(store, 'dir/file.txt/x'), 'ENOTDIR', 'parent');
       assert.equal((await resolveCaseInsensitive(store, '')).exists, true);
+    });
+
+    it('watch (optional) reports additions and removals below the directory, never the store\'s own metadata', async (store) => {
+      if (store.watch === undefined) return;
+      await store.mkdir('w');
+      await store.mkdir('w/sub');
+      const seen: StoreChange[] = [];
+      const until = async (pred: () => boolean, what: string) => {
+        const end = Date.now() + 5000;
+        while (!pred()) {
+          if (Date.now() > end) assert.fail(`no ${what} within 5 s; saw ${JSON.stringify(seen)}`);
+          await new Promise((r) => setTimeout(r, 10));
+        }
+      };
+      const has = (type: StoreChange['type'], path: string) => () => seen.some((c) => c.type === type && c.path === path);
+      const root = store.watch('', { recursive: true }, (c) => seen.push(c));
+      const inner: StoreChange[] = [];
+      const sub = store.watch('w', { recursive: false }, (c) => inner.push(c));
+      // A watcher may need a moment to be in place.
+      await new Promise((r) => setTimeout(r, 200));
+      await writeWhole(store, 'w/f.txt', 'x');
+      await until(has('added', 'w/f.txt'), 'addition');
+      // A named stream and a security descriptor are kept however the store likes: none of it may show.
+      await writeWhole(store, 'w/sub/deep.txt', 'y', 'a-stream');
+      await store.setSecurity?.('w/sub/deep.txt', Buffer.from([1, 0, 4, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]));
+      await until(has('added', 'w/sub/deep.txt'), 'addition below a subdirectory');
+      await store.unlink('w/f.txt');
+      await until(has('removed', 'w/f.txt'), 'removal');
+      root.close();
+      sub.close();
+      const count = seen.length + inner.length;
+      await writeWhole(store, 'w/after-close.txt', 'z');
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(seen.length + inner.length, count, 'nothing after close');
+      for (const c of seen) assert.ok(!c.path.toLowerCase().startsWith('.smbkit'), `the store's metadata: ${c.path}`);
+      for (const c of inner) assert.ok(c.path.startsWith('w/') && !c.path.slice(2).includes('/'), `not an entry of w: ${c.path}`);
+      assert.ok(inner.some((c) => c.type === 'added' && c.path === 'w/f.txt'), 'the non-recursive watcher saw its entry');
     });
 
     it('statfs reports sizes', async (store) => {

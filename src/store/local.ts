@@ -1,10 +1,21 @@
-import { constants as fsConstants, promises as fsp } from 'node:fs';
-import type { BigIntStats } from 'node:fs';
+import { constants as fsConstants, promises as fsp, watch as fsWatch } from 'node:fs';
+import type { BigIntStats, FSWatcher } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { createHash, randomBytes } from 'node:crypto';
-import type { DirEntry, FileStore, OpenOptions, SetTimes, StoreHandle, StoreStat, StoreStatFs, StreamInfo } from './types.js';
+import type {
+  DirEntry,
+  FileStore,
+  OpenOptions,
+  SetTimes,
+  StoreChange,
+  StoreHandle,
+  StoreStat,
+  StoreStatFs,
+  StoreWatcher,
+  StreamInfo,
+} from './types.js';
 import { DERIVED_ATTRIBUTES, StoreError, errorCode, storeError } from './types.js';
-import { isValidStreamName, MAX_COMPONENT_LENGTH, splitPath, upcase } from './resolve.js';
+import { isValidStreamName, joinPath, MAX_COMPONENT_LENGTH, splitPath, upcase } from './resolve.js';
 
 /**
  * The hidden sidecar directory at the share root. It holds what a POSIX disk can't (Node has no xattr API):
@@ -320,6 +331,50 @@ export class LocalStore implements FileStore {
       availableBytes: s.bavail * s.bsize,
       blockSize: s.bsize,
     };
+  }
+
+  /**
+   * Watches with the OS (fs.watch, recursive where asked: inotify on Linux). An event names an entry; whether it
+   * was added or removed is read from the disk right after, through the same confinement as every other call, so
+   * nothing outside the root (or in the sidecar) is ever reported.
+   */
+  watch(path: string, opts: { recursive: boolean }, onChange: (c: StoreChange) => void, onError?: (err: Error) => void): StoreWatcher {
+    let closed = false;
+    let watcher: FSWatcher | undefined;
+    const stop = (err?: Error) => {
+      if (closed) return;
+      closed = true;
+      watcher?.close();
+      if (err) onError?.(err);
+    };
+    const seen = (eventType: string, filename: string | null) => {
+      if (closed || filename === null) return;
+      let rel: string;
+      try {
+        rel = joinPath(path, ...splitPath(filename));
+      } catch {
+        return;
+      }
+      if ((splitPath(rel)[0] ?? '').toLowerCase() === METADATA_DIR) return;
+      this.stat(rel).then(
+        (st) => {
+          if (!closed) onChange({ type: eventType === 'rename' ? 'added' : 'modified', path: rel, directory: st.type === 'directory' });
+        },
+        () => {
+          if (!closed && eventType === 'rename') onChange({ type: 'removed', path: rel });
+        },
+      );
+    };
+    this.locate(path)
+      .then((loc) => this.follow(loc))
+      .then(({ real, st }) => {
+        if (closed) return;
+        if (!st.isDirectory()) throw storeError('ENOTDIR', path);
+        watcher = fsWatch(real, { recursive: opts.recursive, persistent: false, encoding: 'utf8' }, seen);
+        watcher.on('error', (err) => stop(err));
+      })
+      .catch((err: unknown) => stop(err instanceof Error ? err : new Error(String(err))));
+    return { close: () => stop() };
   }
 
   /** Waits for pending metadata writes. */

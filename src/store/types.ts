@@ -93,6 +93,23 @@ export interface StoreStatFs {
   blockSize: number;
 }
 
+/**
+ * A change `watch` saw. Changes made through the store itself are reported too; a store may merge, delay or
+ * (under load) drop changes, so watching is best effort.
+ */
+export interface StoreChange {
+  type: 'added' | 'removed' | 'modified';
+  /** The store path of the entry that changed. */
+  path: string;
+  /** Whether the entry is a directory, when the store knows. */
+  directory?: boolean;
+}
+
+export interface StoreWatcher {
+  /** Idempotent: no change is reported after it. */
+  close(): void;
+}
+
 export interface FileStore {
   stat(path: string): Promise<StoreStat>;
   open(path: string, opts: OpenOptions): Promise<StoreHandle>;
@@ -111,6 +128,11 @@ export interface FileStore {
   /** Replaces the file's stored security descriptor (EROFS on a read-only store). */
   setSecurity?(path: string, sd: Buffer): Promise<void>;
   statfs(): Promise<StoreStatFs>;
+  /**
+   * Reports changes to the entries of directory `path` (with `recursive`, to everything below it) until closed;
+   * the store's own metadata is never reported. `onError` is called once if watching stops by itself.
+   */
+  watch?(path: string, opts: { recursive: boolean }, onChange: (c: StoreChange) => void, onError?: (err: Error) => void): StoreWatcher;
   readonly caseSensitive: boolean;
   close?(): Promise<void>;
 }

@@ -7,6 +7,7 @@
  *   node dist/test/interop/conformance.js [--suites a,b] [--update] [--no-reference]
  *        [--target-cmd 'node bin/smbkit.js serve ...' --target-host 127.0.0.3 --target-port 445
  *         --target-share public --target-user U --target-password P] [--timeout-ms N]
+ *        [--reference-host 127.0.0.2] [--verbose]
  *
  * The server under test is pluggable: conformance(startTarget, suites) takes any
  * function that starts a server and says where it listens.
@@ -45,6 +46,8 @@ export const DEFAULT_SUITES = [
   'smb2.delete-on-close-perms',
   'smb2.read',
   'smb2.maxfid',
+  'smb2.lock',
+  'smb2.notify',
 ];
 
 /** Per-suite hard limits; maxfid opens thousands of handles and is the slow one. */
@@ -305,7 +308,8 @@ async function main(): Promise<void> {
     process.stdout.write(
       'usage: conformance.js [--suites a,b] [--update] [--no-reference] [--timeout-ms N] [--target samba]\n' +
         '       [--target-cmd "argv of the server"] [--target-host 127.0.0.3] [--target-port 445]\n' +
-        '       [--target-share public] [--target-user U] [--target-password P] [--target-label L]\n',
+        '       [--target-share public] [--target-user U] [--target-password P] [--target-label L]\n' +
+        '       [--reference-host 127.0.0.2] [--verbose]\n',
     );
     return;
   }
@@ -331,6 +335,7 @@ async function main(): Promise<void> {
   const timeout = args.get('timeout-ms');
   const reports = await conformance(startTarget, suites, {
     reference: !args.has('no-reference'),
+    referenceAddress: str(args, 'reference-host', '127.0.0.2'),
     update: args.has('update'),
     ...(typeof timeout === 'string' ? { timeoutMs: Number(timeout) } : {}),
     onSuite: (r) => {
@@ -346,6 +351,9 @@ async function main(): Promise<void> {
     for (const r of reports) {
       for (const s of r.target.subtests.filter((x) => x.status !== 'success')) {
         process.stdout.write(`${r.suite}.${s.name}: ${s.status}${s.detail ? ` ${s.detail.trim().split('\n')[0] ?? ''}` : ''}\n`);
+      }
+      for (const s of r.reference?.subtests.filter((x) => x.status !== 'success') ?? []) {
+        process.stdout.write(`samba ${r.suite}.${s.name}: ${s.status}${s.detail ? ` ${s.detail.trim().split('\n')[0] ?? ''}` : ''}\n`);
       }
     }
   }

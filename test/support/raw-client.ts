@@ -703,18 +703,22 @@ export interface TestServer {
   stop(): Promise<void>;
 }
 
-/** Starts an SmbServer on 127.0.0.1, an ephemeral port, one MemoryStore share and user u1/Passw0rd. */
+/**
+ * Starts an SmbServer on 127.0.0.1 (or `opts.host`), an ephemeral port, one MemoryStore share and user
+ * u1/Passw0rd.
+ */
 export async function startTestServer(
   overrides: Partial<ServerConfig> = {},
-  opts: { logger?: Logger; storeOptions?: MemoryStoreOptions } = {},
+  opts: { logger?: Logger; storeOptions?: MemoryStoreOptions; host?: string } = {},
 ): Promise<TestServer> {
+  const host = opts.host ?? '127.0.0.1';
   const store = new MemoryStore(opts.storeOptions);
   const logger = opts.logger ?? silentLogger;
   const server = new SmbServer({
     access: defaultAccessPolicy(),
     name: 'TESTSRV',
     domain: 'WORKGROUP',
-    listen: [{ host: '127.0.0.1', port: 0 }],
+    listen: [{ host, port: 0 }],
     netbiosListen: [],
     minDialect: 0x0202,
     maxDialect: 0x0311,
@@ -735,7 +739,7 @@ export async function startTestServer(
   const port = bound[0]!.port;
   const clients = new Set<RawClient>();
   const connect = async () => {
-    const c = await RawClient.connect('127.0.0.1', port);
+    const c = await RawClient.connect(host, port);
     clients.add(c);
     c.socket.once('close', () => clients.delete(c));
     return c;

@@ -1,30 +1,44 @@
 import { Status } from '../../protocol/nt-status.js';
-import { AccessMask } from '../../protocol/smb2/constants.js';
-import { decodeChangeNotifyRequest } from '../../protocol/smb2/commands/change-notify.js';
+import { AccessMask, ChangeNotifyFlags } from '../../protocol/smb2/constants.js';
+import { decodeChangeNotifyRequest, encodeChangeNotifyResponse } from '../../protocol/smb2/commands/change-notify.js';
 import type { Outcome, RequestContext } from '../context.js';
+import type { NotifyResult } from '../state/notify.js';
 
 /**
- * CHANGE_NOTIFY (MS-SMB2 3.3.5.19): goes async and completes on CANCEL (CANCELLED) or when the handle closes
- * (NOTIFY_CLEANUP). Change reporting itself arrives with the notify manager.
+ * CHANGE_NOTIFY (MS-SMB2 3.3.5.19): answers at once with changes kept since the last request, else goes async
+ * until a change, CANCEL (CANCELLED), the handle's close (NOTIFY_CLEANUP) or the directory's deletion
+ * (DELETE_PENDING).
  */
-export function handleChangeNotify(ctx: RequestContext): Outcome | Promise<Outcome> {
+export async function handleChangeNotify(ctx: RequestContext): Promise<Outcome> {
   const req = decodeChangeNotifyRequest(ctx.r);
   const open = ctx.open(req.fileId);
   if (!open) return Status.FILE_CLOSED;
   if (!open.isDirectory) return Status.INVALID_PARAMETER;
   if (!(open.grantedAccess & AccessMask.FILE_READ_DATA)) return Status.ACCESS_DENIED;
   if (req.outputBufferLength > ctx.conn.maxTransactSize) return Status.INVALID_PARAMETER;
-  return new Promise<Outcome>((resolve) => {
-    const cleanup = () => resolve(Status.NOTIFY_CLEANUP);
-    open.onClose.add(cleanup);
-    ctx.goAsync(() => {
-      open.onClose.delete(cleanup);
-      resolve(Status.CANCELLED);
-    });
-    if (ctx.asyncId === undefined) {
-      // Could not go async (inside a compound): answer at once that nothing is reported.
-      open.onClose.delete(cleanup);
-      resolve(Status.NOTIFY_ENUM_DIR);
-    }
-  });
+  if (open.node.deletePending) return Status.DELETE_PENDING;
+  const hub = ctx.conn.server.notify;
+  const watch = hub.watch(open, req.completionFilter, (req.flags & ChangeNotifyFlags.WATCH_TREE) !== 0, req.outputBufferLength);
+  const ready = watch.take(req.outputBufferLength);
+  if (ready !== undefined) return reply(ready);
+  const session = ctx.session!;
+  if (session.pendingNotifies >= ctx.conn.server.access.policy.maxPendingNotifiesPerSession) return Status.INSUFFICIENT_RESOURCES;
+  const waiting = watch.wait(req.outputBufferLength);
+  ctx.goAsync(waiting.cancel);
+  if (ctx.asyncId === undefined) {
+    // Not the last request of a compound, so it cannot wait: nothing to report yet means "look for yourself".
+    waiting.cancel();
+    return Status.NOTIFY_ENUM_DIR;
+  }
+  session.pendingNotifies++;
+  try {
+    return reply(await waiting.done);
+  } finally {
+    session.pendingNotifies--;
+  }
+}
+
+function reply(r: NotifyResult): Outcome {
+  if (typeof r === 'number') return r;
+  return { body: (w) => encodeChangeNotifyResponse(w, { outputBuffer: r.data }) };
 }

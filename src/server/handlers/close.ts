@@ -31,6 +31,7 @@ export async function handleClose(ctx: RequestContext): Promise<Outcome> {
   if (open.written && !open.stickyWriteTime && open.stream === undefined) {
     // Windows stamps the last-write time when a written handle closes.
     await store.setTimes(open.path, { mtimeMs: Date.now() }).catch(() => {});
+    server.notify.touched(open.tree.share, open.path);
   }
   let res: CloseResponse = { flags: 0, ...ZERO_ATTRS };
   if (req.flags & CloseFlags.POSTQUERY_ATTRIB) {

@@ -44,6 +44,9 @@ import type { PipeEndpoint } from '../ipc/pipe.js';
 import { openPipeEndpoint, pipeCreateResponse } from '../ipc/smb-pipe.js';
 import { printCreate, printCreateResponse } from '../print/smb-print.js';
 import type { PrintJob } from '../print/spooler.js';
+import { CompletionFilter } from '../../protocol/smb2/commands/change-notify.js';
+import { NotifyAction } from '../../protocol/smb2/fscc/notify-info.js';
+import { nameFilter } from '../state/notify.js';
 
 /** FILE_CREATE_TREE_CONNECTION (MS-SMB2 2.2.13: "ignored" by the spec; Windows refuses it). */
 const CREATE_TREE_CONNECTION = 0x00000080;
@@ -54,6 +57,9 @@ const VALID_ACCESS = 0xf21f01ff;
 
 /** What MAXIMUM_ALLOWED grants on a pipe: reading, writing and the attributes. */
 const PIPE_MAXIMUM_ACCESS = AccessMask.FILE_READ_DATA | AccessMask.FILE_WRITE_DATA | AccessMask.FILE_APPEND_DATA | AccessMask.FILE_READ_ATTRIBUTES | AccessMask.FILE_WRITE_ATTRIBUTES | AccessMask.READ_CONTROL | AccessMask.SYNCHRONIZE;
+
+/** What an overwrite or supersede changes, for CHANGE_NOTIFY. */
+const OVERWRITE_FILTER = CompletionFilter.SIZE | CompletionFilter.LAST_WRITE | CompletionFilter.ATTRIBUTES;
 
 /** Marks a create that lost a race with another create of the same name. */
 const RACED = Symbol('raced');
@@ -235,6 +241,11 @@ export async function handleCreate(ctx: RequestContext): Promise<Outcome> {
     const server = ctx.conn.server;
     const fileId = registerOpen(ctx, { node, isDirectory, granted, req, stream, handle, deleteOnClose });
     if (action === CreateAction.CREATED) server.events.emit('create', { user: session.userName, share: share.name, path });
+    if (action === CreateAction.CREATED && stream === undefined) {
+      server.notify.report(share, [{ action: NotifyAction.ADDED, path, filter: nameFilter(isDirectory) }]);
+    } else if (action !== CreateAction.OPENED) {
+      server.notify.report(share, [{ action: NotifyAction.MODIFIED, path, filter: OVERWRITE_FILTER }]);
+    }
     server.log.debug('create', { path, action, dir: isDirectory, access: granted.toString(16) });
 
     const contexts = responseContexts(req.createContexts, granted, allowed & tree.maximalAccess, stat);

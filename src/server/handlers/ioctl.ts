@@ -4,7 +4,9 @@ import { Fsctl, IoctlFlags } from '../../protocol/smb2/constants.js';
 import { decodeIoctlRequest, encodeIoctlResponse, type IoctlRequest } from '../../protocol/smb2/commands/ioctl.js';
 import { isRelatedFileId } from '../../protocol/smb2/commands/file-id.js';
 import {
+  decodeNetworkResiliencyRequest,
   decodeValidateNegotiateInfoRequest,
+  NETWORK_RESILIENCY_REQUEST_SIZE,
   encodeNetworkInterfaceInfo,
   encodeValidateNegotiateInfoResponse,
 } from '../../protocol/smb2/fscc/fsctl.js';
@@ -13,6 +15,7 @@ import { Writer } from '../../util/writer.js';
 import type { Outcome, RequestContext } from '../context.js';
 import { checkCreditCharge } from './io-checks.js';
 import { pipeIoctl, pipeWait } from '../ipc/smb-pipe.js';
+import type { Open } from '../state/open.js';
 
 /** IOCTL (MS-SMB2 3.3.5.15): the FSCTLs that clients send to a file server. */
 export async function handleIoctl(ctx: RequestContext): Promise<Outcome> {
@@ -47,7 +50,26 @@ export async function handleIoctl(ctx: RequestContext): Promise<Outcome> {
   if (!open) return Status.FILE_CLOSED;
   if (open.pipe) return pipeIoctl(ctx, open.pipe, req);
   if (ctx.tree.share.kind === 'ipc') return Status.NOT_SUPPORTED;
+  if (req.ctlCode === Fsctl.LMR_REQUEST_RESILIENCY) return requestResiliency(ctx, open, req);
   return Status.INVALID_DEVICE_REQUEST;
+}
+
+/** The longest resiliency timeout a client may ask for (Windows' MaxResiliencyTimeout: 5 minutes). */
+const MAX_RESILIENCY_TIMEOUT_MS = 300_000;
+
+/**
+ * FSCTL_LMR_REQUEST_RESILIENCY (MS-SMB2 3.3.5.15.9): marks the open resilient, which turns on LOCK replay
+ * detection (3.3.5.14). Keeping the open across a disconnect needs the durable-handle machinery, which is not
+ * there yet: a resilient open still closes with its connection, as if the timeout had passed.
+ */
+function requestResiliency(ctx: RequestContext, open: Open, req: IoctlRequest): Outcome {
+  if (ctx.conn.dialect === 0x0202) return Status.INVALID_DEVICE_REQUEST;
+  if (req.input.length < NETWORK_RESILIENCY_REQUEST_SIZE) return Status.INVALID_PARAMETER;
+  const { timeoutMs } = decodeNetworkResiliencyRequest(new Reader(req.input));
+  if (timeoutMs > MAX_RESILIENCY_TIMEOUT_MS) return Status.INVALID_PARAMETER;
+  open.isResilient = true;
+  open.resiliencyTimeoutMs = timeoutMs === 0 ? MAX_RESILIENCY_TIMEOUT_MS : timeoutMs;
+  return reply(req, () => {});
 }
 
 function reply(req: IoctlRequest, write: (w: Writer) => void): Outcome {

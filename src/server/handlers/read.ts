@@ -21,6 +21,10 @@ export async function handleRead(ctx: RequestContext): Promise<Outcome> {
   if (req.offset > MAX_FILE_OFFSET || req.offset + BigInt(req.length) > MAX_FILE_OFFSET) return Status.INVALID_PARAMETER;
   // MS-FSA 2.1.5.2: reading at or past the end is END_OF_FILE; no file reaches past MAX_FILE_SIZE.
   if (req.length > 0 && req.offset >= MAX_FILE_SIZE) return Status.END_OF_FILE;
+  // MS-FSA 2.1.5.2: a read may not touch a range another open locked exclusively (a zero-length read checks none).
+  if (req.length > 0 && open.node.existingLocks(open)?.ioConflicts(open, req.offset, BigInt(req.length), false)) {
+    return Status.FILE_LOCK_CONFLICT;
+  }
   const buf = sharedPool.acquire(req.length);
   let n: number;
   try {

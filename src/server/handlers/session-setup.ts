@@ -22,8 +22,8 @@ export async function handleSessionSetup(ctx: RequestContext): Promise<Outcome> 
     ctx.session = session;
   } else if (!session || session.connection !== conn) {
     return Status.USER_SESSION_DELETED;
-  } else if (session.state === 'valid' || session.state === 'expired') {
-    // Re-authentication (MS-SMB2 3.3.5.5.2): start a new exchange on the same session.
+  } else if ((session.state === 'valid' || session.state === 'expired') && isInitialToken(req.securityBuffer)) {
+    // Re-authentication (MS-SMB2 3.3.5.5.2): a new exchange on the same session; its later legs continue it.
     session.authenticator = undefined;
   }
   if (!session.authenticator) {
@@ -47,7 +47,9 @@ export async function handleSessionSetup(ctx: RequestContext): Promise<Outcome> 
     const user = session.authenticator.claimedUser ?? '';
     server.log.info('authentication failed', { conn: conn.id, remote, user, reason: step.reason, status: statusName(step.status) });
     server.events.emit('auth-failure', { conn: conn.id, remote, user, reason: step.reason });
-    if (session.state === 'in-progress') void server.destroySession(session);
+    // A failed first logon ends the session, and so does a failed re-authentication (MS-SMB2 3.3.5.5.3): the
+    // session's opens close and its further requests get USER_SESSION_DELETED, as on Windows.
+    void server.destroySession(session);
     // Brute-force defence: hold the answer back a little more per recent failure, then block the address.
     const verdict = server.access.authFailed(remote, user);
     if (verdict.delayMs > 0) await new Promise((r) => setTimeout(r, verdict.delayMs));
@@ -80,6 +82,13 @@ export async function handleSessionSetup(ctx: RequestContext): Promise<Outcome> 
     return Status.ACCESS_DENIED;
   }
   session.state = 'valid';
+  // MS-SMB2 3.3.5.5.3: a client reconnecting names its previous session; that session of the same user goes,
+  // with its opens.
+  const previous = req.previousSessionId !== 0n && req.previousSessionId !== session.id ? server.sessions.get(req.previousSessionId) : undefined;
+  if (previous && previous.identity && !previous.identity.anonymous && sameUser(previous.identity, id)) {
+    server.log.info('previous session replaced', { conn: conn.id, session: previous.id.toString(16) });
+    await server.destroySession(previous);
+  }
   let flags = 0;
   if (id.guest) flags |= SessionFlags.IS_GUEST;
   if (id.anonymous) flags |= SessionFlags.IS_NULL;
@@ -111,4 +120,15 @@ export async function handleSessionSetup(ctx: RequestContext): Promise<Outcome> 
   return {
     body: (w) => encodeSessionSetupResponse(w, { sessionFlags: flags, securityBuffer: step.token }),
   };
+}
+
+/** Users are the server's own, so the name alone says who it is (the domain is whatever the client sent). */
+function sameUser(a: { user: string; guest: boolean }, b: { user: string; guest: boolean }): boolean {
+  return a.user.toUpperCase() === b.user.toUpperCase() && a.guest === b.guest;
+}
+
+/** The first token of a GSS exchange: an SPNEGO NegTokenInit ([APPLICATION 0], 0x60) or a raw NTLMSSP NEGOTIATE. */
+function isInitialToken(token: Buffer): boolean {
+  if (token.length === 0 || token[0] === 0x60) return true;
+  return token.length >= 12 && token.toString('latin1', 0, 8) === 'NTLMSSP\u0000' && token.readUInt32LE(8) === 1;
 }

@@ -28,6 +28,10 @@ import { MAX_FILE_SIZE } from './io-checks.js';
 import { storeErrorToStatus } from '../status-map.js';
 import { pipeSetInfo } from '../ipc/smb-pipe.js';
 import { printSetInfo } from '../print/smb-print.js';
+import { CompletionFilter } from '../../protocol/smb2/commands/change-notify.js';
+import { NotifyAction } from '../../protocol/smb2/fscc/notify-info.js';
+import { nameFilter, type Change } from '../state/notify.js';
+import { parentPath } from '../../store/resolve.js';
 
 /** SET_INFO (MS-SMB2 3.3.5.21, MS-FSA 2.1.5.14). */
 export async function handleSetInfo(ctx: RequestContext): Promise<Outcome> {
@@ -102,6 +106,7 @@ async function setSecurityInfo(open: Open, info: number, buffer: Buffer): Promis
   const refused = checkClientSecurity(given, info, token, current.sd.owner);
   if (refused !== undefined) return refused;
   await store.setSecurity(open.path, securityDescriptorToBytes(mergeSecurity(current.sd, given, info)));
+  notifyModified(open, CompletionFilter.SECURITY);
   return Status.SUCCESS;
 }
 
@@ -117,6 +122,7 @@ async function setFileInfo(ctx: RequestContext, open: Open, info: SetFileInfo): 
       if (info.endOfFile > 0x7fffffffffffffffn) return Status.INVALID_PARAMETER;
       await open.handle.truncate(Number(info.endOfFile));
       open.written = true;
+      notifyModified(open, CompletionFilter.SIZE);
       return Status.SUCCESS;
     case 'allocation': {
       if (!(access & AccessMask.FILE_WRITE_DATA)) return Status.ACCESS_DENIED;
@@ -127,6 +133,7 @@ async function setFileInfo(ctx: RequestContext, open: Open, info: SetFileInfo): 
       if (info.allocationSize < BigInt(size)) {
         await open.handle.truncate(Number(info.allocationSize));
         open.written = true;
+        notifyModified(open, CompletionFilter.SIZE);
       }
       if (open.stream === undefined) {
         open.node.allocationSize = roundToClusters(info.allocationSize);
@@ -194,7 +201,29 @@ async function setBasic(open: Open, info: SetBasicInfo): Promise<number> {
   if (info.lastWriteTime === -2n || info.lastWriteTime === 0xfffffffffffffffen) open.stickyWriteTime = false;
   if (m !== undefined) open.stickyWriteTime = true; // an explicit time wins over the close-time stamp
   if (Object.keys(times).length > 0) await store.setTimes(open.path, times);
+  const changed =
+    (attrs !== 0 ? CompletionFilter.ATTRIBUTES : 0) |
+    (b !== undefined ? CompletionFilter.CREATION : 0) |
+    (a !== undefined ? CompletionFilter.LAST_ACCESS : 0) |
+    (m !== undefined ? CompletionFilter.LAST_WRITE : 0);
+  if (changed !== 0) notifyModified(open, changed);
   return Status.SUCCESS;
+}
+
+/**
+ * Tells CHANGE_NOTIFY watchers that the open's file changed in the `filter` ways; a size change through a stream
+ * open is the stream's (MODIFIED_STREAM), anything else the file's.
+ */
+function notifyModified(open: Open, filter: number): void {
+  const share = open.tree.share;
+  const notify = open.session.connection.server.notify;
+  if (!notify.watching(share)) return;
+  const stream = open.stream;
+  const change: Change =
+    stream !== undefined && filter === CompletionFilter.SIZE
+      ? { action: NotifyAction.MODIFIED_STREAM, path: open.path, stream, filter: CompletionFilter.STREAM_SIZE }
+      : { action: NotifyAction.MODIFIED, path: open.path, filter };
+  notify.report(share, [change]);
 }
 
 async function setDisposition(open: Open, deletePending: boolean, ignoreReadOnly: boolean): Promise<number> {
@@ -261,6 +290,15 @@ async function rename(ctx: RequestContext, open: Open, rawName: string, replace:
   await noteCreated(store, dest);
   server.renameNode(share, open.node, dest);
   server.noteChildRemoved(share, from);
+  // MS-FSCC 2.7.1: a rename within a directory is an old name/new name pair; across directories, a removal and
+  // an addition.
+  const filter = nameFilter(open.isDirectory);
+  const sameDir = parentPath(from).toUpperCase() === parentPath(dest).toUpperCase();
+  server.notify.report(share, [
+    { action: sameDir ? NotifyAction.RENAMED_OLD_NAME : NotifyAction.REMOVED, path: from, filter },
+    { action: sameDir ? NotifyAction.RENAMED_NEW_NAME : NotifyAction.ADDED, path: dest, filter },
+  ]);
+  if (!open.isDirectory) open.renamed = true;
   server.events.emit('rename', { user: open.session.userName, share: share.name, from, to: dest });
   return Status.SUCCESS;
 }

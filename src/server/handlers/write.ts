@@ -4,7 +4,13 @@ import { decodeWriteRequest, encodeWriteResponse } from '../../protocol/smb2/com
 import type { Outcome, RequestContext } from '../context.js';
 import { storeErrorToStatus } from '../status-map.js';
 import { pipeWrite } from '../ipc/smb-pipe.js';
+import { CompletionFilter } from '../../protocol/smb2/commands/change-notify.js';
+import { NotifyAction } from '../../protocol/smb2/fscc/notify-info.js';
 import { checkCreditCharge, MAX_FILE_OFFSET, MAX_FILE_SIZE } from './io-checks.js';
+
+/** What a write changes, for CHANGE_NOTIFY. */
+const WRITE_FILTER = CompletionFilter.LAST_WRITE | CompletionFilter.SIZE;
+const STREAM_WRITE_FILTER = CompletionFilter.STREAM_WRITE | CompletionFilter.STREAM_SIZE;
 
 /** Offset meaning "append at the end of file" for handles with FILE_APPEND_DATA (MS-SMB2 2.2.21). */
 const APPEND_OFFSET = 0xffffffffffffffffn;
@@ -37,9 +43,22 @@ export async function handleWrite(ctx: RequestContext): Promise<Outcome> {
         if (position < size) return Status.ACCESS_DENIED;
       }
     }
+    // MS-FSA 2.1.5.3: a write may not touch a range locked by another open, nor one locked shared by anyone.
+    if (req.data.length > 0 && open.node.existingLocks(open)?.ioConflicts(open, BigInt(position), BigInt(req.data.length), true)) {
+      return Status.FILE_LOCK_CONFLICT;
+    }
     const n = req.data.length === 0 ? 0 : await open.handle.write(req.data, position);
     open.written = true;
     open.currentByteOffset = BigInt(position + n);
+    const share = open.tree.share;
+    const notify = ctx.conn.server.notify;
+    if (notify.watching(share)) {
+      notify.report(share, [
+        open.stream === undefined
+          ? { action: NotifyAction.MODIFIED, path: open.path, filter: WRITE_FILTER }
+          : { action: NotifyAction.MODIFIED_STREAM, path: open.path, stream: open.stream, filter: STREAM_WRITE_FILTER },
+      ]);
+    }
     return { body: (w) => encodeWriteResponse(w, { count: n, remaining: 0 }) };
   } catch (err) {
     return storeErrorToStatus(err);

@@ -1,4 +1,5 @@
 import { AccessMask, ShareAccess } from '../../protocol/smb2/constants.js';
+import { ByteRangeLocks, type ByteRangeLock } from './locks.js';
 import type { Open } from './open.js';
 
 /**
@@ -18,6 +19,8 @@ export class FileNode {
   allocationSize = 0;
   /** Entries removed from this directory through the server (delete, rename away); open enumerations drop them. */
   childrenRemoved = 0;
+  /** Byte-range locks per stream ('' = the unnamed data stream), present while a lock is held or awaited. */
+  private readonly streamLocks = new Map<string, ByteRangeLocks>();
 
   constructor(key: string, path: string) {
     this.key = key;
@@ -27,6 +30,48 @@ export class FileNode {
   /** The allocation size to report for a store's actual allocation. */
   reportedAllocation(actual: number): number {
     return Math.max(actual, this.allocationSize);
+  }
+
+  /** The byte-range locks of an open's stream, created on first use. */
+  locksOf(open: Open): ByteRangeLocks {
+    const key = open.stream ?? '';
+    let l = this.streamLocks.get(key);
+    if (!l) {
+      l = new ByteRangeLocks();
+      this.streamLocks.set(key, l);
+    }
+    return l;
+  }
+
+  /** The byte-range locks of an open's stream, if any lock is held or awaited there. */
+  existingLocks(open: Open): ByteRangeLocks | undefined {
+    return this.streamLocks.get(open.stream ?? '');
+  }
+
+  /** Drops a stream's lock list once nothing is held or awaited there. */
+  pruneLocks(open: Open): void {
+    const key = open.stream ?? '';
+    const l = this.streamLocks.get(key);
+    if (l && l.size === 0 && l.waiters === 0) this.streamLocks.delete(key);
+  }
+
+  /** Every lock held on the file's streams and how many lock requests wait (for checks and tests). */
+  lockState(): { held: ByteRangeLock[]; waiting: number } {
+    const held: ByteRangeLock[] = [];
+    let waiting = 0;
+    for (const l of this.streamLocks.values()) {
+      held.push(...l.list());
+      waiting += l.waiters;
+    }
+    return { held, waiting };
+  }
+
+  /** Releases every lock an open holds and ends its waiting lock requests (close, logoff, disconnect). */
+  releaseLocks(open: Open): void {
+    const l = this.existingLocks(open);
+    if (!l) return;
+    l.releaseOpen(open);
+    this.pruneLocks(open);
   }
 
   /** True when an open with (access, share) may coexist with every current open. */

@@ -43,7 +43,21 @@ export class Open {
   /** A write happened through this open; the last-write time is refreshed at close (Windows behaviour). */
   written = false;
   closed = false;
-  /** Run when the open closes (pending CHANGE_NOTIFY completes with NOTIFY_CLEANUP, and the like). */
+  /**
+   * Open.LockSequenceArray (MS-SMB2 3.3.1.10): the last LockSequenceNumber that succeeded per LockSequenceIndex
+   * (1..64), or undefined where the entry is not valid. Used to detect replayed LOCKs on resilient (and, later,
+   * durable) handles; kept in the open so a durable reconnect can carry it.
+   */
+  readonly lockSequences: (number | undefined)[] = [];
+  /** Open.IsResilient (MS-SMB2 3.3.5.15.9, FSCTL_LMR_REQUEST_RESILIENCY). */
+  isResilient = false;
+  /** Open.ResiliencyTimeout in milliseconds. */
+  resiliencyTimeoutMs = 0;
+  /** Open.IsDurable: durable handles are not offered yet, so this stays false. */
+  isDurable = false;
+  /** A file was renamed through this open: its close reports an attribute change (as Windows does). */
+  renamed = false;
+  /** Run when the open closes (a pipe breaks, and the like). */
   readonly onClose = new Set<() => void>();
 
   constructor(init: {

@@ -22,6 +22,10 @@ export class Session {
   encryptData = false;
   readonly trees = new Map<number, Tree>();
   readonly opens = new Map<bigint, Open>();
+  /** Blocking LOCKs of this session waiting for their ranges (capped by the access policy). */
+  pendingLocks = 0;
+  /** CHANGE_NOTIFYs of this session waiting for a change (capped by the access policy). */
+  pendingNotifies = 0;
   private nextTreeId = 1;
 
   constructor(id: bigint, connection: Connection) {

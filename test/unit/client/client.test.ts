@@ -210,6 +210,25 @@ describe('client errors, listings and streams (smbkit)', () => {
     await s.rm('e', { recursive: true });
   });
 
+  test('FileHandle.lock/unlock: a taken range is EAGAIN at once, or waited for; unlocking twice is ENOLCK', async () => {
+    const s = c.share();
+    await s.writeFile('lk.txt', 'x'.repeat(100));
+    const h1 = await s.open('lk.txt', 'r+');
+    const h2 = await s.open('lk.txt', 'r+');
+    try {
+      await h1.lock(0, 10);
+      await assert.rejects(h2.lock(5, 1, { exclusive: false }), (e: unknown) => e instanceof SmbError && e.code === 'EAGAIN' && e.statusName === 'STATUS_LOCK_NOT_GRANTED');
+      const waiting = h2.lock(5, 1, { wait: true });
+      await h1.unlock(0, 10);
+      await waiting;
+      await h2.unlock(5, 1);
+      await assert.rejects(h2.unlock(5, 1), (e: unknown) => e instanceof SmbError && e.code === 'ENOLCK');
+    } finally {
+      await h1.close();
+      await h2.close();
+    }
+  });
+
   test('a wrong password is STATUS_LOGON_FAILURE / EACCES', async () => {
     await assert.rejects(connect({ host: '127.0.0.1', port: srv.port, user: TEST_USER, password: 'wrong' }), {
       code: 'EACCES',

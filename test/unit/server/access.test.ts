@@ -14,6 +14,9 @@ function policy(over: Partial<AccessPolicy> = {}): AccessPolicy {
     handshakeTimeoutMs: 30_000,
     idleTimeoutMs: 0,
     maxOutstandingRequests: 512,
+    maxPendingLocksPerSession: 64,
+    maxPendingNotifiesPerSession: 64,
+    maxDiskWatchers: 16,
     bruteForce: { failures: 20, windowMs: 600_000, delayMs: 100, blockMs: 900_000 },
     ...over,
   };

@@ -349,3 +349,22 @@ export function decodePipeWaitRequest(r: Reader): PipeWaitRequest {
   r.skip(1);
   return { timeout, timeoutSpecified, name: r.utf16(nameLength) };
 }
+
+// --- FSCTL_LMR_REQUEST_RESILIENCY (MS-SMB2 2.2.31.3) ----------------------------------------------------------
+
+/** NETWORK_RESILIENCY_REQUEST: how long (ms) the server keeps the open after a disconnect. */
+export interface NetworkResiliencyRequest {
+  timeoutMs: number;
+}
+
+export const NETWORK_RESILIENCY_REQUEST_SIZE = 8;
+
+export function decodeNetworkResiliencyRequest(r: Reader): NetworkResiliencyRequest {
+  const timeoutMs = r.u32();
+  r.skip(4); // Reserved
+  return { timeoutMs };
+}
+
+export function encodeNetworkResiliencyRequest(w: Writer, m: NetworkResiliencyRequest): void {
+  w.u32(m.timeoutMs).u32(0);
+}

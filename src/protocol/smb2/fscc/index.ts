@@ -4,3 +4,4 @@ export * from './dir-info.js';
 export * from './security.js';
 export * from './fsctl.js';
 export * from './wildcard.js';
+export * from './notify-info.js';
