@@ -159,13 +159,14 @@ function kernelClientSuite(server: 'Samba' | 'smbkit', start: () => Promise<Targ
         if (check === 'encrypted' && seal === undefined) continue;
         const name = `${mount}/${check}`;
         const todo = todoFor(server, mount, check);
-        test(`vers=${vers}${seal ? ',seal' : ''} ${check}`, todo !== undefined ? { todo } : {}, () => {
+        test(`vers=${vers}${seal ? ',seal' : ''} ${check}`, todo !== undefined ? { todo } : {}, (t) => {
           if (failure) throw failure;
           const r = vmRun?.results.find((x) => x.name === name);
           if (r === undefined) {
             const mountFailed = vmRun?.results.find((x) => x.name === `${mount}/mount` && !x.ok);
             assert.fail(mountFailed ? `not run: ${mountFailed.detail}` : 'the guest never reported this check (see the first subtest)');
           }
+          if (r.detail !== '') t.diagnostic(r.detail);
           assert.ok(r.ok, r.detail);
         });
       }

@@ -98,6 +98,22 @@ export interface CheckResult {
   detail: string;
 }
 
+export type VmLine =
+  | { kind: 'result'; result: CheckResult }
+  | { kind: 'sync'; name: string; args: string }
+  | { kind: 'exit'; code: number }
+  | { kind: 'other'; text: string };
+
+/** One line of the test port: `ok NAME [detail]`, `fail NAME detail`, `sync NAME ARGS`, `exit N`, or anything else. */
+export function parseVmLine(line: string): VmLine {
+  const m = /^(ok|fail|sync|exit) (\S+)(?: (.*))?$/.exec(line.replace(/\r$/, ''));
+  if (m === null) return { kind: 'other', text: line };
+  const [, kind, name = '', rest = ''] = m;
+  if (kind === 'exit') return /^\d+$/.test(name) && rest === '' ? { kind: 'exit', code: Number(name) } : { kind: 'other', text: line };
+  if (kind === 'sync') return { kind: 'sync', name, args: rest };
+  return { kind: 'result', result: { name, ok: kind === 'ok', detail: rest } };
+}
+
 export interface VmRunOptions {
   vm: KernelVm;
   /** The loopback server the guest's 10.0.2.100:445 leads to. */
@@ -167,27 +183,24 @@ export async function runKernelClientVm(o: VmRunOptions): Promise<VmRun> {
     let syncChain: Promise<void> = Promise.resolve();
 
     const onLine = (line: string): void => {
-      const m = /^(ok|fail|sync|exit) (\S+)(?: (.*))?$/.exec(line);
-      if (m === null) {
-        if (line.trim() !== '') other.push(line);
-        return;
-      }
-      const [, kind, name = '', rest = ''] = m;
-      if (kind === 'exit') exitCode = Number(name);
-      else if (kind === 'sync') {
+      const l = parseVmLine(line);
+      if (l.kind === 'other') {
+        if (l.text.trim() !== '') other.push(l.text);
+      } else if (l.kind === 'exit') {
+        exitCode = l.code;
+      } else if (l.kind === 'sync') {
         syncChain = syncChain.then(async () => {
           let reply: string;
           try {
-            reply = o.onSync ? await o.onSync(name, rest) : 'unhandled';
+            reply = o.onSync ? await o.onSync(l.name, l.args) : 'unhandled';
           } catch (e) {
             reply = `error ${(e as Error).message.split('\n')[0] ?? ''}`;
           }
-          if (!child.stdin.destroyed) child.stdin.write(`go ${name} ${reply.replace(/[\r\n]/g, ' ')}\n`);
+          if (!child.stdin.destroyed) child.stdin.write(`go ${l.name} ${reply.replace(/[\r\n]/g, ' ')}\n`);
         });
       } else {
-        const r = { name, ok: kind === 'ok', detail: rest };
-        results.push(r);
-        o.onResult?.(r);
+        results.push(l.result);
+        o.onResult?.(l.result);
       }
     };
     child.stdout.setEncoding('utf8');
@@ -195,7 +208,7 @@ export async function runKernelClientVm(o: VmRunOptions): Promise<VmRun> {
       pending += s;
       let i;
       while ((i = pending.indexOf('\n')) >= 0) {
-        onLine(pending.slice(0, i).replace(/\r$/, ''));
+        onLine(pending.slice(0, i));
         pending = pending.slice(i + 1);
       }
     });
@@ -223,7 +236,7 @@ export async function runKernelClientVm(o: VmRunOptions): Promise<VmRun> {
         // the group is gone already
       }
     }
-    if (pending.trim() !== '') onLine(pending.replace(/\r$/, ''));
+    if (pending.trim() !== '') onLine(pending);
     await syncChain;
 
     let consoleText = await readFile(consolePath, 'utf8').catch(() => '');
