@@ -59,13 +59,32 @@ check_create() {
   [ -f "$W/empty" ] || { bad "created file not found"; return; }
   s=$(stat -c %s "$W/empty"); [ "$s" = 0 ] || { bad "size $s, expected 0"; return; }
   echo x > "$W/x" && [ "$(cat "$W/x")" = x ] || { bad "second file"; return; }
+  # O_CREAT|O_EXCL on an existing name must fail (the shell's noclobber opens that way).
+  if (set -C; echo y > "$W/x") 2>/dev/null; then bad "exclusive create of an existing file succeeded"; return; fi
+  [ "$(cat "$W/x")" = x ] || { bad "exclusive create damaged the file"; return; }
+  pass
+}
+
+# Entry names of a directory, bytes as they are (busybox ls prints '?' for non-ASCII bytes).
+names() { find "$1" -mindepth 1 -maxdepth 1 | sed 's|.*/||'; }
+
+check_unicode_names() {
+  a="caf$(printf '\303\251')-$(printf '\346\227\245\346\234\254')-$(printf '\360\237\230\200')" # café-日本-😀 (a surrogate pair in UTF-16)
+  b="$(printf '\303\274')ber-$(printf '\316\251')" # über-Ω
+  echo "$a" > "$W/$a" || { bad "create failed"; return; }
+  names "$W" | grep -qxF "$a" || { bad "name not listed as written"; return; }
+  mv "$W/$a" "$W/$b" || { bad "rename failed"; return; }
+  drop_caches
+  [ "$(cat "$W/$b")" = "$a" ] || { bad "content under the new name differs"; return; }
+  names "$W" | grep -qxF "$b" && ! names "$W" | grep -qxF "$a" || { bad "listing after the rename is wrong"; return; }
+  rm "$W/$b" || { bad "rm failed"; return; }
   pass
 }
 
 check_write_read() {
   # 1 MiB + 1 KiB: a multi-credit READ/WRITE when the client caches, not a multiple of the page size.
   dd if=/dev/urandom of=/tmp/data bs=1024 count=1025 2>/dev/null
-  cp /tmp/data "$W/data" || { bad "cp to the share failed"; return; }
+  dd if=/tmp/data of="$W/data" bs=65536 conv=fsync 2>/tmp/err || { bad "dd to the share failed: $(tail -n1 /tmp/err)"; return; }
   drop_caches
   s=$(stat -c %s "$W/data"); [ "$s" = 1049600 ] || { bad "size $s, expected 1049600"; return; }
   [ "$(sha "$W/data")" = "$(sha /tmp/data)" ] || { bad "read-back checksum differs"; return; }
@@ -202,9 +221,13 @@ check_lock_remote() {
   umount "$B" 2>/dev/null || umount -l "$B"
 }
 
+# Lease and oplock break acknowledgements this client has sent (cifs counts them per tree connect).
+breaks_sent() { awk '/OplockBreaks:/ { n += $2 } END { print n + 0 }' /proc/fs/cifs/Stats; }
+
 # The kernel holds the file open (and cached, if the server granted a lease or oplock); the host rewrites it
 # through smbclient; the next read through the same descriptor must return the host's bytes.
 check_coherence_read() {
+  breaks_before=$(breaks_sent)
   dd if=/dev/urandom of=/tmp/c0 bs=1024 count=64 2>/dev/null
   cp /tmp/c0 "$W/coh-r" || { bad "create failed"; return; }
   rm -f /tmp/before /tmp/before.ready /tmp/after
@@ -218,8 +241,17 @@ check_coherence_read() {
   wait "$holder" || { bad "holdfile: $(cat /tmp/after)"; return; }
   [ "$go $name" = "go coherence-read" ] || { bad "host said: $go $name $want"; return; }
   got=$(sha /tmp/after)
+  echo "$breaks_before $(breaks_sent)" > /tmp/coherence-breaks
   [ "$got" = "$want" ] || { bad "read the old bytes after the host's write ($([ "$got" = "$(sha /tmp/c0)" ] && echo stale cache || echo other bytes))"; return; }
   pass
+}
+
+# Did coherence-read exercise a cache at all? A server that grants a lease (or an oplock on 2.0.2) lets the
+# kernel cache the file, and the host's write then costs it a break, which the kernel acknowledges.
+check_lease_break() {
+  read -r before after < /tmp/coherence-breaks || { bad "coherence-read did not record its counts"; return; }
+  if [ "$after" -gt "$before" ]; then pass "$((after - before)) break(s) acknowledged"
+  else bad "no lease or oplock break reached the client: it held no lease or oplock, so it cached nothing"; fi
 }
 
 # The kernel writes through a descriptor it keeps open (it may hold the bytes back under a write lease); the
@@ -287,7 +319,7 @@ if [ "${1:-}" = check ]; then
   exit 0
 fi
 
-checks="create write-read append truncate rename rename-replace times mkdir-rmdir hardlink symlink listing lock-local lock-remote coherence-read coherence-write delete statfs cleanup"
+checks="create unicode-names write-read append truncate rename rename-replace times mkdir-rmdir hardlink symlink listing lock-local lock-remote coherence-read lease-break coherence-write delete statfs cleanup"
 for TAG in $MOUNTS; do
   VERS=${TAG%+seal}
   SEAL=; [ "$VERS" != "$TAG" ] && SEAL=seal
