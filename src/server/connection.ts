@@ -306,7 +306,7 @@ export class Connection {
     headers: Smb2Header[],
     encryptedBy: Session | undefined,
   ): Promise<void> {
-    const state: CompoundState = { sessionId: 0n, treeId: 0, fileId: undefined, previousStatus: Status.SUCCESS };
+    const state: CompoundState = { sessionId: 0n, treeId: 0, fileId: undefined, chainFailure: undefined };
     const replies: Built[] = [];
     for (let i = 0; i < parts.length; i++) {
       const part = parts[i]!;
@@ -370,8 +370,8 @@ export class Connection {
     }
     if (handler === undefined) {
       outcome = Status.INVALID_PARAMETER;
-    } else if (related && compound.previousStatus !== Status.SUCCESS && isErrorStatus(compound.previousStatus)) {
-      outcome = compound.previousStatus;
+    } else if (related && compound.chainFailure !== undefined) {
+      outcome = compound.chainFailure;
     } else if (!this.negotiated && h.command !== Command.NEGOTIATE) {
       this.close(`${COMMAND_NAMES[h.command] ?? h.command} before NEGOTIATE`);
       return undefined;
@@ -397,7 +397,11 @@ export class Connection {
       }
     }
     const status = typeof outcome === 'number' ? outcome : outcome.status ?? Status.SUCCESS;
-    compound.previousStatus = status;
+    // MS-SMB2 3.3.5.2.7.2: a related request fails with the previous one's error when it needs what that one
+    // failed to produce. As Windows and Samba do (smbtorture smb2.compound.related6), only a failed CREATE,
+    // SESSION_SETUP or TREE_CONNECT counts: after a failed SET_INFO the related CLOSE must still close, or the
+    // handle leaks (cifs.ko's rmdir of a non-empty directory sends CREATE + SET_INFO + CLOSE).
+    if (isErrorStatus(status) && CHAIN_SOURCES.has(h.command)) compound.chainFailure = status;
     compound.sessionId = h.command === Command.SESSION_SETUP && ctx.session ? ctx.session.id : h.sessionId;
     compound.treeId = h.treeId;
     if (ctx.asyncId !== undefined) {
@@ -516,11 +520,11 @@ export class Connection {
       asyncId: undefined,
       onCancel: undefined,
       open(fileId: FileId): Open | undefined {
-        let id = fileId;
-        if (isRelatedFileId(fileId)) {
-          if (!related || compound.fileId === undefined) return undefined;
-          id = compound.fileId;
-        }
+        let id: FileId | undefined = fileId;
+        if (isRelatedFileId(fileId)) id = related ? compound.fileId : undefined;
+        // MS-SMB2 3.3.5.2.7.2: the next related request uses the FileId this one used, found or not.
+        compound.fileId = id;
+        if (id === undefined) return undefined;
         const o = ctx.session?.opens.get(id.volatile);
         if (!o || o.persistentId !== id.persistent || o.closed) return undefined;
         if (ctx.tree && o.tree !== ctx.tree) return undefined;
@@ -584,6 +588,9 @@ export class Connection {
     if (this.preauthHash) this.preauthHash = preauthUpdate(this.preauthHash, message);
   }
 }
+
+/** Requests whose result (FileId, session, tree) the rest of a related chain inherits. */
+const CHAIN_SOURCES: ReadonlySet<number> = new Set([Command.CREATE, Command.SESSION_SETUP, Command.TREE_CONNECT]);
 
 function isErrorStatus(s: number): boolean {
   return s >>> 30 === 3;

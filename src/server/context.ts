@@ -28,8 +28,12 @@ export interface CompoundState {
   sessionId: bigint;
   treeId: number;
   fileId: FileId | undefined;
-  /** Status of the previous request; a related request after a failed one fails the same way. */
-  previousStatus: number;
+  /**
+   * Set when a request that creates what the chain inherits (CREATE's FileId, SESSION_SETUP's session,
+   * TREE_CONNECT's tree) failed: every later related request fails with this status. A failure of any other
+   * request (a SET_INFO, a WRITE) stays its own: the next related request, often the CLOSE, still runs.
+   */
+  chainFailure: number | undefined;
 }
 
 /** One request being served: the connection, the resolved session and tree, and its bytes. */

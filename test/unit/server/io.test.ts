@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Status } from '../../../src/protocol/nt-status.js';
-import { readWhole } from '../../../src/store/contract.js';
+import { readWhole, writeWhole } from '../../../src/store/contract.js';
 import { errorCode } from '../../../src/store/types.js';
 import {
   AccessMask,
@@ -10,12 +10,16 @@ import {
   CreateDisposition,
   CreateOptions,
   HeaderFlags,
+  InfoType,
   ShareAccess,
 } from '../../../src/protocol/smb2/constants.js';
 import { decodeCloseResponse, encodeCloseRequest } from '../../../src/protocol/smb2/commands/close.js';
 import { decodeCreateResponse, encodeCreateRequest } from '../../../src/protocol/smb2/commands/create.js';
 import { RELATED_FILE_ID } from '../../../src/protocol/smb2/commands/file-id.js';
+import { encodeReadRequest } from '../../../src/protocol/smb2/commands/read.js';
+import { encodeSetInfoRequest } from '../../../src/protocol/smb2/commands/set-info.js';
 import { decodeWriteResponse, encodeWriteRequest } from '../../../src/protocol/smb2/commands/write.js';
+import { FileInfoClass } from '../../../src/protocol/smb2/fscc/file-info.js';
 import { RawClient, startTestServer } from '../../support/raw-client.js';
 
 const RW = AccessMask.GENERIC_READ | AccessMask.GENERIC_WRITE;
@@ -72,6 +76,81 @@ test('a related compound after a failed CREATE fails each request with the CREAT
     assert.equal(cr!.status, Status.OBJECT_NAME_NOT_FOUND);
     assert.equal(wr!.status, Status.OBJECT_NAME_NOT_FOUND);
     assert.equal(cl!.status, Status.OBJECT_NAME_NOT_FOUND);
+  } finally {
+    await srv.stop();
+  }
+});
+
+// cifs.ko removes a directory with CREATE(DELETE) + SET_INFO(FileDispositionInformation) + CLOSE. When the
+// directory is not empty only the SET_INFO fails: the CLOSE must still close, or the handle outlives the
+// request and a later rmdir leaves the directory delete-pending until the client disconnects.
+test('a related CLOSE after a failed SET_INFO still closes the handle (rmdir of a non-empty directory)', async () => {
+  const srv = await startTestServer();
+  try {
+    const c = await srv.login();
+    await srv.store.mkdir('full');
+    await writeWhole(srv.store, 'full/f', 'x');
+    const related = { flags: HeaderFlags.RELATED_OPERATIONS };
+    const rmdir = () =>
+      c.compound([
+        {
+          command: Command.CREATE,
+          encodeBody: (w) =>
+            encodeCreateRequest(
+              w,
+              RawClient.createRequest('full', { desiredAccess: AccessMask.DELETE, createDisposition: CreateDisposition.OPEN, createOptions: CreateOptions.DIRECTORY_FILE }),
+            ),
+        },
+        {
+          command: Command.SET_INFO,
+          encodeBody: (w) =>
+            encodeSetInfoRequest(w, { infoType: InfoType.FILE, fileInfoClass: FileInfoClass.FileDispositionInformation, additionalInformation: 0, fileId: RELATED_FILE_ID, buffer: Buffer.from([1]) }),
+          opts: related,
+        },
+        { command: Command.CLOSE, encodeBody: (w) => encodeCloseRequest(w, { flags: 0, fileId: RELATED_FILE_ID }), opts: related },
+      ]);
+    const [cr, si, cl] = await rmdir();
+    assert.equal(cr!.status, Status.SUCCESS);
+    assert.equal(si!.status, Status.DIRECTORY_NOT_EMPTY);
+    assert.equal(cl!.status, Status.SUCCESS, 'the CLOSE does not inherit the SET_INFO failure');
+    // No handle is left: an exclusive open succeeds, and the real rmdir removes the directory at once.
+    const excl = await c.create('full', { desiredAccess: AccessMask.DELETE, shareAccess: 0, createDisposition: CreateDisposition.OPEN, createOptions: CreateOptions.DIRECTORY_FILE });
+    assert.equal(excl.status, Status.SUCCESS);
+    assert.equal((await c.close(excl.fileId)).status, Status.SUCCESS);
+    await srv.store.unlink('full/f');
+    const again = await rmdir();
+    assert.deepEqual(again.map((r) => r.status), [Status.SUCCESS, Status.SUCCESS, Status.SUCCESS]);
+    assert.equal(errorCode(await srv.store.stat('full').then(() => undefined, (e: unknown) => e)), 'ENOENT');
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('a related READ after a failed WRITE runs (only a failed CREATE fails the rest of the chain)', async () => {
+  const srv = await startTestServer();
+  try {
+    const c = await srv.login();
+    await writeWhole(srv.store, 'ro.txt', 'abc');
+    const related = { flags: HeaderFlags.RELATED_OPERATIONS };
+    const [cr, wr, rd, cl] = await c.compound([
+      { command: Command.CREATE, encodeBody: (w) => encodeCreateRequest(w, RawClient.createRequest('ro.txt', { desiredAccess: AccessMask.FILE_READ_DATA, createDisposition: CreateDisposition.OPEN })) },
+      {
+        command: Command.WRITE,
+        encodeBody: (w) =>
+          encodeWriteRequest(w, { offset: 0n, fileId: RELATED_FILE_ID, channel: 0, remainingBytes: 0, flags: 0, data: Buffer.from('x'), writeChannelInfo: Buffer.alloc(0) }),
+        opts: related,
+      },
+      {
+        command: Command.READ,
+        encodeBody: (w) => encodeReadRequest(w, { padding: 0, flags: 0, length: 3, offset: 0n, fileId: RELATED_FILE_ID, minimumCount: 0, channel: 0, remainingBytes: 0, readChannelInfo: Buffer.alloc(0) }),
+        opts: related,
+      },
+      { command: Command.CLOSE, encodeBody: (w) => encodeCloseRequest(w, { flags: 0, fileId: RELATED_FILE_ID }), opts: related },
+    ]);
+    assert.equal(cr!.status, Status.SUCCESS);
+    assert.equal(wr!.status, Status.ACCESS_DENIED);
+    assert.equal(rd!.status, Status.SUCCESS);
+    assert.equal(cl!.status, Status.SUCCESS);
   } finally {
     await srv.stop();
   }
