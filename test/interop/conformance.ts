@@ -4,7 +4,7 @@
  * suite, and (with --update) records the target's passing subtests in
  * test/interop/torture-lists/<suite>.txt, which checkPassList() then enforces.
  *
- *   node dist/test/interop/conformance.js [--suites a,b] [--update] [--no-reference]
+ *   node dist/test/interop/conformance.js [--suites a,b] [--update] [--no-reference] [--reference-host 127.0.0.2]
  *        [--target-cmd 'node bin/smbkit.js serve ...' --target-host 127.0.0.3 --target-port 445
  *         --target-share public --target-user U --target-password P] [--timeout-ms N]
  *
@@ -303,7 +303,8 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   if (args.has('help')) {
     process.stdout.write(
-      'usage: conformance.js [--suites a,b] [--update] [--no-reference] [--timeout-ms N] [--target samba]\n' +
+      'usage: conformance.js [--suites a,b] [--update] [--no-reference] [--reference-host 127.0.0.2] [--timeout-ms N]\n' +
+        '       [--target samba]\n' +
         '       [--target-cmd "argv of the server"] [--target-host 127.0.0.3] [--target-port 445]\n' +
         '       [--target-share public] [--target-user U] [--target-password P] [--target-label L]\n',
     );
@@ -331,6 +332,7 @@ async function main(): Promise<void> {
   const timeout = args.get('timeout-ms');
   const reports = await conformance(startTarget, suites, {
     reference: !args.has('no-reference'),
+    ...(typeof args.get('reference-host') === 'string' ? { referenceAddress: str(args, 'reference-host', '127.0.0.2') } : {}),
     update: args.has('update'),
     ...(typeof timeout === 'string' ? { timeoutMs: Number(timeout) } : {}),
     onSuite: (r) => {

@@ -172,7 +172,9 @@ async function setBasic(open: Open, info: SetBasicInfo): Promise<number> {
   if (attrs !== 0) {
     if (attrs & FileAttributes.DIRECTORY && !open.isDirectory) return Status.INVALID_PARAMETER;
     if (open.isDirectory && attrs & FileAttributes.TEMPORARY) return Status.INVALID_PARAMETER;
-    await store.setAttributes(open.path, attrs & SETTABLE_ATTRIBUTES);
+    // The sparse flag is FSCTL_SET_SPARSE's to change, not FileBasicInformation's (MS-FSA 2.1.5.14.2).
+    const sparse = (await store.stat(open.path)).dosAttributes & FileAttributes.SPARSE_FILE;
+    await store.setAttributes(open.path, (attrs & SETTABLE_ATTRIBUTES) | sparse);
   }
   const times: { birthtimeMs?: number; atimeMs?: number; mtimeMs?: number; ctimeMs?: number } = {};
   const pick = (v: bigint): number | undefined => (v > 0n ? filetimeToMs(v) : undefined);
