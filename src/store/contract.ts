@@ -298,6 +298,19 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreUnd
       await rejectsWith(store.setAttributes('nope', 1), 'ENOENT');
     });
 
+    it('keeps the SPARSE_FILE bit the server sets for FSCTL_SET_SPARSE, and the data reads the same', async (store) => {
+      await writeWhole(store, 'f', 'data');
+      await store.setAttributes('f', 0x20 | 0x200);
+      assert.equal((await store.stat('f')).dosAttributes, 0x220);
+      await store.rename('f', 'g', { replace: false });
+      assert.equal((await store.stat('g')).dosAttributes, 0x220);
+      const h = await store.open('g', { write: false });
+      const buf = Buffer.alloc(8);
+      assert.equal(await h.read(buf, 0, 8, 0), 4);
+      assert.equal(buf.subarray(0, 4).toString(), 'data');
+      await h.close();
+    });
+
     it('metadata follows rename and dies with unlink', async (store) => {
       await store.mkdir('d');
       await writeWhole(store, 'f', 'x');
