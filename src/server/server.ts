@@ -294,7 +294,7 @@ export class SmbServer {
     open.session.opens.delete(open.volatileId);
     const node = open.node;
     node.opens.delete(open);
-    if (open.deleteOnClose) node.deletePending = true;
+    if (open.deleteOnClose) node.markDeletePending(open.stream);
     try {
       await open.handle?.close();
     } catch (err) {
@@ -304,17 +304,17 @@ export class SmbServer {
     if (node.deletePending && node.opens.size === 0) {
       const store = open.tree.share.store!;
       try {
-        if (open.stream !== undefined) await store.deleteStream?.(node.path, open.stream);
+        if (open.stream !== undefined && !node.deletesFile) await store.deleteStream?.(node.path, open.stream);
         else if (open.isDirectory) await store.rmdir(node.path);
         else await store.unlink(node.path);
-        if (open.stream === undefined) await noteRemoved(store, node.path);
+        if (open.stream === undefined || node.deletesFile) await noteRemoved(store, node.path);
         deleted = true;
         this.noteChildRemoved(open.tree.share, node.path);
         this.log.debug('deleted on close', { path: node.path });
       } catch (err) {
         this.log.warn('delete on close failed', { path: node.path, error: (err as Error).message });
       }
-      node.deletePending = false;
+      node.clearDeletePending();
     }
     this.dropNodeIfUnused(node);
     return { deleted };

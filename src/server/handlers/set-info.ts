@@ -197,7 +197,7 @@ async function setBasic(open: Open, info: SetBasicInfo): Promise<number> {
 async function setDisposition(open: Open, deletePending: boolean, ignoreReadOnly: boolean): Promise<number> {
   if (!(open.grantedAccess & AccessMask.DELETE)) return Status.ACCESS_DENIED;
   if (!deletePending) {
-    open.node.deletePending = false;
+    open.node.clearDeletePending();
     return Status.SUCCESS;
   }
   const store = open.tree.share.store!;
@@ -208,7 +208,7 @@ async function setDisposition(open: Open, deletePending: boolean, ignoreReadOnly
     if (entries.length > 0) return Status.DIRECTORY_NOT_EMPTY;
   }
   if (open.path === '') return Status.CANNOT_DELETE; // the share root
-  open.node.deletePending = true;
+  open.node.markDeletePending(open.stream);
   return Status.SUCCESS;
 }
 
