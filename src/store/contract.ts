@@ -284,6 +284,15 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreUnd
       await rejectsWith(store.setTimes('nope', { mtimeMs: 1 }), 'ENOENT');
     });
 
+    it('keeps times before 1970', async (store) => {
+      await writeWhole(store, 'old', 'x');
+      await store.setTimes('old', { mtimeMs: -1000, birthtimeMs: -2000, atimeMs: -86_400_000 * 365 * 2 });
+      const st = await store.stat('old');
+      assert.equal(st.mtimeMs, -1000);
+      assert.equal(st.birthtimeMs, -2000);
+      assert.equal(st.atimeMs, -86_400_000 * 365 * 2);
+    });
+
     it('sets and keeps DOS attributes, without DIRECTORY and NORMAL', async (store) => {
       await writeWhole(store, 'f', 'x');
       await store.mkdir('d');

@@ -243,7 +243,7 @@ export class LocalStore implements FileStore {
       const atime = times.atimeMs ?? nsToMs(st.atimeNs);
       const mtime = times.mtimeMs ?? nsToMs(st.mtimeNs);
       try {
-        await fsp.lutimes(real, atime / 1000, mtime / 1000);
+        await fsp.lutimes(real, utimeArg(atime), utimeArg(mtime));
       } catch (err) {
         throw this.fail(err, loc.rel);
       }
@@ -700,4 +700,12 @@ class LocalHandle implements StoreHandle {
     if (this.closed) throw storeError('EBADF', 'handle is closed');
     if (write && !this.writable) throw storeError('EBADF', 'handle is not open for writing');
   }
+}
+
+/**
+ * A time for utimes: seconds keep sub-millisecond precision, but Node turns a negative number of seconds (a time
+ * before 1970) into "now", so those go as a Date.
+ */
+function utimeArg(ms: number): number | Date {
+  return ms >= 0 ? ms / 1000 : new Date(ms);
 }
