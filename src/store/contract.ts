@@ -307,6 +307,30 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreUnd
       await rejectsWith(store.setAttributes('nope', 1), 'ENOENT');
     });
 
+    it('renames a named stream; handles follow it; an existing target needs replace', async (store) => {
+      if (!store.renameStream || !store.listStreams) return;
+      await writeWhole(store, 'f', 'base');
+      await writeWhole(store, 'f', 'one', 'One');
+      await writeWhole(store, 'f', 'two', 'Two');
+      const h = await store.open('f', { write: true, stream: 'One' });
+      await rejectsWith(store.renameStream('f', 'one', 'TWO', { replace: false }), 'EEXIST');
+      await rejectsWith(store.renameStream('f', 'missing', 'x', { replace: true }), 'ENOENT');
+      await store.renameStream('f', 'one', 'Two', { replace: true });
+      const names = (await store.listStreams('f')).map((s) => `${s.name}=${s.size}`).sort();
+      assert.deepEqual(names, ['Two=3']);
+      await h.write(Buffer.from('ONE'), 0);
+      await h.close();
+      const r = await store.open('f', { write: false, stream: 'two' });
+      const buf = Buffer.alloc(8);
+      assert.equal(buf.subarray(0, await r.read(buf, 0, 8, 0)).toString(), 'ONE');
+      await r.close();
+      // The old name is free again, for a new and empty stream.
+      await writeWhole(store, 'f', 'new', 'One');
+      assert.deepEqual((await store.listStreams('f')).map((s) => `${s.name}=${s.size}`).sort(), ['One=3', 'Two=3']);
+      await store.renameStream('f', 'two', 'TWO', { replace: false });
+      assert.deepEqual((await store.listStreams('f')).map((s) => s.name).sort(), ['One', 'TWO']);
+    });
+
     it('keeps the SPARSE_FILE bit the server sets for FSCTL_SET_SPARSE, and the data reads the same', async (store) => {
       await writeWhole(store, 'f', 'data');
       await store.setAttributes('f', 0x20 | 0x200);

@@ -25,8 +25,8 @@ export class Open {
   readonly grantedAccess: number;
   readonly shareAccess: number;
   readonly createOptions: number;
-  /** Named stream ("name" of "file:name:$DATA"), or undefined for the default data stream. */
-  readonly stream: string | undefined;
+  /** Named stream ("name" of "file:name:$DATA"), or undefined for the default data stream; a stream rename changes it. */
+  stream: string | undefined;
   handle: StoreHandle | undefined;
   /** The named pipe of an open on IPC$ (its commands are served by server/ipc/). */
   readonly pipe: PipeEndpoint | undefined;
