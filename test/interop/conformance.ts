@@ -45,6 +45,10 @@ export const DEFAULT_SUITES = [
   'smb2.delete-on-close-perms',
   'smb2.read',
   'smb2.maxfid',
+  // Against smbkit: ioctl ~6 s, streams ~3 s, timestamps ~16 s (its delayed-write subtests wait on purpose).
+  'smb2.ioctl',
+  'smb2.streams',
+  'smb2.timestamps',
 ];
 
 /** Per-suite hard limits; maxfid opens thousands of handles and is the slow one. */

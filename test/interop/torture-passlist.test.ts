@@ -1,7 +1,7 @@
 /**
  * CI guard: every subtest recorded in test/interop/torture-lists/<suite>.txt must
  * still pass against smbkit's server (the lists are written by `npm run conformance -- --update`).
- * SMBKIT_TORTURE_SUITES=a,b chooses suites; the default is every listed suite (about two minutes, most
+ * SMBKIT_TORTURE_SUITES=a,b chooses suites; SMBKIT_TORTURE_HOST the loopback address (default 127.0.0.5); the default is every listed suite (about two minutes, most
  * of it smb2.maxfid's thousands of opens).
  */
 import { after, before, describe, it } from 'node:test';
@@ -15,7 +15,7 @@ const suites = env !== undefined && env !== '' && env !== 'all' ? env.split(',')
 describe('smbtorture pass lists', () => {
   let target: TortureTarget | undefined;
   before(async () => {
-    target = await startSmbkitTarget('127.0.0.5');
+    target = await startSmbkitTarget(process.env['SMBKIT_TORTURE_HOST'] || '127.0.0.5');
   });
   after(async () => {
     await target?.stop();
