@@ -6,12 +6,13 @@ import { Status } from '../protocol/nt-status.js';
 import { encodeCloseRequest } from '../protocol/smb2/commands/close.js';
 import { decodeCreateResponse, encodeCreateRequest, type CreateResponse } from '../protocol/smb2/commands/create.js';
 import { RELATED_FILE_ID, type FileId } from '../protocol/smb2/commands/file-id.js';
+import { encodeIoctlRequest } from '../protocol/smb2/commands/ioctl.js';
 import { encodeQueryDirectoryRequest } from '../protocol/smb2/commands/query-directory.js';
 import { encodeQueryInfoRequest } from '../protocol/smb2/commands/query-info.js';
 import { encodeReadRequest } from '../protocol/smb2/commands/read.js';
 import { encodeSetInfoRequest } from '../protocol/smb2/commands/set-info.js';
 import { encodeWriteRequestHeader } from '../protocol/smb2/commands/write.js';
-import { Command, ImpersonationLevel, InfoType, ShareAccess } from '../protocol/smb2/constants.js';
+import { Command, ImpersonationLevel, InfoType, IoctlFlags, ShareAccess } from '../protocol/smb2/constants.js';
 import { encodeSetFileInfo, setFileInfoClass, type SetFileInfo } from '../protocol/smb2/fscc/file-info.js';
 import { Writer } from '../util/writer.js';
 import type { SmbRequest, SmbResponse } from './connection.js';
@@ -107,6 +108,23 @@ export class Tree {
       await this.send(this.closeRequest(create.fileId)).catch(() => undefined);
     }
     return { create, responses: res.slice(1, -1) };
+  }
+
+  /** An FSCTL on an open (its answer may carry output even with an error status, e.g. copychunk limits). */
+  fsctlRequest(fileId: FileId, ctlCode: number, input: Buffer, maxOutputResponse: number): SmbRequest {
+    return {
+      command: Command.IOCTL,
+      body: (w) =>
+        encodeIoctlRequest(w, {
+          ctlCode,
+          fileId,
+          input,
+          maxInputResponse: 0,
+          output: Buffer.alloc(0),
+          maxOutputResponse,
+          flags: IoctlFlags.IS_FSCTL,
+        }),
+    };
   }
 
   closeRequest(fileId: FileId): SmbRequest {

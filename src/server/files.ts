@@ -16,6 +16,8 @@ export interface ParsedName {
   path: string;
   /** Named stream, or undefined for the default data stream. */
   stream: string | undefined;
+  /** The name spelled the unnamed data stream out ("file::$DATA"): only a file has one. */
+  unnamedData?: boolean;
 }
 
 /**
@@ -29,6 +31,7 @@ export function parseSmbName(name: string): ParsedName | number {
   // A trailing backslash names the same object (Windows accepts "dir\").
   if (parts.length > 1 && parts[parts.length - 1] === '') parts.pop();
   let stream: string | undefined;
+  let unnamedData = false;
   const last = parts[parts.length - 1]!;
   const colon = last.indexOf(':');
   if (colon >= 0) {
@@ -42,6 +45,8 @@ export function parseSmbName(name: string): ParsedName | number {
     if (m[1] !== '') {
       if (!isValidStreamName(m[1]!)) return Status.OBJECT_NAME_INVALID;
       stream = m[1];
+    } else {
+      unnamedData = true;
     }
     parts[parts.length - 1] = base;
     if (base === '' && parts.length === 1 && stream !== undefined) return Status.INVALID_PARAMETER;
@@ -58,7 +63,8 @@ export function parseSmbName(name: string): ParsedName | number {
     if (!isValidComponent(p)) return Status.OBJECT_NAME_INVALID;
     resolved.push(p);
   }
-  return { path: resolved.join('/'), stream };
+  const path = resolved.join('/');
+  return unnamedData ? { path, stream, unnamedData } : { path, stream };
 }
 
 /** The NTFS quota file's name (MS-FSCC 2.1.5.4); the server answers opens of it itself. */

@@ -329,7 +329,7 @@ export class SmbServer {
     // Every lock of the handle goes with it, and its waiting LOCKs end; others' waiting LOCKs may now be granted.
     node.releaseLocks(open);
     this.notify.openClosed(open);
-    if (open.deleteOnClose) node.deletePending = true;
+    if (open.deleteOnClose) node.markDeletePending(open.stream);
     const share = open.tree.share;
     // A directory about to go takes its watchers' waiting CHANGE_NOTIFYs with it.
     if (node.deletePending && open.isDirectory && open.stream === undefined && node.opens.size > 0) {
@@ -346,15 +346,15 @@ export class SmbServer {
     if (node.deletePending && node.opens.size === 0) {
       const store = open.tree.share.store!;
       try {
-        if (open.stream !== undefined) await store.deleteStream?.(node.path, open.stream);
+        if (open.stream !== undefined && !node.deletesFile) await store.deleteStream?.(node.path, open.stream);
         else if (open.isDirectory) await store.rmdir(node.path);
         else await store.unlink(node.path);
-        if (open.stream === undefined) await noteRemoved(store, node.path);
+        if (open.stream === undefined || node.deletesFile) await noteRemoved(store, node.path);
         deleted = true;
         this.noteChildRemoved(open.tree.share, node.path);
         this.notify.report(
           share,
-          open.stream !== undefined
+          open.stream !== undefined && !node.deletesFile
             ? [{ action: NotifyAction.REMOVED_STREAM, path: node.path, stream: open.stream, filter: CompletionFilter.STREAM_NAME }]
             : [{ action: NotifyAction.REMOVED, path: node.path, filter: nameFilter(open.isDirectory) }],
         );
@@ -362,7 +362,7 @@ export class SmbServer {
       } catch (err) {
         this.log.warn('delete on close failed', { path: node.path, error: (err as Error).message });
       }
-      node.deletePending = false;
+      node.clearDeletePending();
     } else if (open.renamed) {
       // Windows reports a renamed file's attributes and creation time as changed when its handle closes.
       this.notify.report(share, [

@@ -284,6 +284,15 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreUnd
       await rejectsWith(store.setTimes('nope', { mtimeMs: 1 }), 'ENOENT');
     });
 
+    it('keeps times before 1970', async (store) => {
+      await writeWhole(store, 'old', 'x');
+      await store.setTimes('old', { mtimeMs: -1000, birthtimeMs: -2000, atimeMs: -86_400_000 * 365 * 2 });
+      const st = await store.stat('old');
+      assert.equal(st.mtimeMs, -1000);
+      assert.equal(st.birthtimeMs, -2000);
+      assert.equal(st.atimeMs, -86_400_000 * 365 * 2);
+    });
+
     it('sets and keeps DOS attributes, without DIRECTORY and NORMAL', async (store) => {
       await writeWhole(store, 'f', 'x');
       await store.mkdir('d');
@@ -296,6 +305,43 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreUnd
       await store.setAttributes('', 0x2);
       assert.equal((await store.stat('')).dosAttributes, 0x2);
       await rejectsWith(store.setAttributes('nope', 1), 'ENOENT');
+    });
+
+    it('renames a named stream; handles follow it; an existing target needs replace', async (store) => {
+      if (!store.renameStream || !store.listStreams) return;
+      await writeWhole(store, 'f', 'base');
+      await writeWhole(store, 'f', 'one', 'One');
+      await writeWhole(store, 'f', 'two', 'Two');
+      const h = await store.open('f', { write: true, stream: 'One' });
+      await rejectsWith(store.renameStream('f', 'one', 'TWO', { replace: false }), 'EEXIST');
+      await rejectsWith(store.renameStream('f', 'missing', 'x', { replace: true }), 'ENOENT');
+      await store.renameStream('f', 'one', 'Two', { replace: true });
+      const names = (await store.listStreams('f')).map((s) => `${s.name}=${s.size}`).sort();
+      assert.deepEqual(names, ['Two=3']);
+      await h.write(Buffer.from('ONE'), 0);
+      await h.close();
+      const r = await store.open('f', { write: false, stream: 'two' });
+      const buf = Buffer.alloc(8);
+      assert.equal(buf.subarray(0, await r.read(buf, 0, 8, 0)).toString(), 'ONE');
+      await r.close();
+      // The old name is free again, for a new and empty stream.
+      await writeWhole(store, 'f', 'new', 'One');
+      assert.deepEqual((await store.listStreams('f')).map((s) => `${s.name}=${s.size}`).sort(), ['One=3', 'Two=3']);
+      await store.renameStream('f', 'two', 'TWO', { replace: false });
+      assert.deepEqual((await store.listStreams('f')).map((s) => s.name).sort(), ['One', 'TWO']);
+    });
+
+    it('keeps the SPARSE_FILE bit the server sets for FSCTL_SET_SPARSE, and the data reads the same', async (store) => {
+      await writeWhole(store, 'f', 'data');
+      await store.setAttributes('f', 0x20 | 0x200);
+      assert.equal((await store.stat('f')).dosAttributes, 0x220);
+      await store.rename('f', 'g', { replace: false });
+      assert.equal((await store.stat('g')).dosAttributes, 0x220);
+      const h = await store.open('g', { write: false });
+      const buf = Buffer.alloc(8);
+      assert.equal(await h.read(buf, 0, 8, 0), 4);
+      assert.equal(buf.subarray(0, 4).toString(), 'data');
+      await h.close();
     });
 
     it('metadata follows rename and dies with unlink', async (store) => {

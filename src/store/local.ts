@@ -254,7 +254,7 @@ export class LocalStore implements FileStore {
       const atime = times.atimeMs ?? nsToMs(st.atimeNs);
       const mtime = times.mtimeMs ?? nsToMs(st.mtimeNs);
       try {
-        await fsp.lutimes(real, atime / 1000, mtime / 1000);
+        await fsp.lutimes(real, utimeArg(atime), utimeArg(mtime));
       } catch (err) {
         throw this.fail(err, loc.rel);
       }
@@ -304,6 +304,33 @@ export class LocalStore implements FileStore {
     await fsp.rm(this.streamPath(st.ino, record.file), { force: true });
     await this.updateMeta(st, (m) => {
       if (m.streams !== undefined) delete m.streams[key];
+    });
+  }
+
+  async renameStream(path: string, from: string, to: string, opts: { replace: boolean }): Promise<void> {
+    if (!isValidStreamName(to)) throw storeError('EINVAL', `invalid stream name ${JSON.stringify(to)}`);
+    const loc = await this.locate(path);
+    const { st } = await this.follow(loc);
+    const fromKey = upcase(from);
+    const toKey = upcase(to);
+    const streams = (await this.loadMeta(st))?.streams ?? {};
+    const record = streams[fromKey];
+    if (record === undefined) throw storeError('ENOENT', `${loc.rel}:${from}`, 'leaf');
+    this.checkWritable(loc.rel);
+    if (fromKey === toKey) {
+      await this.updateMeta(st, (m) => void (m.streams![toKey] = { name: to, file: record.file }));
+      return;
+    }
+    const target = streams[toKey];
+    if (target !== undefined && !opts.replace) throw storeError('EEXIST', `${loc.rel}:${to}`);
+    // A stream's file is named after its key, so a later stream created under the old name gets a fresh file.
+    const file = streamFileName(toKey);
+    if (target !== undefined) await fsp.rm(this.streamPath(st.ino, target.file), { force: true });
+    await fsp.rename(this.streamPath(st.ino, record.file), this.streamPath(st.ino, file));
+    await this.updateMeta(st, (m) => {
+      m.streams ??= {};
+      delete m.streams[fromKey];
+      m.streams[toKey] = { name: to, file };
     });
   }
 
@@ -630,7 +657,7 @@ export class LocalStore implements FileStore {
     if (record === undefined && create === 'never') throw storeError('ENOENT', name, 'leaf');
     if (record !== undefined && create === 'new') throw storeError('EEXIST', name);
     if (record === undefined) this.checkWritable(loc.rel);
-    const file = record?.file ?? createHash('sha256').update(key).digest('hex').slice(0, 40);
+    const file = record?.file ?? streamFileName(key);
     let flags = (opts.write ? O_RDWR : O_RDONLY) | O_NOFOLLOW;
     if (record === undefined) flags |= O_CREAT;
     if (opts.truncate === true) flags |= O_TRUNC;
@@ -755,4 +782,17 @@ class LocalHandle implements StoreHandle {
     if (this.closed) throw storeError('EBADF', 'handle is closed');
     if (write && !this.writable) throw storeError('EBADF', 'handle is not open for writing');
   }
+}
+
+/**
+ * A time for utimes: seconds keep sub-millisecond precision, but Node turns a negative number of seconds (a time
+ * before 1970) into "now", so those go as a Date.
+ */
+function utimeArg(ms: number): number | Date {
+  return ms >= 0 ? ms / 1000 : new Date(ms);
+}
+
+/** The file holding a named stream's data, from its upper-cased name. */
+function streamFileName(key: string): string {
+  return createHash('sha256').update(key).digest('hex').slice(0, 40);
 }

@@ -201,6 +201,24 @@ export class MemoryStore implements FileStore {
     node.ctimeMs = Date.now();
   }
 
+  async renameStream(path: string, from: string, to: string, opts: { replace: boolean }): Promise<void> {
+    if (!isValidStreamName(to)) throw storeError('EINVAL', `invalid stream name ${JSON.stringify(to)}`);
+    const node = this.lookup(path);
+    const s = node.streams.get(upcase(from));
+    if (s === undefined) throw storeError('ENOENT', `${path}:${from}`, 'leaf');
+    this.checkWritable(path);
+    const toKey = upcase(to);
+    const target = node.streams.get(toKey);
+    if (target !== undefined && target !== s) {
+      if (!opts.replace) throw storeError('EEXIST', `${path}:${to}`);
+      this.resize(node, target.data, 0);
+    }
+    node.streams.delete(upcase(from));
+    // Handles hold the stream's data, not its name, so they follow the rename.
+    node.streams.set(toKey, { ...s, name: to });
+    node.ctimeMs = Date.now();
+  }
+
   async getSecurity(path: string): Promise<Buffer | undefined> {
     const sd = this.lookup(path).security;
     return sd === undefined ? undefined : Buffer.from(sd);

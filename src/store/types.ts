@@ -123,6 +123,11 @@ export interface FileStore {
   setAttributes(path: string, dosAttributes: number): Promise<void>;
   listStreams?(path: string): Promise<StreamInfo[]>;
   deleteStream?(path: string, stream: string): Promise<void>;
+  /**
+   * Renames a named stream of a file (the data and open handles follow it). An existing target is EEXIST unless
+   * `replace`; a missing source is ENOENT. Names compare case-insensitively; the new spelling is kept.
+   */
+  renameStream?(path: string, from: string, to: string, opts: { replace: boolean }): Promise<void>;
   /** The file's stored security descriptor (self-relative bytes), or undefined when none was ever set. */
   getSecurity?(path: string): Promise<Buffer | undefined>;
   /** Replaces the file's stored security descriptor (EROFS on a read-only store). */

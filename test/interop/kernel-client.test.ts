@@ -20,10 +20,6 @@ import { ensureKernelVm, runKernelClientVm, type KernelVm, type VmRun } from './
  */
 const SMBKIT_TODO: { checks: string[]; mounts?: string[]; reason: string }[] = [
   {
-    checks: ['lock-local', 'lock-remote'],
-    reason: 'byte-range locks are work in progress: smbkit answers SMB2 LOCK with STATUS_NOT_SUPPORTED, so fcntl(F_SETLK) fails with EOPNOTSUPP',
-  },
-  {
     checks: ['lease-break'],
     reason:
       'leases and oplocks are not implemented: smbkit grants none, so the kernel client caches nothing (the coherence checks pass without a cache) and never gets a break',

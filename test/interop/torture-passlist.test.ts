@@ -1,9 +1,9 @@
 /**
  * CI guard: every subtest recorded in test/interop/torture-lists/<suite>.txt must
  * still pass against smbkit's server (the lists are written by `npm run conformance -- --update`).
- * SMBKIT_TORTURE_SUITES=a,b chooses suites; the default is every listed suite (about four minutes on an idle
+ * SMBKIT_TORTURE_SUITES=a,b chooses suites; the default is every listed suite (about five minutes on an idle
  * machine: smb2.maxfid's thousands of opens take one to five, smb2.notify about 100 s, most of it the fixed waits
- * of its mask subtest, smb2.lock one second). SMBKIT_TORTURE_HOST picks the loopback address (default 127.0.0.5).
+ * of its mask subtest, smb2.lock one second, smb2.timestamps 16 s). SMBKIT_TORTURE_HOST picks the loopback address (default 127.0.0.5).
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';

@@ -6,8 +6,16 @@ import { decodeDirectoryListing, encodeDirectoryListing, type DirEntryFacts } fr
 import { decodeFileInfo, decodeSetFileInfo } from '../../src/protocol/smb2/fscc/file-info.js';
 import { decodeFsInfo, decodeSetFsInfo } from '../../src/protocol/smb2/fscc/fs-info.js';
 import {
+  decodeAllocatedRangeRequest,
   decodeAllocatedRanges,
+  decodeCompressionState,
   decodeCopyChunkRequest,
+  decodeCopyChunkResponse,
+  decodeFileLevelTrim,
+  decodeFileLevelTrimOutput,
+  decodeIntegrityInformation,
+  decodeResumeKeyResponse,
+  decodeSetSparse,
   decodeDfsReferralRequest,
   decodeDfsReferralRequestEx,
   decodeNetworkInterfaceInfo,
@@ -71,6 +79,8 @@ test('fsctl and security decoders: result or WireError', () => {
   const decoders: ((r: Reader) => unknown)[] = [
     decodeAllocatedRanges, decodeCopyChunkRequest, decodeDfsReferralRequest, decodeDfsReferralRequestEx,
     decodeNetworkInterfaceInfo, decodeValidateNegotiateInfoRequest, decodeZeroDataInformation,
+    decodeAllocatedRangeRequest, decodeCompressionState, decodeCopyChunkResponse, decodeFileLevelTrim,
+    decodeFileLevelTrimOutput, decodeIntegrityInformation, decodeResumeKeyResponse, decodeSetSparse,
   ];
   fc.assert(
     fc.property(bytesArb, (buf) => {

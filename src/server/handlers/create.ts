@@ -85,6 +85,8 @@ export async function handleCreate(ctx: RequestContext): Promise<Outcome> {
 
   const wantDir = (req.createOptions & CreateOptions.DIRECTORY_FILE) !== 0;
   const wantFile = (req.createOptions & CreateOptions.NON_DIRECTORY_FILE) !== 0;
+  // MS-FSA 2.1.5.1: a data stream (named, or "::$DATA") is never a directory.
+  if (wantDir && (parsed.stream !== undefined || parsed.unnamedData)) return Status.NOT_A_DIRECTORY;
   const deleteOnClose = (req.createOptions & CreateOptions.DELETE_ON_CLOSE) !== 0;
   const disposition = req.createDisposition;
   const maximumAllowed = (req.desiredAccess & AccessMask.MAXIMUM_ALLOWED) !== 0;
@@ -125,7 +127,7 @@ export async function handleCreate(ctx: RequestContext): Promise<Outcome> {
       if (disposition === CreateDisposition.CREATE && stream === undefined) return Status.OBJECT_NAME_COLLISION;
       const isDir = stat.type === 'directory';
       if (stream === undefined) {
-        if (isDir && wantFile) return Status.FILE_IS_A_DIRECTORY;
+        if (isDir && (wantFile || parsed.unnamedData)) return Status.FILE_IS_A_DIRECTORY;
         if (!isDir && wantDir) return Status.NOT_A_DIRECTORY;
         if (isDir && disposition !== CreateDisposition.OPEN && disposition !== CreateDisposition.OPEN_IF) {
           return Status.INVALID_PARAMETER;
@@ -151,7 +153,7 @@ export async function handleCreate(ctx: RequestContext): Promise<Outcome> {
       }
       const overwrite = overwriting;
       if (overwrite && tree.readOnly) return Status.ACCESS_DENIED;
-      if (isDataAccess(granted) && !node.shareAllows(granted, req.shareAccess)) return Status.SHARING_VIOLATION;
+      if (isDataAccess(granted) && !node.shareAllows(granted, req.shareAccess, stream)) return Status.SHARING_VIOLATION;
       if (overwrite) {
         // MS-FSA 2.1.5.1.2.1: overwrite truncates and replaces the attributes (keeping HIDDEN/SYSTEM as asked).
         if (readOnlyAttr || ((stat.dosAttributes & FileAttributes.HIDDEN) && !(req.fileAttributes & FileAttributes.HIDDEN)) || ((stat.dosAttributes & FileAttributes.SYSTEM) && !(req.fileAttributes & FileAttributes.SYSTEM))) {
@@ -170,7 +172,6 @@ export async function handleCreate(ctx: RequestContext): Promise<Outcome> {
         return Status.OBJECT_NAME_NOT_FOUND;
       }
       if (tree.readOnly) return Status.ACCESS_DENIED;
-      if (stream !== undefined) return Status.OBJECT_NAME_NOT_FOUND; // the file must exist before its streams
       if (req.fileAttributes & FileAttributes.READONLY && deleteOnClose) return Status.CANNOT_DELETE;
       const created = await newFileAccess(store, path, wantDir, token, writableTree, creatorSd);
       if (typeof created === 'number') return created;
@@ -191,6 +192,9 @@ export async function handleCreate(ctx: RequestContext): Promise<Outcome> {
         if (isDirectory) {
           await store.mkdir(path);
           handle = undefined;
+        } else if (stream !== undefined) {
+          // Creating a stream of a missing file creates the file too (its unnamed data stays empty).
+          handle = await store.open(path, { write: true, create: 'always', stream });
         } else {
           handle = await store.open(path, { write: true, create: 'new' });
         }
@@ -233,7 +237,7 @@ export async function handleCreate(ctx: RequestContext): Promise<Outcome> {
       node.allocationSize = roundToClusters(requestedAllocation);
     }
     // A second check: another open may have appeared while we awaited the store.
-    if (isDataAccess(granted) && !node.shareAllows(granted, req.shareAccess)) {
+    if (isDataAccess(granted) && !node.shareAllows(granted, req.shareAccess, stream)) {
       await handle?.close().catch(() => {});
       return Status.SHARING_VIOLATION;
     }

@@ -16,6 +16,17 @@ import type { Outcome, RequestContext } from '../context.js';
 import { checkCreditCharge } from './io-checks.js';
 import { pipeIoctl, pipeWait } from '../ipc/smb-pipe.js';
 import type { Open } from '../state/open.js';
+import { copyChunk, requestResumeKey } from './fsctl-copy.js';
+import {
+  fileLevelTrim,
+  getCompression,
+  getIntegrityInformation,
+  queryAllocatedRanges,
+  setCompression,
+  setSparse,
+  setZeroData,
+} from './fsctl-file.js';
+import { encodeSnapshotArray } from '../../protocol/smb2/fscc/fsctl.js';
 
 /** IOCTL (MS-SMB2 3.3.5.15): the FSCTLs that clients send to a file server. */
 export async function handleIoctl(ctx: RequestContext): Promise<Outcome> {
@@ -50,8 +61,38 @@ export async function handleIoctl(ctx: RequestContext): Promise<Outcome> {
   if (!open) return Status.FILE_CLOSED;
   if (open.pipe) return pipeIoctl(ctx, open.pipe, req);
   if (ctx.tree.share.kind === 'ipc') return Status.NOT_SUPPORTED;
-  if (req.ctlCode === Fsctl.LMR_REQUEST_RESILIENCY) return requestResiliency(ctx, open, req);
-  return Status.INVALID_DEVICE_REQUEST;
+  switch (req.ctlCode) {
+    case Fsctl.LMR_REQUEST_RESILIENCY:
+      return requestResiliency(ctx, open, req);
+    case Fsctl.SRV_REQUEST_RESUME_KEY:
+      return requestResumeKey(open, req);
+    case Fsctl.SRV_COPYCHUNK:
+    case Fsctl.SRV_COPYCHUNK_WRITE:
+      return copyChunk(session, open, req);
+    case Fsctl.SET_SPARSE:
+      return setSparse(open, req);
+    case Fsctl.SET_ZERO_DATA:
+      return setZeroData(open, req);
+    case Fsctl.QUERY_ALLOCATED_RANGES:
+      return queryAllocatedRanges(open, req);
+    case Fsctl.GET_COMPRESSION:
+      return getCompression(req);
+    case Fsctl.SET_COMPRESSION:
+      return setCompression(open, req);
+    case Fsctl.GET_INTEGRITY_INFORMATION:
+      return getIntegrityInformation(req);
+    case Fsctl.FILE_LEVEL_TRIM:
+      return fileLevelTrim(open, req);
+    case Fsctl.SRV_ENUMERATE_SNAPSHOTS:
+      // MS-SMB2 3.3.5.15.1: no previous versions are kept, so the array is empty.
+      if (req.maxOutputResponse < 16) return Status.INVALID_PARAMETER;
+      return reply(req, (w) => encodeSnapshotArray(w, [], req.maxOutputResponse));
+    case Fsctl.DUPLICATE_EXTENTS_TO_FILE:
+      // Block cloning needs extent sharing the stores don't offer (the volume does not claim FILE_SUPPORTS_BLOCK_REFCOUNTING).
+      return Status.NOT_SUPPORTED;
+    default:
+      return Status.INVALID_DEVICE_REQUEST;
+  }
 }
 
 /** The longest resiliency timeout a client may ask for (Windows' MaxResiliencyTimeout: 5 minutes). */

@@ -132,9 +132,10 @@ async function fsFacts(open: Open): Promise<FsFacts> {
   const bytesPerSector = 512;
   const sectorsPerUnit = Math.max(1, Math.floor(fs.blockSize / bytesPerSector));
   const unit = bytesPerSector * sectorsPerUnit;
-  // Names are case-insensitive to clients whatever the disk; no sparse files or object ids are offered.
+  // Names are case-insensitive to clients whatever the disk; sparse files yes (FSCTL_SET_SPARSE), no object ids.
   let attrs =
     FileSystemAttributes.FILE_CASE_PRESERVED_NAMES |
+    FileSystemAttributes.FILE_SUPPORTS_SPARSE_FILES |
     FileSystemAttributes.FILE_UNICODE_ON_DISK |
     FileSystemAttributes.FILE_PERSISTENT_ACLS;
   if (store.listStreams) attrs |= FileSystemAttributes.FILE_NAMED_STREAMS;

@@ -184,7 +184,9 @@ async function setBasic(open: Open, info: SetBasicInfo): Promise<number> {
   if (attrs !== 0) {
     if (attrs & FileAttributes.DIRECTORY && !open.isDirectory) return Status.INVALID_PARAMETER;
     if (open.isDirectory && attrs & FileAttributes.TEMPORARY) return Status.INVALID_PARAMETER;
-    await store.setAttributes(open.path, attrs & SETTABLE_ATTRIBUTES);
+    // The sparse flag is FSCTL_SET_SPARSE's to change, not FileBasicInformation's (MS-FSA 2.1.5.14.2).
+    const sparse = (await store.stat(open.path)).dosAttributes & FileAttributes.SPARSE_FILE;
+    await store.setAttributes(open.path, (attrs & SETTABLE_ATTRIBUTES) | sparse);
   }
   const times: { birthtimeMs?: number; atimeMs?: number; mtimeMs?: number; ctimeMs?: number } = {};
   const pick = (v: bigint): number | undefined => (v > 0n ? filetimeToMs(v) : undefined);
@@ -229,7 +231,7 @@ function notifyModified(open: Open, filter: number): void {
 async function setDisposition(open: Open, deletePending: boolean, ignoreReadOnly: boolean): Promise<number> {
   if (!(open.grantedAccess & AccessMask.DELETE)) return Status.ACCESS_DENIED;
   if (!deletePending) {
-    open.node.deletePending = false;
+    open.node.clearDeletePending();
     return Status.SUCCESS;
   }
   const store = open.tree.share.store!;
@@ -240,13 +242,42 @@ async function setDisposition(open: Open, deletePending: boolean, ignoreReadOnly
     if (entries.length > 0) return Status.DIRECTORY_NOT_EMPTY;
   }
   if (open.path === '') return Status.CANNOT_DELETE; // the share root
-  open.node.deletePending = true;
+  open.node.markDeletePending(open.stream);
   return Status.SUCCESS;
 }
 
 /** FileRenameInformation (MS-FSA 2.1.5.14.11): names are share-relative; case-only renames allowed. */
+/**
+ * A rename to ":name[:$DATA]" renames the open's named stream within its file (MS-FSA 2.1.5.14.11). Renaming the
+ * unnamed data stream, or a named stream onto it, is not offered.
+ */
+async function renameStream(open: Open, rawName: string, replace: boolean): Promise<number> {
+  const store = open.tree.share.store!;
+  // The stream part is checked by the same parser as a full name, with a stand-in file name before it.
+  const parsed = parseSmbName(`f${rawName}`);
+  if (typeof parsed === 'number') return parsed;
+  if (open.stream === undefined || parsed.stream === undefined || !store.renameStream) return Status.NOT_SUPPORTED;
+  const to = parsed.stream;
+  const sameStream = to.toUpperCase() === open.stream.toUpperCase();
+  if (!sameStream) {
+    const existing = store.listStreams ? await store.listStreams(open.path) : [];
+    if (existing.some((s) => s.name.toUpperCase() === to.toUpperCase())) {
+      if (!replace) return Status.OBJECT_NAME_COLLISION;
+      for (const o of open.node.opens) if (o.stream?.toUpperCase() === to.toUpperCase()) return Status.SHARING_VIOLATION;
+    }
+  }
+  try {
+    await store.renameStream(open.path, open.stream, to, { replace });
+  } catch (err) {
+    return storeErrorToStatus(err);
+  }
+  open.stream = to;
+  return Status.SUCCESS;
+}
+
 async function rename(ctx: RequestContext, open: Open, rawName: string, replace: boolean): Promise<number> {
   if (!(open.grantedAccess & AccessMask.DELETE)) return Status.ACCESS_DENIED;
+  if (rawName.startsWith(':')) return renameStream(open, rawName, replace);
   if (open.stream !== undefined) return Status.NOT_SUPPORTED;
   if (open.path === '') return Status.ACCESS_DENIED;
   const name = rawName.replace(/^\\+/, '');

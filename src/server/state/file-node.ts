@@ -12,6 +12,8 @@ export class FileNode {
   path: string;
   readonly opens = new Set<Open>();
   deletePending = false;
+  /** Delete-pending came through the unnamed data stream: the whole file goes, not just a named stream. */
+  deletesFile = false;
   /**
    * Allocation a client asked for (AllocationSize create context, FileAllocationInformation) beyond what the store
    * holds. Stores can't reserve space, so it is reported while the file is open (MS-FSA 2.1.5.14.1).
@@ -25,6 +27,17 @@ export class FileNode {
   constructor(key: string, path: string) {
     this.key = key;
     this.path = path;
+  }
+
+  /** Marks the node delete-pending through an open of `stream` (undefined: the file itself). */
+  markDeletePending(stream: string | undefined): void {
+    this.deletePending = true;
+    if (stream === undefined) this.deletesFile = true;
+  }
+
+  clearDeletePending(): void {
+    this.deletePending = false;
+    this.deletesFile = false;
   }
 
   /** The allocation size to report for a store's actual allocation. */
@@ -74,11 +87,20 @@ export class FileNode {
     this.pruneLocks(open);
   }
 
-  /** True when an open with (access, share) may coexist with every current open. */
-  shareAllows(access: number, share: number): boolean {
+  /**
+   * True when an open with (access, share) of `stream` (undefined: the unnamed data) may coexist with every current
+   * open. Each data stream keeps its own share state, as on NTFS: opens of other streams never conflict.
+   */
+  shareAllows(access: number, share: number, stream?: string): boolean {
+    const key = stream?.toUpperCase();
     for (const o of this.opens) {
       // Opens without data or delete access are not counted in the share state (MS-FSA 2.1.5.1.2).
       if (!isDataAccess(o.grantedAccess)) continue;
+      if (o.stream?.toUpperCase() !== key) {
+        // Deleting the file deletes its streams: DELETE on the unnamed stream must be shared by every stream's opens.
+        if (stream === undefined && access & AccessMask.DELETE && !(o.shareAccess & ShareAccess.DELETE)) return false;
+        continue;
+      }
       if (!sharingCompatible(o.grantedAccess, o.shareAccess, access, share)) return false;
     }
     return true;

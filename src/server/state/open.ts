@@ -26,8 +26,8 @@ export class Open {
   readonly grantedAccess: number;
   readonly shareAccess: number;
   readonly createOptions: number;
-  /** Named stream ("name" of "file:name:$DATA"), or undefined for the default data stream. */
-  readonly stream: string | undefined;
+  /** Named stream ("name" of "file:name:$DATA"), or undefined for the default data stream; a stream rename changes it. */
+  stream: string | undefined;
   handle: StoreHandle | undefined;
   /** The named pipe of an open on IPC$ (its commands are served by server/ipc/). */
   readonly pipe: PipeEndpoint | undefined;
@@ -40,6 +40,8 @@ export class Open {
   dir: DirectoryCursor | undefined;
   /** Set by SET_INFO basic with -1: the server must not update that timestamp on writes (MS-FSA 2.1.5.14.2). */
   stickyWriteTime = false;
+  /** The 24-byte key FSCTL_SRV_REQUEST_RESUME_KEY handed out for this open (MS-SMB2 3.3.5.15.5), made on first ask. */
+  resumeKey: Buffer | undefined;
   /** A write happened through this open; the last-write time is refreshed at close (Windows behaviour). */
   written = false;
   closed = false;

@@ -368,3 +368,82 @@ export function decodeNetworkResiliencyRequest(r: Reader): NetworkResiliencyRequ
 export function encodeNetworkResiliencyRequest(w: Writer, m: NetworkResiliencyRequest): void {
   w.u32(m.timeoutMs).u32(0);
 }
+
+// --- FSCTL_SET_SPARSE (MS-FSCC 2.3.64) ---------------------------------------------------------------------
+
+/**
+ * FILE_SET_SPARSE_BUFFER is optional: no input means "set sparse" (MS-FSA 2.1.5.10.39). Only the first byte
+ * counts; a longer buffer is accepted as Windows does.
+ */
+export function decodeSetSparse(r: Reader): boolean {
+  if (r.remaining === 0) return true;
+  return r.u8() !== 0;
+}
+
+// --- FSCTL_GET_COMPRESSION / FSCTL_SET_COMPRESSION (MS-FSCC 2.3.12, 2.3.59) --------------------------------
+
+export const CompressionFormat = { NONE: 0x0000, DEFAULT: 0x0001, LZNT1: 0x0002 } as const;
+
+/** CompressionState (USHORT); a buffer shorter than 2 bytes is INVALID_PARAMETER (MS-FSA 2.1.5.10.37). */
+export function decodeCompressionState(r: Reader): number {
+  if (r.remaining < 2) throw new WireError('COMPRESSION_STATE too short', Status.INVALID_PARAMETER);
+  return r.u16();
+}
+
+export function encodeCompressionState(w: Writer, format: number): void {
+  w.u16(format);
+}
+
+// --- FSCTL_GET_INTEGRITY_INFORMATION (MS-FSCC 2.3.23) ------------------------------------------------------
+
+export interface IntegrityInformation {
+  checksumAlgorithm: number;
+  flags: number;
+  checksumChunkSizeInBytes: number;
+  clusterSizeInBytes: number;
+}
+
+export const ChecksumAlgorithm = { NONE: 0x0000, CRC64: 0x0002 } as const;
+
+/** FSCTL_GET_INTEGRITY_INFORMATION_BUFFER: 16 bytes. */
+export function encodeIntegrityInformation(w: Writer, m: IntegrityInformation): void {
+  w.u16(m.checksumAlgorithm).u16(0).u32(m.flags).u32(m.checksumChunkSizeInBytes).u32(m.clusterSizeInBytes);
+}
+
+export function decodeIntegrityInformation(r: Reader): IntegrityInformation {
+  const checksumAlgorithm = r.u16();
+  r.skip(2);
+  return { checksumAlgorithm, flags: r.u32(), checksumChunkSizeInBytes: r.u32(), clusterSizeInBytes: r.u32() };
+}
+
+// --- FSCTL_FILE_LEVEL_TRIM (MS-FSCC 2.3.14, 2.3.15) --------------------------------------------------------
+
+export interface FileLevelTrim {
+  key: number;
+  ranges: { offset: bigint; length: bigint }[];
+}
+
+/** FILE_LEVEL_TRIM: Key, NumRanges, then 16-byte FILE_LEVEL_TRIM_RANGEs; the count is checked before allocating. */
+export function decodeFileLevelTrim(r: Reader): FileLevelTrim {
+  if (r.remaining < 8) throw new WireError('FILE_LEVEL_TRIM too short', Status.INVALID_PARAMETER);
+  const key = r.u32();
+  const count = r.u32();
+  if (count * 16 > r.remaining) throw new WireError('NumRanges exceeds the input', Status.INVALID_PARAMETER);
+  const ranges: FileLevelTrim['ranges'] = [];
+  for (let i = 0; i < count; i++) ranges.push({ offset: r.u64(), length: r.u64() });
+  return { key, ranges };
+}
+
+export function encodeFileLevelTrim(w: Writer, m: FileLevelTrim): void {
+  w.u32(m.key).u32(m.ranges.length);
+  for (const x of m.ranges) w.u64(x.offset).u64(x.length);
+}
+
+/** FILE_LEVEL_TRIM_OUTPUT: NumRangesProcessed. */
+export function encodeFileLevelTrimOutput(w: Writer, numRangesProcessed: number): void {
+  w.u32(numRangesProcessed);
+}
+
+export function decodeFileLevelTrimOutput(r: Reader): number {
+  return r.u32();
+}
