@@ -86,6 +86,8 @@ export function accessPolicyFrom(server: ConfigFileData['server']): AccessPolicy
     handshakeTimeoutMs: server.handshake_timeout * 1000,
     idleTimeoutMs: server.idle_timeout * 1000,
     maxOutstandingRequests: server.max_outstanding_requests,
+    breakTimeoutMs: server.oplock_break_timeout * 1000,
+    maxBreaksPerConnection: server.max_outstanding_breaks,
     bruteForce: {
       failures: server.brute_force_failures,
       windowMs: server.brute_force_window * 1000,

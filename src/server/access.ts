@@ -20,6 +20,10 @@ export interface AccessPolicy {
   idleTimeoutMs: number;
   /** Requests a connection may have in progress; past it the server stops reading from that client. */
   maxOutstandingRequests: number;
+  /** How long a request waits for an oplock or lease break acknowledgment before the holder loses its caching. */
+  breakTimeoutMs: number;
+  /** Unacknowledged breaks one connection may hold others up with; past it, breaks take effect at once. */
+  maxBreaksPerConnection: number;
   bruteForce: BruteForcePolicy;
 }
 

@@ -15,6 +15,7 @@ import { Connection } from './connection.js';
 import { Discovery, type DiscoveryOptions } from './discovery/index.js';
 import { ipcShare, type ShareDef } from './shares.js';
 import { FileNode } from './state/file-node.js';
+import { CachingManager } from './state/oplocks.js';
 import type { Open } from './state/open.js';
 import { Session } from './state/session.js';
 import type { Tree } from './state/tree.js';
@@ -82,6 +83,8 @@ export class SmbServer {
   readonly connections = new Set<Connection>();
   /** FileNode per share + case-folded path. */
   readonly nodes = new Map<string, FileNode>();
+  /** Oplocks and leases of every open, and their breaks. */
+  readonly caching: CachingManager;
   private readonly shares = new Map<string, ShareDef>();
   private readonly listeners: NetServer[] = [];
   private discovery: Discovery | undefined;
@@ -92,6 +95,7 @@ export class SmbServer {
     this.config = config;
     this.log = config.logger ?? createLogger(config.logLevel);
     this.access = new AccessControl(config.access);
+    this.caching = new CachingManager(config.access);
     if (config.auditLog !== undefined) {
       this.audit = new AuditLog(config.auditLog);
       this.audit.attach(this.events);
@@ -291,6 +295,7 @@ export class SmbServer {
     open.closed = true;
     for (const f of open.onClose) f();
     open.onClose.clear();
+    this.caching.release(open);
     open.session.opens.delete(open.volatileId);
     const node = open.node;
     node.opens.delete(open);

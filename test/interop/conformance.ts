@@ -305,7 +305,8 @@ async function main(): Promise<void> {
     process.stdout.write(
       'usage: conformance.js [--suites a,b] [--update] [--no-reference] [--timeout-ms N] [--target samba]\n' +
         '       [--target-cmd "argv of the server"] [--target-host 127.0.0.3] [--target-port 445]\n' +
-        '       [--target-share public] [--target-user U] [--target-password P] [--target-label L]\n',
+        '       [--target-share public] [--target-user U] [--target-password P] [--target-label L]\n' +
+        '       [--reference-host 127.0.0.2]\n',
     );
     return;
   }
@@ -331,6 +332,7 @@ async function main(): Promise<void> {
   const timeout = args.get('timeout-ms');
   const reports = await conformance(startTarget, suites, {
     reference: !args.has('no-reference'),
+    referenceAddress: str(args, 'reference-host', '127.0.0.2'),
     update: args.has('update'),
     ...(typeof timeout === 'string' ? { timeoutMs: Number(timeout) } : {}),
     onSuite: (r) => {

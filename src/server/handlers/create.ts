@@ -68,6 +68,9 @@ export async function handleCreate(ctx: RequestContext): Promise<Outcome> {
 
   // MS-SMB2 3.3.5.9.7: no previous versions are kept, so no version at a timewarp token's time exists.
   if (findCreateContext(req.createContexts, CreateContextName.TIMEWARP_TOKEN)) return Status.OBJECT_NAME_NOT_FOUND;
+  const caching = ctx.conn.server.caching;
+  const cachingRequest = caching.request(ctx, req.requestedOplockLevel, req.createContexts);
+  if (typeof cachingRequest === 'number') return cachingRequest;
   const alsi = findCreateContext(req.createContexts, CreateContextName.ALLOCATION_SIZE);
   const requestedAllocation = alsi ? decodeAllocationSize(alsi.data) : undefined;
   const quota = isQuotaFakeFile(req.name);
@@ -111,6 +114,8 @@ export async function handleCreate(ctx: RequestContext): Promise<Outcome> {
     let action: number = CreateAction.OPENED;
     const node = ctx.conn.server.node(share, path);
     const stream = parsed.stream;
+    const ownLease = caching.existingLease(ctx, node, cachingRequest);
+    if (typeof ownLease === 'number') return ownLease;
 
     if (resolved.exists && stat) {
       if (disposition === CreateDisposition.CREATE && stream === undefined) return Status.OBJECT_NAME_COLLISION;
@@ -142,6 +147,10 @@ export async function handleCreate(ctx: RequestContext): Promise<Outcome> {
       }
       const overwrite = overwriting;
       if (overwrite && tree.readOnly) return Status.ACCESS_DENIED;
+      const broken = await caching.beforeOpen(ctx, node, { access: granted, share: req.shareAccess, disposition, stream, leaseId: ownLease?.id });
+      if (broken !== undefined) return broken;
+      // While the holders were asked to give up caching, they may have closed the file (and its node) or deleted it.
+      if (ctx.conn.server.nodes.get(node.key) !== node || node.deletePending) return RACED;
       if (isDataAccess(granted) && !node.shareAllows(granted, req.shareAccess)) return Status.SHARING_VIOLATION;
       if (overwrite) {
         // MS-FSA 2.1.5.1.2.1: overwrite truncates and replaces the attributes (keeping HIDDEN/SYSTEM as asked).
@@ -231,15 +240,16 @@ export async function handleCreate(ctx: RequestContext): Promise<Outcome> {
     const session = ctx.session!;
     const server = ctx.conn.server;
     const fileId = registerOpen(ctx, { node, isDirectory, granted, req, stream, handle, deleteOnClose });
+    const cached = caching.grant(ctx, session.opens.get(fileId.volatile)!, cachingRequest);
     if (action === CreateAction.CREATED) server.events.emit('create', { user: session.userName, share: share.name, path });
     server.log.debug('create', { path, action, dir: isDirectory, access: granted.toString(16) });
 
-    const contexts = responseContexts(req.createContexts, granted, allowed & tree.maximalAccess, stat);
+    const contexts = [...responseContexts(req.createContexts, granted, allowed & tree.maximalAccess, stat), ...cached.contexts];
     const finalStat = stat;
     return {
       body: (w) =>
         encodeCreateResponse(w, {
-          oplockLevel: OplockLevel.NONE,
+          oplockLevel: cached.oplockLevel,
           flags: 0,
           createAction: action,
           ...timesOf(finalStat),
@@ -254,7 +264,7 @@ export async function handleCreate(ctx: RequestContext): Promise<Outcome> {
   for (let tries = 1; ; tries++) {
     const out = await attempt();
     if (out !== RACED) return out;
-    if (tries === 3) return Status.OBJECT_NAME_COLLISION;
+    if (tries === 5) return Status.OBJECT_NAME_COLLISION;
   }
 }
 

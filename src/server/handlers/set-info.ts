@@ -110,6 +110,10 @@ async function setFileInfo(ctx: RequestContext, open: Open, info: SetFileInfo): 
       if (!(access & AccessMask.FILE_WRITE_DATA)) return Status.ACCESS_DENIED;
       if (open.isDirectory || !open.handle) return Status.INVALID_PARAMETER;
       if (info.endOfFile > 0x7fffffffffffffffn) return Status.INVALID_PARAMETER;
+      {
+        const broken = await ctx.conn.server.caching.beforeWrite(ctx, open);
+        if (broken !== undefined) return broken;
+      }
       await open.handle.truncate(Number(info.endOfFile));
       open.written = true;
       return Status.SUCCESS;
@@ -132,13 +136,14 @@ async function setFileInfo(ctx: RequestContext, open: Open, info: SetFileInfo): 
       if (!(access & AccessMask.FILE_WRITE_DATA)) return Status.ACCESS_DENIED;
       return Status.SUCCESS;
     case 'disposition':
-      return setDisposition(open, info.deletePending, false);
+      return setDisposition(ctx, open, info.deletePending, false);
     case 'dispositionEx':
       if (info.flags & DispositionExFlags.FILE_DISPOSITION_ON_CLOSE) {
         open.deleteOnClose = (info.flags & DispositionExFlags.FILE_DISPOSITION_DELETE) !== 0;
         return Status.SUCCESS;
       }
       return setDisposition(
+        ctx,
         open,
         (info.flags & DispositionExFlags.FILE_DISPOSITION_DELETE) !== 0,
         (info.flags & DispositionExFlags.FILE_DISPOSITION_IGNORE_READONLY_ATTRIBUTE) !== 0,
@@ -192,7 +197,7 @@ async function setBasic(open: Open, info: SetBasicInfo): Promise<number> {
   return Status.SUCCESS;
 }
 
-async function setDisposition(open: Open, deletePending: boolean, ignoreReadOnly: boolean): Promise<number> {
+async function setDisposition(ctx: RequestContext, open: Open, deletePending: boolean, ignoreReadOnly: boolean): Promise<number> {
   if (!(open.grantedAccess & AccessMask.DELETE)) return Status.ACCESS_DENIED;
   if (!deletePending) {
     open.node.deletePending = false;
@@ -206,6 +211,8 @@ async function setDisposition(open: Open, deletePending: boolean, ignoreReadOnly
     if (entries.length > 0) return Status.DIRECTORY_NOT_EMPTY;
   }
   if (open.path === '') return Status.CANNOT_DELETE; // the share root
+  const broken = await ctx.conn.server.caching.beforeNamespaceChange(ctx, open);
+  if (broken !== undefined) return broken;
   open.node.deletePending = true;
   return Status.SUCCESS;
 }
@@ -245,6 +252,8 @@ async function rename(ctx: RequestContext, open: Open, rawName: string, replace:
   const leaf = parsed.path.slice(parsed.path.lastIndexOf('/') + 1);
   const dest = destParent ? `${destParent}/${leaf}` : leaf;
   if (dest === open.path) return Status.SUCCESS;
+  const broken = await server.caching.beforeNamespaceChange(ctx, open);
+  if (broken !== undefined) return broken;
   // MS-FSA 2.1.5.14.11: the rename opens the destination directory to add an entry (FILE_ADD_FILE or
   // FILE_ADD_SUBDIRECTORY, sharing read and write), so opens of that directory that deny it fail the rename.
   const parentNode = server.nodes.get(nodeKey(share, destParent));

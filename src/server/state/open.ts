@@ -1,6 +1,7 @@
 import type { DirEntry, StoreHandle } from '../../store/types.js';
 import type { PipeEndpoint } from '../ipc/pipe.js';
 import type { FileNode } from './file-node.js';
+import type { Lease } from './leases.js';
 import type { Session } from './session.js';
 import type { Tree } from './tree.js';
 
@@ -40,6 +41,12 @@ export class Open {
   /** A write happened through this open; the last-write time is refreshed at close (Windows behaviour). */
   written = false;
   closed = false;
+  /** Open.OplockLevel (MS-SMB2 3.3.1.10): NONE, II, EXCLUSIVE, BATCH, or LEASE when `lease` is set. */
+  oplockLevel = 0;
+  /** The level an oplock break in progress goes to (Open.OplockState Breaking); undefined otherwise. */
+  oplockBreakTo: number | undefined;
+  /** The lease this open shares with the other opens of its ClientGuid and LeaseKey. */
+  lease: Lease | undefined;
   /** Run when the open closes (pending CHANGE_NOTIFY completes with NOTIFY_CLEANUP, and the like). */
   readonly onClose = new Set<() => void>();
 

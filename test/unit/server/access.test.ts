@@ -14,6 +14,8 @@ function policy(over: Partial<AccessPolicy> = {}): AccessPolicy {
     handshakeTimeoutMs: 30_000,
     idleTimeoutMs: 0,
     maxOutstandingRequests: 512,
+    breakTimeoutMs: 35_000,
+    maxBreaksPerConnection: 256,
     bruteForce: { failures: 20, windowMs: 600_000, delayMs: 100, blockMs: 900_000 },
     ...over,
   };
