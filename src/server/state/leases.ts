@@ -92,6 +92,10 @@ export class LeaseTable {
     if (this.leases.get(lease.id) === lease) this.leases.delete(lease.id);
   }
 
+  values(): IterableIterator<Lease> {
+    return this.leases.values();
+  }
+
   get size(): number {
     return this.leases.size;
   }
