@@ -112,6 +112,8 @@ export async function handleCreate(ctx: RequestContext): Promise<Outcome> {
     const path = resolved.path;
     let stat = resolved.stat;
     let action: number = CreateAction.OPENED;
+    /** A named stream of an existing file that this create brings into being (reported as created). */
+    let newStream = false;
     const node = ctx.conn.server.node(share, path);
     const stream = parsed.stream;
     const ownLease = caching.existingLease(ctx, node, cachingRequest);
@@ -159,11 +161,10 @@ export async function handleCreate(ctx: RequestContext): Promise<Outcome> {
         }
         action = disposition === CreateDisposition.SUPERSEDE ? CreateAction.SUPERSEDED : CreateAction.OVERWRITTEN;
       }
-      if (stream !== undefined && disposition === CreateDisposition.CREATE) {
-        if (store.listStreams) {
-          const streams = await store.listStreams(path).catch(() => []);
-          if (streams.some((s) => s.name.toUpperCase() === stream.toUpperCase())) return Status.OBJECT_NAME_COLLISION;
-        }
+      if (stream !== undefined && store.listStreams) {
+        const streams = await store.listStreams(path).catch(() => []);
+        newStream = !streams.some((s) => s.name.toUpperCase() === stream.toUpperCase());
+        if (!newStream && disposition === CreateDisposition.CREATE) return Status.OBJECT_NAME_COLLISION;
       }
     } else {
       if (disposition === CreateDisposition.OPEN || disposition === CreateDisposition.OVERWRITE) {
@@ -251,7 +252,7 @@ export async function handleCreate(ctx: RequestContext): Promise<Outcome> {
         encodeCreateResponse(w, {
           oplockLevel: cached.oplockLevel,
           flags: 0,
-          createAction: action,
+          createAction: newStream && action === CreateAction.OPENED ? CreateAction.CREATED : action,
           ...timesOf(finalStat),
           allocationSize: finalStat.type === 'directory' ? 0n : BigInt(node.reportedAllocation(finalStat.allocationSize)),
           endOfFile: finalStat.type === 'directory' ? 0n : BigInt(finalStat.size),

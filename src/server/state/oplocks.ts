@@ -4,7 +4,7 @@ import { encodeLeaseBreakNotification, encodeOplockBreakNotification, LeaseBreak
 import { CreateContextName, decodeLease, encodeLease, findCreateContext, LeaseFlags, LeaseState, type CreateContext, type Lease as LeaseRequest } from '../../protocol/smb2/contexts/create-contexts.js';
 import type { AccessPolicy } from '../access.js';
 import type { RequestContext } from '../context.js';
-import { sharingCompatible, type FileNode } from './file-node.js';
+import { isDataAccess, sharingCompatible, type FileNode } from './file-node.js';
 import { Lease, LeaseTable, PendingBreak, validLeaseState } from './leases.js';
 import type { Open } from './open.js';
 
@@ -17,6 +17,11 @@ const STAT_ACCESS = AccessMask.FILE_READ_ATTRIBUTES | AccessMask.FILE_WRITE_ATTR
 
 export function isStatOpen(access: number): boolean {
   return (access & ~STAT_ACCESS) === 0;
+}
+
+/** Leases also let READ_CONTROL-only opens pass without a break (Windows; smbtorture smb2.lease.statopen4). */
+function isLeaseStatOpen(access: number): boolean {
+  return (access & ~(STAT_ACCESS | AccessMask.READ_CONTROL)) === 0;
 }
 
 /** What a break asks of each holder: the oplock level and lease state it may keep (undefined = unchanged). */
@@ -91,37 +96,46 @@ export class CachingManager {
   async beforeOpen(ctx: RequestContext, node: FileNode, intent: OpenIntent): Promise<number | undefined> {
     const d = intent.disposition;
     const overwrite = d === CreateDisposition.OVERWRITE || d === CreateDisposition.OVERWRITE_IF || d === CreateDisposition.SUPERSEDE;
-    if (isStatOpen(intent.access) && !overwrite) return undefined;
+    if (isLeaseStatOpen(intent.access) && !overwrite) return undefined;
+    const statOpen = isStatOpen(intent.access);
+    // Overwriting through an attribute-only open truncates nothing the holder caches beyond what level II allows.
+    const dataOverwrite = overwrite && !statOpen;
     const sameStream = (o: Open) => o.stream === intent.stream;
+    // Opens without data or delete access take no part in sharing, so they never cause a sharing violation.
+    const conflicts = (o: Open) =>
+      isDataAccess(o.grantedAccess) && isDataAccess(intent.access) && !sharingCompatible(o.grantedAccess, o.shareAccess, intent.access, intent.share);
     const rule: BreakRule = {
       oplock: (o) => {
-        if (!sameStream(o)) return undefined;
-        if (overwrite) return OplockLevel.NONE;
+        if (!sameStream(o) || (statOpen && !overwrite)) return undefined;
+        if (dataOverwrite) return OplockLevel.NONE;
         if (o.oplockLevel === OplockLevel.BATCH) return OplockLevel.II;
         // An exclusive oplock breaks only for an open that passes the share check (MS-FSA 2.1.5.1.2).
-        if (o.oplockLevel === OplockLevel.EXCLUSIVE && sharingCompatible(o.grantedAccess, o.shareAccess, intent.access, intent.share)) return OplockLevel.II;
+        if (o.oplockLevel === OplockLevel.EXCLUSIVE && !conflicts(o)) return OplockLevel.II;
         return undefined;
       },
       lease: (l) => {
         if (l.id === intent.leaseId) return undefined;
         const opens = [...l.opens].filter(sameStream);
         if (opens.length === 0) return undefined;
-        if (overwrite) return LeaseState.NONE;
+        if (dataOverwrite) return LeaseState.NONE;
         let to = l.state & ~W;
-        if (opens.some((o) => !sharingCompatible(o.grantedAccess, o.shareAccess, intent.access, intent.share))) to &= ~H;
+        if (opens.some(conflicts)) to &= ~H;
         return to;
       },
     };
-    return this.breakAndWait(ctx, node, undefined, rule);
+    return this.breakAndWait(ctx, node, rule);
   }
 
-  /** Before data changes through `open` (write, end of file, byte-range lock): other read caching breaks to none. */
+  /**
+   * Before data changes through `open` (write, end of file, byte-range lock): read caching breaks to none, the
+   * writer's own level II oplock included (other leases only: a lease covers its own key's writes).
+   */
   async beforeWrite(ctx: RequestContext, open: Open): Promise<number | undefined> {
     const rule: BreakRule = {
-      oplock: (o) => (o.stream === open.stream ? OplockLevel.NONE : undefined),
+      oplock: (o) => (o.stream !== open.stream || (o === open && o.oplockLevel !== OplockLevel.II) ? undefined : OplockLevel.NONE),
       lease: (l) => (open.lease === l || ![...l.opens].some((o) => o.stream === open.stream) ? undefined : LeaseState.NONE),
     };
-    return this.breakAndWait(ctx, open.node, open, rule);
+    return this.breakAndWait(ctx, open.node, rule);
   }
 
   /** Byte-range locks break caching like writes do (MS-FSA 2.1.5.7); the lock code calls this before granting. */
@@ -132,10 +146,10 @@ export class CachingManager {
   /** Before a rename or delete-pending of `open`'s file: other leases lose handle caching (MS-FSA 2.1.5.14.11). */
   async beforeNamespaceChange(ctx: RequestContext, open: Open): Promise<number | undefined> {
     const rule: BreakRule = {
-      oplock: (o) => (o.oplockLevel === OplockLevel.BATCH ? OplockLevel.II : undefined),
+      oplock: (o) => (o !== open && o.oplockLevel === OplockLevel.BATCH ? OplockLevel.II : undefined),
       lease: (l) => (open.lease === l ? undefined : l.state & ~H),
     };
-    return this.breakAndWait(ctx, open.node, open, rule);
+    return this.breakAndWait(ctx, open.node, rule);
   }
 
   /** Grants what a new open may hold and returns its OplockLevel, CREATE flags and response context (3.3.5.9.8). */
@@ -147,8 +161,9 @@ export class CachingManager {
       let level = req.oplockLevel;
       if (level !== OplockLevel.II && level !== OplockLevel.EXCLUSIVE && level !== OplockLevel.BATCH) level = OplockLevel.NONE;
       if (others.length > 0 && level !== OplockLevel.NONE) {
+        // Another open with batch, exclusive, or a lease with W or H caching leaves no oplock to share.
         const exclusiveElsewhere = others.some(
-          (o) => o.oplockLevel === OplockLevel.BATCH || o.oplockLevel === OplockLevel.EXCLUSIVE || (o.lease !== undefined && (o.lease.state & W) !== 0),
+          (o) => o.oplockLevel === OplockLevel.BATCH || o.oplockLevel === OplockLevel.EXCLUSIVE || (o.lease !== undefined && (o.lease.state & (W | H)) !== 0),
         );
         level = exclusiveElsewhere ? OplockLevel.NONE : OplockLevel.II;
       }
@@ -163,7 +178,8 @@ export class CachingManager {
     const allowed = (state: number) => {
       let s = validLeaseState(state);
       if (foreign.length > 0) s &= ~W;
-      if (foreign.some((o) => o.oplockLevel === OplockLevel.BATCH || o.oplockLevel === OplockLevel.EXCLUSIVE)) s = LeaseState.NONE;
+      // Beside an oplock (level II after its break) a lease gets read caching only.
+      if (foreign.some((o) => o.lease === undefined && o.oplockLevel !== OplockLevel.NONE)) s &= R;
       return s;
     };
     if (!lease) {
@@ -179,10 +195,11 @@ export class CachingManager {
       this.leases.add(lease);
       lease.state = allowed(rq.leaseState);
       if (lease.version === 2) lease.epoch = (lease.epoch + 1) & 0xffff;
-    } else if (!lease.breaking) {
-      // A second open with the same key may upgrade the lease, never downgrade it.
-      const want = allowed(rq.leaseState | lease.state);
-      if ((want & lease.state) === lease.state && want !== lease.state && (validLeaseState(rq.leaseState) & ~lease.state) !== 0) {
+    } else if (!lease.breaking && foreign.length === 0) {
+      // A second open with the same key may upgrade the lease to a superset, never downgrade or sidegrade it;
+      // while other clients' opens share the file, the lease stays as it is.
+      const want = allowed(rq.leaseState);
+      if ((want & lease.state) === lease.state && want !== lease.state) {
         lease.state = want;
         if (lease.version === 2) lease.epoch = (lease.epoch + 1) & 0xffff;
       }
@@ -256,17 +273,17 @@ export class CachingManager {
   }
 
   /**
-   * Applies `rule` to every holder on `node` but `except` (and its lease), sends the notifications, and waits (async,
-   * cancellable) for the breaks that need an acknowledgment; repeats while a round reveals more to break.
+   * Applies `rule` to every holder on `node`, sends the notifications, and waits (async, cancellable) for the breaks
+   * that need an acknowledgment; repeats while a round reveals more to break.
    */
-  private async breakAndWait(ctx: RequestContext, node: FileNode, except: Open | undefined, rule: BreakRule): Promise<number | undefined> {
+  private async breakAndWait(ctx: RequestContext, node: FileNode, rule: BreakRule): Promise<number | undefined> {
     for (let round = 0; round < MAX_BREAK_ROUNDS; round++) {
       const waits: PendingBreak[] = [];
       const leasesSeen = new Set<Lease>();
       for (const o of [...node.opens]) {
-        if (o === except || o.closed) continue;
+        if (o.closed) continue;
         if (o.lease) {
-          if (o.lease === except?.lease || leasesSeen.has(o.lease)) continue;
+          if (leasesSeen.has(o.lease)) continue;
           leasesSeen.add(o.lease);
           const to = rule.lease(o.lease);
           if (to === undefined) continue;
@@ -326,7 +343,8 @@ export class CachingManager {
     if (lease.pending) return lease.pending;
     const target = validLeaseState(lease.state & to);
     if (target === lease.state) return undefined;
-    const holder = [...lease.opens].find((o) => !o.closed);
+    // The break goes where the lease was last used.
+    const holder = [...lease.opens].reverse().find((o) => !o.closed);
     if (!holder) return undefined;
     const conn = holder.session.connection;
     const ackRequired = (lease.state & (W | H)) !== 0 && conn.outstandingBreaks < this.policy.maxBreaksPerConnection;
