@@ -22,10 +22,9 @@ export async function handleSessionSetup(ctx: RequestContext): Promise<Outcome> 
     ctx.session = session;
   } else if (!session || session.connection !== conn) {
     return Status.USER_SESSION_DELETED;
-  } else if (session.state === 'valid' || session.state === 'expired') {
-    // Re-authentication (MS-SMB2 3.3.5.5.2): start a new exchange on the same session.
-    session.authenticator = undefined;
   }
+  // Re-authentication (MS-SMB2 3.3.5.5.2) runs a new exchange on a valid session; its keys stay those of the first.
+  const reauthenticating = session.state === 'valid' || session.state === 'expired';
   if (!session.authenticator) {
     session.authenticator = new ServerAuthenticator(server.authOptions());
     if (conn.preauthHash) session.preauthHash = Buffer.from(conn.preauthHash);
@@ -47,7 +46,9 @@ export async function handleSessionSetup(ctx: RequestContext): Promise<Outcome> 
     const user = session.authenticator.claimedUser ?? '';
     server.log.info('authentication failed', { conn: conn.id, remote, user, reason: step.reason, status: statusName(step.status) });
     server.events.emit('auth-failure', { conn: conn.id, remote, user, reason: step.reason });
-    if (session.state === 'in-progress') void server.destroySession(session);
+    session.authenticator = undefined;
+    // A failed first logon, or a failed re-authentication, ends the session (MS-SMB2 3.3.5.5.3).
+    void server.destroySession(session);
     // Brute-force defence: hold the answer back a little more per recent failure, then block the address.
     const verdict = server.access.authFailed(remote, user);
     if (verdict.delayMs > 0) await new Promise((r) => setTimeout(r, verdict.delayMs));
@@ -63,7 +64,7 @@ export async function handleSessionSetup(ctx: RequestContext): Promise<Outcome> 
   session.identity = id;
   session.authenticator = undefined;
   const wantsSigning = (req.securityMode & SecurityMode.SIGNING_REQUIRED) !== 0 || server.config.signingRequired;
-  if (!id.anonymous && !id.guest && id.sessionKey.length > 0) {
+  if (!id.anonymous && !id.guest && id.sessionKey.length > 0 && !(reauthenticating && session.signingKey)) {
     const keys = deriveSmbKeys(conn.dialect!, id.sessionKey, session.preauthHash, conn.cipher);
     session.signingKey = keys.signingKey;
     session.decryptionKey = keys.clientToServerKey;
@@ -80,6 +81,11 @@ export async function handleSessionSetup(ctx: RequestContext): Promise<Outcome> 
     return Status.ACCESS_DENIED;
   }
   session.state = 'valid';
+  // MS-SMB2 3.3.5.5.3: a PreviousSessionId of the same user names a session this client lost; it goes away.
+  const previous = req.previousSessionId !== 0n && req.previousSessionId !== session.id ? server.sessions.get(req.previousSessionId) : undefined;
+  if (previous?.identity && !id.anonymous && previous.identity.user.toLowerCase() === id.user.toLowerCase() && previous.identity.domain.toLowerCase() === id.domain.toLowerCase()) {
+    void server.destroySession(previous);
+  }
   let flags = 0;
   if (id.guest) flags |= SessionFlags.IS_GUEST;
   if (id.anonymous) flags |= SessionFlags.IS_NULL;
