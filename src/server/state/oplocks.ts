@@ -96,8 +96,8 @@ export class CachingManager {
   async beforeOpen(ctx: RequestContext, node: FileNode, intent: OpenIntent): Promise<number | undefined> {
     const d = intent.disposition;
     const overwrite = d === CreateDisposition.OVERWRITE || d === CreateDisposition.OVERWRITE_IF || d === CreateDisposition.SUPERSEDE;
-    if (isLeaseStatOpen(intent.access) && !overwrite) return undefined;
     const statOpen = isStatOpen(intent.access);
+    const leaseStatOpen = isLeaseStatOpen(intent.access) && !overwrite;
     // Overwriting through an attribute-only open truncates nothing the holder caches beyond what level II allows.
     const dataOverwrite = overwrite && !statOpen;
     const sameStream = (o: Open) => o.stream === intent.stream;
@@ -114,7 +114,7 @@ export class CachingManager {
         return undefined;
       },
       lease: (l) => {
-        if (l.id === intent.leaseId) return undefined;
+        if (l.id === intent.leaseId || leaseStatOpen) return undefined;
         const opens = [...l.opens].filter(sameStream);
         if (opens.length === 0) return undefined;
         if (dataOverwrite) return LeaseState.NONE;
@@ -155,7 +155,8 @@ export class CachingManager {
   /** Grants what a new open may hold and returns its OplockLevel, CREATE flags and response context (3.3.5.9.8). */
   grant(ctx: RequestContext, open: Open, req: CachingRequest): { oplockLevel: number; contexts: CreateContext[] } {
     if (open.pipe || (req.oplockLevel === OplockLevel.NONE && !req.lease)) return { oplockLevel: OplockLevel.NONE, contexts: [] };
-    const others = [...open.node.opens].filter((o) => o !== open && o.stream === open.stream && !isStatOpen(o.grantedAccess));
+    // Every other open of the stream counts, attribute-only ones too (they break nothing, but they share the file).
+    const others = [...open.node.opens].filter((o) => o !== open && o.stream === open.stream);
     if (!req.lease) {
       if (open.isDirectory) return { oplockLevel: OplockLevel.NONE, contexts: [] };
       let level = req.oplockLevel;
@@ -174,7 +175,8 @@ export class CachingManager {
     if (open.isDirectory) return { oplockLevel: OplockLevel.NONE, contexts: [] };
     const rq = req.lease;
     let lease = this.leases.get(ctx.conn.clientGuid, rq.leaseKey);
-    const foreign = others.filter((o) => o.lease !== lease);
+    // Attribute-only opens without a lease of their own do not keep a lease from caching writes.
+    const foreign = others.filter((o) => (o.lease === undefined && !isLeaseStatOpen(o.grantedAccess)) || (o.lease !== undefined && o.lease !== lease));
     const allowed = (state: number) => {
       let s = validLeaseState(state);
       if (foreign.length > 0) s &= ~W;
