@@ -45,6 +45,9 @@ export const DEFAULT_SUITES = [
   'smb2.delete-on-close-perms',
   'smb2.read',
   'smb2.maxfid',
+  'smb2.oplock',
+  'smb2.lease',
+  'smb2.session',
 ];
 
 /** Per-suite hard limits; maxfid opens thousands of handles and is the slow one. */

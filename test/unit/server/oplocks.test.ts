@@ -207,3 +207,30 @@ test('losing the connection releases its oplocks and leases, and the waiting ope
     await t.stop();
   }
 });
+
+test('outstanding breaks are capped per connection: past the cap a break takes effect without waiting', async () => {
+  const t = await startTestServer({ access: { ...defaultAccessPolicy(), breakTimeoutMs: 30_000, maxBreaksPerConnection: 1 } });
+  try {
+    const holder = await t.login([Dialect.SMB210]);
+    const b = await t.login([Dialect.SMB210]);
+    const one = await holder.create('one.txt', { oplockLevel: OplockLevel.BATCH, shareAccess: SHARE_ALL });
+    const two = await holder.create('two.txt', { oplockLevel: OplockLevel.BATCH, shareAccess: SHARE_ALL });
+    assert.equal(one.create?.oplockLevel, OplockLevel.BATCH);
+    assert.equal(two.create?.oplockLevel, OplockLevel.BATCH);
+    // The first break waits for an acknowledgment the holder never sends...
+    const first = startCreate(b, 'one.txt', { shareAccess: SHARE_ALL });
+    assert.equal((await first.interim).status, Status.PENDING);
+    // ...so the holder is at its cap, and the second break is applied at once.
+    const second = await b.create('two.txt', { shareAccess: SHARE_ALL });
+    assert.equal(second.status, Status.SUCCESS);
+    let firstDone = false;
+    void first.final.then(() => (firstDone = true));
+    await new Promise((r) => setImmediate(r));
+    assert.equal(firstDone, false, 'the first open still waits for its acknowledgment');
+    assert.equal(holder.breaks.length >= 2, true, 'both breaks were notified');
+    assert.equal((await holder.ackOplock(one.fileId, OplockLevel.II)).status, Status.SUCCESS);
+    assert.equal((await first.final).status, Status.SUCCESS);
+  } finally {
+    await t.stop();
+  }
+});
