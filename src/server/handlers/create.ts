@@ -171,7 +171,6 @@ export async function handleCreate(ctx: RequestContext): Promise<Outcome> {
         return Status.OBJECT_NAME_NOT_FOUND;
       }
       if (tree.readOnly) return Status.ACCESS_DENIED;
-      if (stream !== undefined) return Status.OBJECT_NAME_NOT_FOUND; // the file must exist before its streams
       if (req.fileAttributes & FileAttributes.READONLY && deleteOnClose) return Status.CANNOT_DELETE;
       const created = await newFileAccess(store, path, wantDir, token, writableTree, creatorSd);
       if (typeof created === 'number') return created;
@@ -192,6 +191,9 @@ export async function handleCreate(ctx: RequestContext): Promise<Outcome> {
         if (isDirectory) {
           await store.mkdir(path);
           handle = undefined;
+        } else if (stream !== undefined) {
+          // Creating a named stream of a missing file creates the file too (MS-FSA 2.1.5.1.1).
+          handle = await store.open(path, { write: true, stream, create: 'always' });
         } else {
           handle = await store.open(path, { write: true, create: 'new' });
         }

@@ -197,11 +197,11 @@ export class CachingManager {
       this.leases.add(lease);
       lease.state = allowed(rq.leaseState);
       if (lease.version === 2) lease.epoch = (lease.epoch + 1) & 0xffff;
-    } else if (!lease.breaking && foreign.length === 0) {
-      // A second open with the same key may upgrade the lease to a superset, never downgrade or sidegrade it;
-      // while other clients' opens share the file, the lease stays as it is.
-      const want = allowed(rq.leaseState);
-      if ((want & lease.state) === lease.state && want !== lease.state) {
+    } else if (!lease.breaking) {
+      // A second open with the same key may upgrade the lease to a superset it can hold whole (beside other
+      // clients' opens, W cannot be had, so asking for it changes nothing); never downgrade or sidegrade it.
+      const want = validLeaseState(rq.leaseState);
+      if ((want & lease.state) === lease.state && want !== lease.state && allowed(want) === want) {
         lease.state = want;
         if (lease.version === 2) lease.epoch = (lease.epoch + 1) & 0xffff;
       }
