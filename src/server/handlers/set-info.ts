@@ -121,6 +121,10 @@ async function setFileInfo(ctx: RequestContext, open: Open, info: SetFileInfo): 
       if (!(access & AccessMask.FILE_WRITE_DATA)) return Status.ACCESS_DENIED;
       if (open.isDirectory || !open.handle) return Status.INVALID_PARAMETER;
       if (info.allocationSize > MAX_FILE_SIZE) return Status.INVALID_PARAMETER; // MS-FSCC 2.4.4
+      {
+        const broken = await ctx.conn.server.caching.beforeWrite(ctx, open);
+        if (broken !== undefined) return broken;
+      }
       // MS-FSA 2.1.5.14.1: an allocation below the end of file truncates it; above it is a hint.
       const size = (await open.handle.stat()).size;
       if (info.allocationSize < BigInt(size)) {
