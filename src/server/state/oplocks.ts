@@ -210,8 +210,9 @@ export class CachingManager {
     open.lease = lease;
     open.oplockLevel = OplockLevel.LEASE;
     const flags = lease.breaking ? LeaseFlags.BREAK_IN_PROGRESS : 0;
+    // The response has the shape of the lease as first created, whatever version this request used.
     const data =
-      rq.version === 2
+      lease.version === 2
         ? encodeLease({
             version: 2,
             leaseKey: lease.key,
