@@ -117,10 +117,11 @@ export class CachingManager {
         if (l.id === intent.leaseId || leaseStatOpen) return undefined;
         const opens = [...l.opens].filter(sameStream);
         if (opens.length === 0) return undefined;
+        // An open headed for a sharing violation only asks the conflicting holders to give up H (so their client
+        // may close); what it would have taken otherwise stays, as the open fails anyway.
+        if ([...node.opens].some((o) => sameStream(o) && conflicts(o))) return opens.some(conflicts) ? l.state & ~H : undefined;
         if (dataOverwrite) return LeaseState.NONE;
-        let to = l.state & ~W;
-        if (opens.some(conflicts)) to &= ~H;
-        return to;
+        return l.state & ~W;
       },
     };
     return this.breakAndWait(ctx, node, rule);
