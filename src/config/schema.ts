@@ -84,6 +84,13 @@ export const ServerSection = z
      * such changes go unreported for further watched directories. Changes made through smbkit are always reported.
      */
     max_disk_watchers: z.number().int().min(0).default(256),
+    /**
+     * Seconds a conflicting request waits for an oplock or lease break acknowledgment (Windows waits 35); then the
+     * holder loses its caching and the request goes on.
+     */
+    oplock_break_timeout: z.number().min(0.01).max(300).default(35),
+    /** Unacknowledged oplock/lease breaks one connection may have; past it, further breaks take effect at once. */
+    max_outstanding_breaks: z.number().int().min(1).default(256),
     /** Failed logons from one address within brute_force_window seconds that block it (0 = off). */
     brute_force_failures: z.number().int().min(0).default(20),
     brute_force_window: z.number().min(1).default(600),

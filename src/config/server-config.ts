@@ -92,6 +92,8 @@ export function accessPolicyFrom(server: ConfigFileData['server']): AccessPolicy
     maxPendingLocksPerSession: server.max_pending_locks_per_session,
     maxPendingNotifiesPerSession: server.max_pending_notifies_per_session,
     maxDiskWatchers: server.max_disk_watchers,
+    breakTimeoutMs: server.oplock_break_timeout * 1000,
+    maxBreaksPerConnection: server.max_outstanding_breaks,
     bruteForce: {
       failures: server.brute_force_failures,
       windowMs: server.brute_force_window * 1000,

@@ -26,6 +26,10 @@ export interface AccessPolicy {
   maxPendingNotifiesPerSession: number;
   /** Directories watched on disk at once for CHANGE_NOTIFY (0 = changes by others are not watched). */
   maxDiskWatchers: number;
+  /** How long a request waits for an oplock or lease break acknowledgment before the holder loses its caching. */
+  breakTimeoutMs: number;
+  /** Unacknowledged breaks one connection may hold others up with; past it, breaks take effect at once. */
+  maxBreaksPerConnection: number;
   bruteForce: BruteForcePolicy;
 }
 

@@ -87,6 +87,8 @@ export class Connection {
   private nextAsyncId = 1n;
   private inflight = 0;
   private closed = false;
+  /** Oplock and lease breaks sent on this connection and not yet acknowledged (capped by the access policy). */
+  outstandingBreaks = 0;
   readonly sessions = new Map<bigint, Session>();
 
   constructor(server: SmbServer, transport: Transport, id: number) {
@@ -563,6 +565,31 @@ export class Connection {
     encodeErrorResponse(w);
     // Interim responses are not signed (MS-SMB2 3.3.4.1.1), but are encrypted like the request.
     this.sendMessage([w.finish()], ctx.encrypted ? ctx.session : undefined);
+  }
+
+  /**
+   * An unsolicited OPLOCK_BREAK notification (MS-SMB2 3.3.4.6, 3.3.4.7): MessageId all ones, SessionId 0, no credits,
+   * never signed (clients do not check breaks, 3.2.5.1.3), encrypted when the holder's session encrypts.
+   */
+  sendBreakNotification(session: Session, body: (w: Writer) => void): void {
+    if (this.closed) return;
+    const w = new Writer(128);
+    encodeHeader(w, {
+      creditCharge: 0,
+      status: Status.SUCCESS,
+      command: Command.OPLOCK_BREAK,
+      credits: 0,
+      flags: HeaderFlags.SERVER_TO_REDIR,
+      nextCommand: 0,
+      messageId: 0xffffffffffffffffn,
+      treeId: 0,
+      asyncId: 0n,
+      sessionId: 0n,
+      signature: Buffer.alloc(16),
+    });
+    body(w);
+    const encrypt = session.encryptData || [...session.trees.values()].some((t) => t.encrypt);
+    this.sendMessage([w.finish()], encrypt ? session : undefined);
   }
 
   /** CANCEL (MS-SMB2 3.3.5.16): finds the pending request by async id or message id; sends no reply itself. */

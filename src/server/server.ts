@@ -20,6 +20,7 @@ import { builtInPipes } from './ipc/services.js';
 import { ipcShare, type ShareDef } from './shares.js';
 import { FileNode } from './state/file-node.js';
 import { NotifyHub, nameFilter } from './state/notify.js';
+import { CachingManager } from './state/oplocks.js';
 import type { Open } from './state/open.js';
 import { CompletionFilter } from '../protocol/smb2/commands/change-notify.js';
 import { NotifyAction } from '../protocol/smb2/fscc/notify-info.js';
@@ -96,6 +97,8 @@ export class SmbServer {
   readonly nodes = new Map<string, FileNode>();
   /** CHANGE_NOTIFY watches and the changes they see. */
   readonly notify: NotifyHub;
+  /** Oplocks and leases of every open, and their breaks. */
+  readonly caching: CachingManager;
   private readonly shares = new Map<string, ShareDef>();
   /** The named pipes served on IPC$: the built-in RPC services and those the application registers. */
   readonly pipes: PipeRegistry;
@@ -109,6 +112,7 @@ export class SmbServer {
     this.log = config.logger ?? createLogger(config.logLevel);
     this.access = new AccessControl(config.access);
     this.notify = new NotifyHub(config.access.maxDiskWatchers, this.log);
+    this.caching = new CachingManager(config.access);
     if (config.auditLog !== undefined) {
       this.audit = new AuditLog(config.auditLog);
       this.audit.attach(this.events);
@@ -323,6 +327,7 @@ export class SmbServer {
     open.closed = true;
     for (const f of open.onClose) f();
     open.onClose.clear();
+    this.caching.release(open);
     open.session.opens.delete(open.volatileId);
     const node = open.node;
     node.opens.delete(open);

@@ -52,6 +52,9 @@ export const DEFAULT_SUITES = [
   'smb2.ioctl',
   'smb2.streams',
   'smb2.timestamps',
+  'smb2.oplock',
+  'smb2.lease',
+  'smb2.session',
 ];
 
 /** Per-suite hard limits; maxfid opens thousands of handles and is the slow one. */

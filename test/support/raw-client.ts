@@ -38,6 +38,8 @@ import {
   SMB2_MAGIC,
 } from '../../src/protocol/smb2/constants.js';
 import type { NegotiateContext } from '../../src/protocol/smb2/contexts/negotiate-contexts.js';
+import type { CreateContext } from '../../src/protocol/smb2/contexts/create-contexts.js';
+import { encodeOplockBreakRequest } from '../../src/protocol/smb2/commands/oplock-break.js';
 import { decodeDirectoryListing, type DirEntryFacts } from '../../src/protocol/smb2/fscc/dir-info.js';
 import { decodeHeader, encodeHeader, type Smb2Header } from '../../src/protocol/smb2/header.js';
 import { MemoryUserStore } from '../../src/auth/users.js';
@@ -115,6 +117,10 @@ export interface CreateOptions {
   createDisposition?: number;
   createOptions?: number;
   fileAttributes?: number;
+  /** RequestedOplockLevel (default none). */
+  oplockLevel?: number;
+  /** Create contexts to send (an RqLs lease request, ...). */
+  contexts?: CreateContext[];
   opts?: RequestOptions;
 }
 
@@ -152,6 +158,8 @@ export class RawClient {
   private readonly closeWaiters: (() => void)[] = [];
   private readonly frameWaiters: (() => void)[] = [];
   private readonly closedPromise: Promise<void>;
+  /** Unsolicited OPLOCK_BREAK notifications already handed out by nextBreak(). */
+  private breaksTaken = 0;
 
   private constructor(socket: Socket) {
     this.socket = socket;
@@ -590,7 +598,7 @@ export class RawClient {
   static createRequest(name: string, o: CreateOptions = {}): CreateRequest {
     return {
       securityFlags: 0,
-      requestedOplockLevel: 0,
+      requestedOplockLevel: o.oplockLevel ?? 0,
       impersonationLevel: ImpersonationLevel.IMPERSONATION,
       smbCreateFlags: 0n,
       desiredAccess: o.desiredAccess ?? (AccessMask.GENERIC_READ | AccessMask.GENERIC_WRITE | AccessMask.DELETE),
@@ -599,7 +607,7 @@ export class RawClient {
       createDisposition: o.createDisposition ?? CreateDisposition.OPEN_IF,
       createOptions: o.createOptions ?? 0,
       name,
-      createContexts: [],
+      createContexts: o.contexts ?? [],
     };
   }
 
@@ -677,6 +685,33 @@ export class RawClient {
     const entries =
       response.status === Status.SUCCESS ? decodeDirectoryListing(decodeQueryDirectoryResponse(response.body).outputBuffer, infoClass) : [];
     return { status: response.status, entries, response };
+  }
+
+  /** Unsolicited OPLOCK_BREAK notifications received (MessageId all ones), oldest first. */
+  get breaks(): RawResponse[] {
+    return this.received.filter((r) => r.header.command === Command.OPLOCK_BREAK && r.header.messageId === 0xffffffffffffffffn);
+  }
+
+  /** The next break notification not yet taken, or undefined when none arrives within `timeoutMs`. */
+  async nextBreak(timeoutMs = 5_000): Promise<RawResponse | undefined> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const all = this.breaks;
+      if (all.length > this.breaksTaken) return all[this.breaksTaken++];
+      const left = deadline - Date.now();
+      if (left <= 0 || this.closed) return undefined;
+      await this.waitActivity(this.received.length + this.unmatched.length + 1, left);
+    }
+  }
+
+  /** OPLOCK_BREAK acknowledgment of an oplock (MS-SMB2 2.2.24.1). */
+  ackOplock(fileId: FileId, oplockLevel: number, opts: RequestOptions = {}): Promise<RawResponse> {
+    return this.request(Command.OPLOCK_BREAK, (w) => encodeOplockBreakRequest(w, { kind: 'oplock', oplockLevel, fileId }), opts);
+  }
+
+  /** OPLOCK_BREAK acknowledgment of a lease (MS-SMB2 2.2.24.2). */
+  ackLease(leaseKey: Buffer, leaseState: number, opts: RequestOptions = {}): Promise<RawResponse> {
+    return this.request(Command.OPLOCK_BREAK, (w) => encodeOplockBreakRequest(w, { kind: 'lease', flags: 0, leaseKey, leaseState, leaseDuration: 0n }), opts);
   }
 
   /** CreditCharge for a payload: ceil(bytes / 64 KiB), at least 1 (0 on 2.0.2). */

@@ -77,6 +77,9 @@ export async function handleCreate(ctx: RequestContext): Promise<Outcome> {
 
   // MS-SMB2 3.3.5.9.7: no previous versions are kept, so no version at a timewarp token's time exists.
   if (findCreateContext(req.createContexts, CreateContextName.TIMEWARP_TOKEN)) return Status.OBJECT_NAME_NOT_FOUND;
+  const caching = ctx.conn.server.caching;
+  const cachingRequest = caching.request(ctx, req.requestedOplockLevel, req.createContexts);
+  if (typeof cachingRequest === 'number') return cachingRequest;
   const alsi = findCreateContext(req.createContexts, CreateContextName.ALLOCATION_SIZE);
   const requestedAllocation = alsi ? decodeAllocationSize(alsi.data) : undefined;
   const quota = isQuotaFakeFile(req.name);
@@ -120,8 +123,12 @@ export async function handleCreate(ctx: RequestContext): Promise<Outcome> {
     const path = resolved.path;
     let stat = resolved.stat;
     let action: number = CreateAction.OPENED;
+    /** A named stream of an existing file that this create brings into being (reported as created). */
+    let newStream = false;
     const node = ctx.conn.server.node(share, path);
     const stream = parsed.stream;
+    const ownLease = caching.existingLease(ctx, node, cachingRequest);
+    if (typeof ownLease === 'number') return ownLease;
 
     if (resolved.exists && stat) {
       if (disposition === CreateDisposition.CREATE && stream === undefined) return Status.OBJECT_NAME_COLLISION;
@@ -153,6 +160,10 @@ export async function handleCreate(ctx: RequestContext): Promise<Outcome> {
       }
       const overwrite = overwriting;
       if (overwrite && tree.readOnly) return Status.ACCESS_DENIED;
+      const broken = await caching.beforeOpen(ctx, node, { access: granted, share: req.shareAccess, disposition, stream, leaseId: ownLease?.id });
+      if (broken !== undefined) return broken;
+      // While the holders were asked to give up caching, they may have closed the file (and its node) or deleted it.
+      if (ctx.conn.server.nodes.get(node.key) !== node || node.deletePending) return RACED;
       if (isDataAccess(granted) && !node.shareAllows(granted, req.shareAccess, stream)) return Status.SHARING_VIOLATION;
       if (overwrite) {
         // MS-FSA 2.1.5.1.2.1: overwrite truncates and replaces the attributes (keeping HIDDEN/SYSTEM as asked).
@@ -161,11 +172,10 @@ export async function handleCreate(ctx: RequestContext): Promise<Outcome> {
         }
         action = disposition === CreateDisposition.SUPERSEDE ? CreateAction.SUPERSEDED : CreateAction.OVERWRITTEN;
       }
-      if (stream !== undefined && disposition === CreateDisposition.CREATE) {
-        if (store.listStreams) {
-          const streams = await store.listStreams(path).catch(() => []);
-          if (streams.some((s) => s.name.toUpperCase() === stream.toUpperCase())) return Status.OBJECT_NAME_COLLISION;
-        }
+      if (stream !== undefined && store.listStreams) {
+        const streams = await store.listStreams(path).catch(() => []);
+        newStream = !streams.some((s) => s.name.toUpperCase() === stream.toUpperCase());
+        if (!newStream && disposition === CreateDisposition.CREATE) return Status.OBJECT_NAME_COLLISION;
       }
     } else {
       if (disposition === CreateDisposition.OPEN || disposition === CreateDisposition.OVERWRITE) {
@@ -244,6 +254,7 @@ export async function handleCreate(ctx: RequestContext): Promise<Outcome> {
     const session = ctx.session!;
     const server = ctx.conn.server;
     const fileId = registerOpen(ctx, { node, isDirectory, granted, req, stream, handle, deleteOnClose });
+    const cached = caching.grant(ctx, session.opens.get(fileId.volatile)!, cachingRequest);
     if (action === CreateAction.CREATED) server.events.emit('create', { user: session.userName, share: share.name, path });
     if (action === CreateAction.CREATED && stream === undefined) {
       server.notify.report(share, [{ action: NotifyAction.ADDED, path, filter: nameFilter(isDirectory) }]);
@@ -252,14 +263,14 @@ export async function handleCreate(ctx: RequestContext): Promise<Outcome> {
     }
     server.log.debug('create', { path, action, dir: isDirectory, access: granted.toString(16) });
 
-    const contexts = responseContexts(req.createContexts, granted, allowed & tree.maximalAccess, stat);
+    const contexts = [...responseContexts(req.createContexts, granted, allowed & tree.maximalAccess, stat), ...cached.contexts];
     const finalStat = stat;
     return {
       body: (w) =>
         encodeCreateResponse(w, {
-          oplockLevel: OplockLevel.NONE,
+          oplockLevel: cached.oplockLevel,
           flags: 0,
-          createAction: action,
+          createAction: newStream && action === CreateAction.OPENED ? CreateAction.CREATED : action,
           ...timesOf(finalStat),
           allocationSize: finalStat.type === 'directory' ? 0n : BigInt(node.reportedAllocation(finalStat.allocationSize)),
           endOfFile: finalStat.type === 'directory' ? 0n : BigInt(finalStat.size),
@@ -272,7 +283,7 @@ export async function handleCreate(ctx: RequestContext): Promise<Outcome> {
   for (let tries = 1; ; tries++) {
     const out = await attempt();
     if (out !== RACED) return out;
-    if (tries === 3) return Status.OBJECT_NAME_COLLISION;
+    if (tries === 5) return Status.OBJECT_NAME_COLLISION;
   }
 }
 

@@ -1,13 +1,23 @@
 import { Status } from '../../protocol/nt-status.js';
-import { decodeOplockBreakRequest } from '../../protocol/smb2/commands/oplock-break.js';
+import { decodeOplockBreakRequest, encodeOplockBreakResponse } from '../../protocol/smb2/commands/oplock-break.js';
 import type { Outcome, RequestContext } from '../context.js';
 
-/** OPLOCK_BREAK acknowledgments (MS-SMB2 3.3.5.22): no oplock or lease is granted yet, so none can be acknowledged. */
+/** OPLOCK_BREAK acknowledgments of oplock (MS-SMB2 3.3.5.22.1) and lease (3.3.5.22.2) breaks. */
 export function handleOplockBreak(ctx: RequestContext): Outcome {
   const req = decodeOplockBreakRequest(ctx.r);
+  const caching = ctx.conn.server.caching;
   if (req.kind === 'oplock') {
-    if (!ctx.open(req.fileId)) return Status.FILE_CLOSED;
-    return Status.INVALID_OPLOCK_PROTOCOL;
+    const open = ctx.open(req.fileId);
+    if (!open) return Status.FILE_CLOSED;
+    const out = caching.acknowledgeOplock(open, req.oplockLevel);
+    if (typeof out === 'number') return out;
+    return { body: (w) => encodeOplockBreakResponse(w, { kind: 'oplock', oplockLevel: out.level, fileId: req.fileId }) };
   }
-  return Status.OBJECT_NAME_NOT_FOUND;
+  // Leases came with 2.1; a 2.0.2 client cannot acknowledge one.
+  if ((ctx.conn.dialect ?? 0) < 0x0210) return Status.INVALID_PARAMETER;
+  const lease = caching.acknowledgeLease(ctx, req.leaseKey, req.leaseState);
+  if (typeof lease === 'number') return lease;
+  return {
+    body: (w) => encodeOplockBreakResponse(w, { kind: 'lease', flags: 0, leaseKey: lease.key, leaseState: lease.state, leaseDuration: 0n }),
+  };
 }

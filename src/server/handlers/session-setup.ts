@@ -26,6 +26,8 @@ export async function handleSessionSetup(ctx: RequestContext): Promise<Outcome> 
     // Re-authentication (MS-SMB2 3.3.5.5.2): a new exchange on the same session; its later legs continue it.
     session.authenticator = undefined;
   }
+  // Re-authentication (MS-SMB2 3.3.5.5.2) runs a new exchange on a valid session; its keys stay those of the first.
+  const reauthenticating = session.state === 'valid' || session.state === 'expired';
   if (!session.authenticator) {
     session.authenticator = new ServerAuthenticator(server.authOptions());
     if (conn.preauthHash) session.preauthHash = Buffer.from(conn.preauthHash);
@@ -65,7 +67,7 @@ export async function handleSessionSetup(ctx: RequestContext): Promise<Outcome> 
   session.identity = id;
   session.authenticator = undefined;
   const wantsSigning = (req.securityMode & SecurityMode.SIGNING_REQUIRED) !== 0 || server.config.signingRequired;
-  if (!id.anonymous && !id.guest && id.sessionKey.length > 0) {
+  if (!id.anonymous && !id.guest && id.sessionKey.length > 0 && !(reauthenticating && session.signingKey)) {
     const keys = deriveSmbKeys(conn.dialect!, id.sessionKey, session.preauthHash, conn.cipher);
     session.signingKey = keys.signingKey;
     session.decryptionKey = keys.clientToServerKey;

@@ -120,6 +120,10 @@ async function setFileInfo(ctx: RequestContext, open: Open, info: SetFileInfo): 
       if (!(access & AccessMask.FILE_WRITE_DATA)) return Status.ACCESS_DENIED;
       if (open.isDirectory || !open.handle) return Status.INVALID_PARAMETER;
       if (info.endOfFile > 0x7fffffffffffffffn) return Status.INVALID_PARAMETER;
+      {
+        const broken = await ctx.conn.server.caching.beforeWrite(ctx, open);
+        if (broken !== undefined) return broken;
+      }
       await open.handle.truncate(Number(info.endOfFile));
       open.written = true;
       notifyModified(open, CompletionFilter.SIZE);
@@ -128,6 +132,10 @@ async function setFileInfo(ctx: RequestContext, open: Open, info: SetFileInfo): 
       if (!(access & AccessMask.FILE_WRITE_DATA)) return Status.ACCESS_DENIED;
       if (open.isDirectory || !open.handle) return Status.INVALID_PARAMETER;
       if (info.allocationSize > MAX_FILE_SIZE) return Status.INVALID_PARAMETER; // MS-FSCC 2.4.4
+      {
+        const broken = await ctx.conn.server.caching.beforeWrite(ctx, open);
+        if (broken !== undefined) return broken;
+      }
       // MS-FSA 2.1.5.14.1: an allocation below the end of file truncates it; above it is a hint.
       const size = (await open.handle.stat()).size;
       if (info.allocationSize < BigInt(size)) {
@@ -144,13 +152,14 @@ async function setFileInfo(ctx: RequestContext, open: Open, info: SetFileInfo): 
       if (!(access & AccessMask.FILE_WRITE_DATA)) return Status.ACCESS_DENIED;
       return Status.SUCCESS;
     case 'disposition':
-      return setDisposition(open, info.deletePending, false);
+      return setDisposition(ctx, open, info.deletePending, false);
     case 'dispositionEx':
       if (info.flags & DispositionExFlags.FILE_DISPOSITION_ON_CLOSE) {
         open.deleteOnClose = (info.flags & DispositionExFlags.FILE_DISPOSITION_DELETE) !== 0;
         return Status.SUCCESS;
       }
       return setDisposition(
+        ctx,
         open,
         (info.flags & DispositionExFlags.FILE_DISPOSITION_DELETE) !== 0,
         (info.flags & DispositionExFlags.FILE_DISPOSITION_IGNORE_READONLY_ATTRIBUTE) !== 0,
@@ -228,7 +237,7 @@ function notifyModified(open: Open, filter: number): void {
   notify.report(share, [change]);
 }
 
-async function setDisposition(open: Open, deletePending: boolean, ignoreReadOnly: boolean): Promise<number> {
+async function setDisposition(ctx: RequestContext, open: Open, deletePending: boolean, ignoreReadOnly: boolean): Promise<number> {
   if (!(open.grantedAccess & AccessMask.DELETE)) return Status.ACCESS_DENIED;
   if (!deletePending) {
     open.node.clearDeletePending();
@@ -242,6 +251,8 @@ async function setDisposition(open: Open, deletePending: boolean, ignoreReadOnly
     if (entries.length > 0) return Status.DIRECTORY_NOT_EMPTY;
   }
   if (open.path === '') return Status.CANNOT_DELETE; // the share root
+  const broken = await ctx.conn.server.caching.beforeNamespaceChange(ctx, open);
+  if (broken !== undefined) return broken;
   open.node.markDeletePending(open.stream);
   return Status.SUCCESS;
 }
@@ -310,6 +321,8 @@ async function rename(ctx: RequestContext, open: Open, rawName: string, replace:
   const leaf = parsed.path.slice(parsed.path.lastIndexOf('/') + 1);
   const dest = destParent ? `${destParent}/${leaf}` : leaf;
   if (dest === open.path) return Status.SUCCESS;
+  const broken = await server.caching.beforeNamespaceChange(ctx, open);
+  if (broken !== undefined) return broken;
   // MS-FSA 2.1.5.14.11: the rename opens the destination directory to add an entry (FILE_ADD_FILE or
   // FILE_ADD_SUBDIRECTORY, sharing read and write), so opens of that directory that deny it fail the rename.
   const parentNode = server.nodes.get(nodeKey(share, destParent));

@@ -28,6 +28,8 @@ export async function handleWrite(ctx: RequestContext): Promise<Outcome> {
   if (req.data.length > ctx.conn.maxWriteSize) return Status.INVALID_PARAMETER;
   const charge = checkCreditCharge(ctx, req.data.length);
   if (charge !== undefined) return charge;
+  const broken = await ctx.conn.server.caching.beforeWrite(ctx, open);
+  if (broken !== undefined) return broken;
   let position: number;
   try {
     if (req.offset === APPEND_OFFSET && canAppend) {

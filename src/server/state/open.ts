@@ -2,6 +2,7 @@ import type { DirEntry, StoreHandle } from '../../store/types.js';
 import type { PipeEndpoint } from '../ipc/pipe.js';
 import type { PrintJob } from '../print/spooler.js';
 import type { FileNode } from './file-node.js';
+import type { Lease } from './leases.js';
 import type { Session } from './session.js';
 import type { Tree } from './tree.js';
 
@@ -45,6 +46,12 @@ export class Open {
   /** A write happened through this open; the last-write time is refreshed at close (Windows behaviour). */
   written = false;
   closed = false;
+  /** Open.OplockLevel (MS-SMB2 3.3.1.10): NONE, II, EXCLUSIVE, BATCH, or LEASE when `lease` is set. */
+  oplockLevel = 0;
+  /** The level an oplock break in progress goes to (Open.OplockState Breaking); undefined otherwise. */
+  oplockBreakTo: number | undefined;
+  /** The lease this open shares with the other opens of its ClientGuid and LeaseKey. */
+  lease: Lease | undefined;
   /**
    * Open.LockSequenceArray (MS-SMB2 3.3.1.10): the last LockSequenceNumber that succeeded per LockSequenceIndex
    * (1..64), or undefined where the entry is not valid. Used to detect replayed LOCKs on resilient (and, later,

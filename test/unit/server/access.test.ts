@@ -17,6 +17,8 @@ function policy(over: Partial<AccessPolicy> = {}): AccessPolicy {
     maxPendingLocksPerSession: 64,
     maxPendingNotifiesPerSession: 64,
     maxDiskWatchers: 16,
+    breakTimeoutMs: 35_000,
+    maxBreaksPerConnection: 256,
     bruteForce: { failures: 20, windowMs: 600_000, delayMs: 100, blockMs: 900_000 },
     ...over,
   };

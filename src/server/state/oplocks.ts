@@ -1,0 +1,383 @@
+import { Status } from '../../protocol/nt-status.js';
+import { AccessMask, CreateDisposition, OplockLevel } from '../../protocol/smb2/constants.js';
+import { encodeLeaseBreakNotification, encodeOplockBreakNotification, LeaseBreakFlags } from '../../protocol/smb2/commands/oplock-break.js';
+import { CreateContextName, decodeLease, encodeLease, findCreateContext, LeaseFlags, LeaseState, type CreateContext, type Lease as LeaseRequest } from '../../protocol/smb2/contexts/create-contexts.js';
+import type { AccessPolicy } from '../access.js';
+import type { RequestContext } from '../context.js';
+import { isDataAccess, sharingCompatible, type FileNode } from './file-node.js';
+import { Lease, LeaseTable, PendingBreak, validLeaseState } from './leases.js';
+import type { Open } from './open.js';
+
+const R = LeaseState.READ_CACHING;
+const H = LeaseState.HANDLE_CACHING;
+const W = LeaseState.WRITE_CACHING;
+
+/** Access that only reads or sets attributes: such "stat opens" neither break nor count against caching (MS-FSA 2.1.5.17). */
+const STAT_ACCESS = AccessMask.FILE_READ_ATTRIBUTES | AccessMask.FILE_WRITE_ATTRIBUTES | AccessMask.SYNCHRONIZE;
+
+export function isStatOpen(access: number): boolean {
+  return (access & ~STAT_ACCESS) === 0;
+}
+
+/** Leases also let READ_CONTROL-only opens pass without a break (Windows; smbtorture smb2.lease.statopen4). */
+function isLeaseStatOpen(access: number): boolean {
+  return (access & ~(STAT_ACCESS | AccessMask.READ_CONTROL)) === 0;
+}
+
+/** What a break asks of each holder: the oplock level and lease state it may keep (undefined = unchanged). */
+interface BreakRule {
+  oplock(open: Open): number | undefined;
+  lease(lease: Lease): number | undefined;
+}
+
+/** An open about to happen on an existing file (MS-SMB2 3.3.5.9, MS-FSA 2.1.5.1.2). */
+export interface OpenIntent {
+  access: number;
+  share: number;
+  disposition: number;
+  stream: string | undefined;
+  /** The requester's lease, when its LeaseKey already names one: its opens are never broken by it. */
+  leaseId: string | undefined;
+}
+
+/** The CREATE's caching request as decoded from RequestedOplockLevel and RqLs. */
+export interface CachingRequest {
+  oplockLevel: number;
+  lease: LeaseRequest | undefined;
+}
+
+/** Breaks waited for at most this many rounds (a break can reveal a further one: batch -> II -> none). */
+const MAX_BREAK_ROUNDS = 4;
+
+/**
+ * Oplocks and leases (MS-SMB2 3.3.1.4, 3.3.4.6/3.3.4.7, 3.3.5.9.8/.11, 3.3.5.22): granting them at CREATE, breaking
+ * them before a conflicting open, write, truncate, rename, delete or byte-range lock, and their acknowledgments.
+ * A request that conflicts waits (async) until the holders acknowledge or the break times out.
+ */
+export class CachingManager {
+  readonly leases = new LeaseTable();
+  private readonly policy: AccessPolicy;
+  /** Oplock breaks waiting for an acknowledgment, by open. */
+  private readonly oplockBreaks = new Map<Open, PendingBreak>();
+
+  constructor(policy: AccessPolicy) {
+    this.policy = policy;
+  }
+
+  /** Decodes what a CREATE asks for; leases need 2.1 (v2 needs 3.x), else the context is ignored (3.3.5.9.8/.11). */
+  request(ctx: RequestContext, requestedOplockLevel: number, contexts: readonly CreateContext[]): CachingRequest | number {
+    const dialect = ctx.conn.dialect ?? 0;
+    if (requestedOplockLevel !== OplockLevel.LEASE) return { oplockLevel: requestedOplockLevel, lease: undefined };
+    const rq = findCreateContext(contexts, CreateContextName.REQUEST_LEASE);
+    if (!rq || dialect < 0x0210) return { oplockLevel: OplockLevel.NONE, lease: undefined };
+    let lease: LeaseRequest;
+    try {
+      lease = decodeLease(rq.data);
+    } catch {
+      return Status.INVALID_PARAMETER;
+    }
+    if (lease.version === 2 && dialect < 0x0300) lease = { version: 1, leaseKey: lease.leaseKey, leaseState: lease.leaseState, leaseFlags: 0, leaseDuration: lease.leaseDuration };
+    return { oplockLevel: OplockLevel.LEASE, lease };
+  }
+
+  /** The requester's existing lease, or a status when its key already leases another file (MS-SMB2 3.3.5.9.8). */
+  existingLease(ctx: RequestContext, node: FileNode, req: CachingRequest): Lease | undefined | number {
+    if (!req.lease) return undefined;
+    const lease = this.leases.get(ctx.conn.clientGuid, req.lease.leaseKey);
+    if (lease && lease.node !== node) return Status.INVALID_PARAMETER;
+    return lease;
+  }
+
+  /**
+   * Before an existing file is opened: batch/exclusive oplocks break to level II (none when overwriting), W leaves
+   * other leases, H leaves leases whose opens the new open's share mode conflicts with (so their client can close
+   * them), and overwriting breaks everything (MS-FSA 2.1.5.17, MS-SMB2 3.3.5.9). Waits for the acknowledgments.
+   */
+  async beforeOpen(ctx: RequestContext, node: FileNode, intent: OpenIntent): Promise<number | undefined> {
+    const d = intent.disposition;
+    const overwrite = d === CreateDisposition.OVERWRITE || d === CreateDisposition.OVERWRITE_IF || d === CreateDisposition.SUPERSEDE;
+    const statOpen = isStatOpen(intent.access);
+    const leaseStatOpen = isLeaseStatOpen(intent.access) && !overwrite;
+    // Overwriting through an attribute-only open truncates nothing the holder caches beyond what level II allows.
+    const dataOverwrite = overwrite && !statOpen;
+    const sameStream = (o: Open) => o.stream === intent.stream;
+    // Opens without data or delete access take no part in sharing, so they never cause a sharing violation.
+    const conflicts = (o: Open) =>
+      isDataAccess(o.grantedAccess) && isDataAccess(intent.access) && !sharingCompatible(o.grantedAccess, o.shareAccess, intent.access, intent.share);
+    const rule: BreakRule = {
+      oplock: (o) => {
+        if (!sameStream(o) || (statOpen && !overwrite)) return undefined;
+        if (dataOverwrite) return OplockLevel.NONE;
+        if (o.oplockLevel === OplockLevel.BATCH) return OplockLevel.II;
+        // An exclusive oplock breaks only for an open that passes the share check (MS-FSA 2.1.5.1.2).
+        if (o.oplockLevel === OplockLevel.EXCLUSIVE && !conflicts(o)) return OplockLevel.II;
+        return undefined;
+      },
+      lease: (l) => {
+        if (l.id === intent.leaseId || leaseStatOpen) return undefined;
+        const opens = [...l.opens].filter(sameStream);
+        if (opens.length === 0) return undefined;
+        // An open headed for a sharing violation only asks the conflicting holders to give up H (so their client
+        // may close); what it would have taken otherwise stays, as the open fails anyway.
+        if ([...node.opens].some((o) => sameStream(o) && conflicts(o))) return opens.some(conflicts) ? l.state & ~H : undefined;
+        if (dataOverwrite) return LeaseState.NONE;
+        return l.state & ~W;
+      },
+    };
+    return this.breakAndWait(ctx, node, rule);
+  }
+
+  /**
+   * Before data changes through `open` (write, end of file, byte-range lock): read caching breaks to none, the
+   * writer's own level II oplock included (other leases only: a lease covers its own key's writes).
+   */
+  async beforeWrite(ctx: RequestContext, open: Open): Promise<number | undefined> {
+    const rule: BreakRule = {
+      oplock: (o) => (o.stream !== open.stream || (o === open && o.oplockLevel !== OplockLevel.II) ? undefined : OplockLevel.NONE),
+      lease: (l) => (open.lease === l || ![...l.opens].some((o) => o.stream === open.stream) ? undefined : LeaseState.NONE),
+    };
+    return this.breakAndWait(ctx, open.node, rule);
+  }
+
+  /** Byte-range locks break caching like writes do (MS-FSA 2.1.5.7); the lock code calls this before granting. */
+  beforeLock(ctx: RequestContext, open: Open): Promise<number | undefined> {
+    return this.beforeWrite(ctx, open);
+  }
+
+  /** Before a rename or delete-pending of `open`'s file: other leases lose handle caching (MS-FSA 2.1.5.14.11). */
+  async beforeNamespaceChange(ctx: RequestContext, open: Open): Promise<number | undefined> {
+    const rule: BreakRule = {
+      oplock: (o) => (o !== open && o.oplockLevel === OplockLevel.BATCH ? OplockLevel.II : undefined),
+      lease: (l) => (open.lease === l ? undefined : l.state & ~H),
+    };
+    return this.breakAndWait(ctx, open.node, rule);
+  }
+
+  /** Grants what a new open may hold and returns its OplockLevel, CREATE flags and response context (3.3.5.9.8). */
+  grant(ctx: RequestContext, open: Open, req: CachingRequest): { oplockLevel: number; contexts: CreateContext[] } {
+    if (open.pipe || (req.oplockLevel === OplockLevel.NONE && !req.lease)) return { oplockLevel: OplockLevel.NONE, contexts: [] };
+    // Every other open of the stream counts, attribute-only ones too (they break nothing, but they share the file).
+    const others = [...open.node.opens].filter((o) => o !== open && o.stream === open.stream);
+    if (!req.lease) {
+      if (open.isDirectory) return { oplockLevel: OplockLevel.NONE, contexts: [] };
+      let level = req.oplockLevel;
+      if (level !== OplockLevel.II && level !== OplockLevel.EXCLUSIVE && level !== OplockLevel.BATCH) level = OplockLevel.NONE;
+      if (others.length > 0 && level !== OplockLevel.NONE) {
+        // Another open with batch, exclusive, or a lease with W or H caching leaves no oplock to share.
+        const exclusiveElsewhere = others.some(
+          (o) => o.oplockLevel === OplockLevel.BATCH || o.oplockLevel === OplockLevel.EXCLUSIVE || (o.lease !== undefined && (o.lease.state & (W | H)) !== 0),
+        );
+        level = exclusiveElsewhere ? OplockLevel.NONE : OplockLevel.II;
+      }
+      open.oplockLevel = level;
+      return { oplockLevel: level, contexts: [] };
+    }
+    // Directory leases are not offered (SMB2_GLOBAL_CAP_DIRECTORY_LEASING is not advertised): no lease on a directory.
+    if (open.isDirectory) return { oplockLevel: OplockLevel.NONE, contexts: [] };
+    const rq = req.lease;
+    let lease = this.leases.get(ctx.conn.clientGuid, rq.leaseKey);
+    // Attribute-only opens without a lease of their own do not keep a lease from caching writes.
+    const foreign = others.filter((o) => (o.lease === undefined && !isLeaseStatOpen(o.grantedAccess)) || (o.lease !== undefined && o.lease !== lease));
+    const allowed = (state: number) => {
+      let s = validLeaseState(state);
+      if (foreign.length > 0) s &= ~W;
+      // Beside an oplock (level II after its break) a lease gets read caching only.
+      if (foreign.some((o) => o.lease === undefined && o.oplockLevel !== OplockLevel.NONE)) s &= R;
+      return s;
+    };
+    if (!lease) {
+      lease = new Lease({
+        id: LeaseTable.idOf(ctx.conn.clientGuid, rq.leaseKey),
+        key: Buffer.from(rq.leaseKey),
+        clientGuid: Buffer.from(ctx.conn.clientGuid),
+        version: rq.version,
+        parentKey: rq.version === 2 && rq.leaseFlags & LeaseFlags.PARENT_LEASE_KEY_SET ? Buffer.from(rq.parentLeaseKey) : undefined,
+        node: open.node,
+        epoch: rq.version === 2 ? rq.epoch : 0,
+      });
+      this.leases.add(lease);
+      lease.state = allowed(rq.leaseState);
+      if (lease.version === 2) lease.epoch = (lease.epoch + 1) & 0xffff;
+    } else if (!lease.breaking) {
+      // A second open with the same key may upgrade the lease to a superset it can hold whole (beside other
+      // clients' opens, W cannot be had, so asking for it changes nothing); never downgrade or sidegrade it.
+      const want = validLeaseState(rq.leaseState);
+      if ((want & lease.state) === lease.state && want !== lease.state && allowed(want) === want) {
+        lease.state = want;
+        if (lease.version === 2) lease.epoch = (lease.epoch + 1) & 0xffff;
+      }
+    }
+    lease.opens.add(open);
+    open.lease = lease;
+    open.oplockLevel = OplockLevel.LEASE;
+    const flags = lease.breaking ? LeaseFlags.BREAK_IN_PROGRESS : 0;
+    // The response has the shape of the lease as first created, whatever version this request used.
+    const data =
+      lease.version === 2
+        ? encodeLease({
+            version: 2,
+            leaseKey: lease.key,
+            leaseState: lease.state,
+            leaseFlags: flags | (lease.parentKey ? LeaseFlags.PARENT_LEASE_KEY_SET : 0),
+            leaseDuration: 0n,
+            parentLeaseKey: lease.parentKey ?? Buffer.alloc(16),
+            epoch: lease.epoch,
+          })
+        : encodeLease({ version: 1, leaseKey: lease.key, leaseState: lease.state, leaseFlags: flags, leaseDuration: 0n });
+    return { oplockLevel: OplockLevel.LEASE, contexts: [{ name: CreateContextName.REQUEST_LEASE, data }] };
+  }
+
+  /** An open closed (CLOSE, logoff, tree disconnect, lost connection): it holds nothing any more. */
+  release(open: Open): void {
+    this.oplockBreaks.get(open)?.finish();
+    this.oplockBreaks.delete(open);
+    open.oplockLevel = OplockLevel.NONE;
+    open.oplockBreakTo = undefined;
+    const lease = open.lease;
+    if (lease) {
+      lease.opens.delete(open);
+      open.lease = undefined;
+      this.leases.removeIfUnused(lease);
+    }
+  }
+
+  /** OPLOCK_BREAK acknowledgment of an oplock (MS-SMB2 3.3.5.22.1); returns the new level or an error status. */
+  acknowledgeOplock(open: Open, level: number): { level: number } | number {
+    const breakTo = open.oplockBreakTo;
+    if (open.lease || breakTo === undefined) return Status.INVALID_OPLOCK_PROTOCOL;
+    const finish = (newLevel: number) => {
+      open.oplockLevel = newLevel;
+      open.oplockBreakTo = undefined;
+      this.oplockBreaks.get(open)?.finish();
+      this.oplockBreaks.delete(open);
+    };
+    if (level === OplockLevel.LEASE) {
+      finish(OplockLevel.NONE);
+      return Status.INVALID_PARAMETER;
+    }
+    if ((level !== OplockLevel.II && level !== OplockLevel.NONE) || (breakTo === OplockLevel.NONE && level !== OplockLevel.NONE)) {
+      finish(OplockLevel.NONE);
+      return Status.INVALID_OPLOCK_PROTOCOL;
+    }
+    finish(level);
+    return { level };
+  }
+
+  /** Lease break acknowledgment (MS-SMB2 3.3.5.22.2). */
+  acknowledgeLease(ctx: RequestContext, key: Buffer, state: number): Lease | number {
+    const lease = this.leases.get(ctx.conn.clientGuid, key);
+    if (!lease) return Status.OBJECT_NAME_NOT_FOUND;
+    if (lease.breakTo === undefined) return Status.UNSUCCESSFUL;
+    if ((state & ~lease.breakTo) !== 0) return Status.REQUEST_NOT_ACCEPTED;
+    lease.state = state;
+    lease.breakTo = undefined;
+    lease.pending?.finish();
+    lease.pending = undefined;
+    return lease;
+  }
+
+  /**
+   * Applies `rule` to every holder on `node`, sends the notifications, and waits (async, cancellable) for the breaks
+   * that need an acknowledgment; repeats while a round reveals more to break.
+   */
+  private async breakAndWait(ctx: RequestContext, node: FileNode, rule: BreakRule): Promise<number | undefined> {
+    for (let round = 0; round < MAX_BREAK_ROUNDS; round++) {
+      const waits: PendingBreak[] = [];
+      const leasesSeen = new Set<Lease>();
+      for (const o of [...node.opens]) {
+        if (o.closed) continue;
+        if (o.lease) {
+          if (leasesSeen.has(o.lease)) continue;
+          leasesSeen.add(o.lease);
+          const to = rule.lease(o.lease);
+          if (to === undefined) continue;
+          const p = this.breakLease(o.lease, to);
+          if (p) waits.push(p);
+        } else if (o.oplockLevel !== OplockLevel.NONE) {
+          const to = rule.oplock(o);
+          if (to === undefined) continue;
+          const p = this.breakOplock(o, to);
+          if (p) waits.push(p);
+        }
+      }
+      if (waits.length === 0) return undefined;
+      const cancelled = await this.waitFor(ctx, waits);
+      if (cancelled) return Status.CANCELLED;
+    }
+    return undefined;
+  }
+
+  /** Waits for the breaks, going async first; resolves true when the request was cancelled. */
+  private async waitFor(ctx: RequestContext, waits: PendingBreak[]): Promise<boolean> {
+    let cancel!: () => void;
+    const cancelled = new Promise<true>((resolve) => (cancel = () => resolve(true)));
+    ctx.goAsync(() => cancel());
+    const all = Promise.all(waits.map((w) => w.done)).then(() => false as const);
+    return Promise.race([all, cancelled]);
+  }
+
+  /** Sends an oplock break (MS-SMB2 3.3.4.6); returns what to wait for when the client must acknowledge. */
+  private breakOplock(open: Open, to: number): PendingBreak | undefined {
+    const existing = this.oplockBreaks.get(open);
+    if (existing) return existing;
+    if (open.oplockLevel === OplockLevel.NONE || to >= open.oplockLevel) return undefined;
+    const conn = open.session.connection;
+    const fileId = { persistent: open.persistentId, volatile: open.volatileId };
+    conn.sendBreakNotification(open.session, (w) => encodeOplockBreakNotification(w, { kind: 'oplock', oplockLevel: to, fileId }));
+    // A level II oplock breaks to none without an acknowledgment (MS-SMB2 2.2.24.1).
+    if (open.oplockLevel === OplockLevel.II || conn.outstandingBreaks >= this.policy.maxBreaksPerConnection) {
+      open.oplockLevel = to;
+      return undefined;
+    }
+    open.oplockBreakTo = to;
+    conn.outstandingBreaks++;
+    const p = new PendingBreak(this.policy.breakTimeoutMs, () => {
+      // No acknowledgment in time: the holder keeps nothing (MS-SMB2 3.3.2.4).
+      open.oplockLevel = OplockLevel.NONE;
+      open.oplockBreakTo = undefined;
+      this.oplockBreaks.delete(open);
+    });
+    void p.done.then(() => conn.outstandingBreaks--);
+    this.oplockBreaks.set(open, p);
+    return p;
+  }
+
+  /** Sends a lease break (MS-SMB2 3.3.4.7); breaks from R alone need no acknowledgment. */
+  private breakLease(lease: Lease, to: number): PendingBreak | undefined {
+    if (lease.pending) return lease.pending;
+    const target = validLeaseState(lease.state & to);
+    if (target === lease.state) return undefined;
+    // The break goes where the lease was last used.
+    const holder = [...lease.opens].reverse().find((o) => !o.closed);
+    if (!holder) return undefined;
+    const conn = holder.session.connection;
+    const ackRequired = (lease.state & (W | H)) !== 0 && conn.outstandingBreaks < this.policy.maxBreaksPerConnection;
+    if (lease.version === 2) lease.epoch = (lease.epoch + 1) & 0xffff;
+    conn.sendBreakNotification(holder.session, (w) =>
+      encodeLeaseBreakNotification(w, {
+        newEpoch: lease.version === 2 ? lease.epoch : 0,
+        flags: ackRequired ? LeaseBreakFlags.ACK_REQUIRED : 0,
+        leaseKey: lease.key,
+        currentLeaseState: lease.state,
+        newLeaseState: target,
+        breakReason: 0,
+        accessMaskHint: 0,
+        shareMaskHint: 0,
+      }),
+    );
+    if (!ackRequired) {
+      lease.state = target;
+      return undefined;
+    }
+    lease.breakTo = target;
+    conn.outstandingBreaks++;
+    const p = new PendingBreak(this.policy.breakTimeoutMs, () => {
+      lease.state = LeaseState.NONE;
+      lease.breakTo = undefined;
+      lease.pending = undefined;
+    });
+    void p.done.then(() => conn.outstandingBreaks--);
+    lease.pending = p;
+    return p;
+  }
+}
