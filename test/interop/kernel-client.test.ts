@@ -19,11 +19,6 @@ import { ensureKernelVm, runKernelClientVm, type KernelVm, type VmRun } from './
  * node:test `todo` with its reason. Remove an entry when the feature lands (a todo that passes shows as such).
  */
 const SMBKIT_TODO: { checks: string[]; mounts?: string[]; reason: string }[] = [
-  {
-    checks: ['lease-break'],
-    reason:
-      'leases and oplocks are not implemented: smbkit grants none, so the kernel client caches nothing (the coherence checks pass without a cache) and never gets a break',
-  },
 ];
 
 const MOUNTS = ['2.0', '2.1', '3.0', '3.0+seal', '3.02', '3.02+seal', '3.1.1', '3.1.1+seal'];

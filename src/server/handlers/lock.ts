@@ -88,6 +88,9 @@ async function lock(ctx: RequestContext, open: Open, elements: readonly LockElem
     if (!isValidLockRange(e.offset, e.length)) return Status.INVALID_LOCK_RANGE;
     ranges.push({ offset: e.offset, length: e.length, exclusive: (e.flags & EXCLUSIVE_LOCK) !== 0 });
   }
+  // MS-FSA 2.1.5.7: taking a byte-range lock first breaks the caching of other opens that a lock invalidates.
+  const broken = await ctx.conn.server.caching.beforeLock(ctx, open);
+  if (broken !== undefined) return broken;
   const locks = open.node.locksOf(open);
   if (locks.tryLock(open, ranges)) return Status.SUCCESS;
   const failNow = (elements[0]!.flags & FAIL_IMMEDIATELY) !== 0;
