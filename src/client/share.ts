@@ -66,6 +66,19 @@ export function smbPath(p: string): string {
   return out.join('\\');
 }
 
+/** Runs `use` on an open handle, then closes it; a failed close counts only when `use` succeeded. */
+async function closing<T>(h: FileHandle, use: (h: FileHandle) => Promise<T>): Promise<T> {
+  let out: T;
+  try {
+    out = await use(h);
+  } catch (e) {
+    await h.close().catch(() => undefined);
+    throw e;
+  }
+  await h.close();
+  return out;
+}
+
 function parentOf(path: string): string {
   const i = path.lastIndexOf('\\');
   return i < 0 ? '' : path.slice(0, i);
@@ -441,32 +454,14 @@ export class Share {
    * allocation: the fastest way to fetch a file. Resolves with the bytes copied.
    */
   async download(remotePath: string, localPath: string, o: TransferOptions = {}): Promise<number> {
-    const h = await this.open(remotePath, 'r');
-    let n: number;
-    try {
-      n = await download(h, localPath, o);
-    } catch (e) {
-      await h.close().catch(() => undefined);
-      throw e;
-    }
-    await h.close();
-    return n;
+    return closing(await this.open(remotePath, 'r'), (h) => download(h, localPath, o));
   }
 
   /** Copies a local file to a remote path (created or replaced), as download() does the other way. */
   async upload(localPath: string, remotePath: string, o: TransferOptions = {}): Promise<number> {
     const local = await openLocal(localPath, 'r'); // first, so that a missing source creates nothing remotely
     try {
-      const h = await this.open(remotePath, 'w');
-      let n: number;
-      try {
-        n = await upload(local, h, o);
-      } catch (e) {
-        await h.close().catch(() => undefined);
-        throw e;
-      }
-      await h.close();
-      return n;
+      return await closing(await this.open(remotePath, 'w'), (h) => upload(local, h, o));
     } finally {
       await local.close();
     }
