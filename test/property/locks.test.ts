@@ -11,7 +11,7 @@ import { Status } from '../../src/protocol/nt-status.js';
 import { Command, CreateDisposition, LockFlags, ShareAccess } from '../../src/protocol/smb2/constants.js';
 import { encodeLockRequest, type LockElement } from '../../src/protocol/smb2/commands/lock.js';
 import type { FileId } from '../../src/protocol/smb2/commands/file-id.js';
-import { ConnectionClosedError, startTestServer, type RawClient, type RawResponse, type Started, type TestServer } from '../support/raw-client.js';
+import { ConnectionClosedError, startTestServer, type RawClient, type Started, type TestServer } from '../support/raw-client.js';
 
 const HOST = '127.0.0.75';
 /** No request may take longer than this (waiting locks excepted until their holder goes). */
@@ -89,7 +89,6 @@ async function settled(live: number): Promise<void> {
 async function run(ops: Op[], file: string): Promise<void> {
   const sides: Side[] = [];
   for (let i = 0; i < 2; i++) sides.push({ client: await srv.login(), handles: [], waiting: [], orphans: [] });
-  const req = (s: Side, p: Promise<RawResponse>, what: string) => within(p, what);
   for (const op of ops) {
     const s = sides[op.who]!;
     const h = 'h' in op ? s.handles[op.h % Math.max(1, s.handles.length)] : undefined;
@@ -131,8 +130,7 @@ async function run(ops: Op[], file: string): Promise<void> {
       }
       case 'unlock': {
         if (!h) break;
-        const r = await req(
-          s,
+        const r = await within(
           s.client.request(Command.LOCK, (w) =>
             encodeLockRequest(w, { lockSequenceIndex: 0, lockSequenceNumber: 0, fileId: h, locks: [lockEl(op.offset, op.length, UNLOCK)] }),
           ),
@@ -143,7 +141,7 @@ async function run(ops: Op[], file: string): Promise<void> {
       }
       case 'close': {
         if (!h) break;
-        assert.equal((await req(s, s.client.close(h), 'close')).status, Status.SUCCESS);
+        assert.equal((await within(s.client.close(h), 'close')).status, Status.SUCCESS);
         s.handles.splice(s.handles.indexOf(h), 1);
         // The handle's waiting locks end now (unless a grant was already on its way).
         for (const w of s.waiting.filter((x) => x.handle === h)) {
