@@ -55,6 +55,9 @@ export const DEFAULT_SUITES = [
   'smb2.oplock',
   'smb2.lease',
   'smb2.session',
+  // compound ~60 s against smbkit (its interim-response subtests wait), sharemode ~1 s.
+  'smb2.compound',
+  'smb2.sharemode',
 ];
 
 /** Per-suite hard limits; maxfid opens thousands of handles and is the slow one. */
