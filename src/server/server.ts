@@ -315,7 +315,7 @@ export class SmbServer {
   }
 
   dropNodeIfUnused(node: FileNode): void {
-    if (node.opens.size === 0 && this.nodes.get(node.key) === node) this.nodes.delete(node.key);
+    if (node.opens.size === 0 && node.pendingCreates === 0 && this.nodes.get(node.key) === node) this.nodes.delete(node.key);
   }
 
   /**

@@ -79,7 +79,8 @@ export async function startSmbkitTarget(address: string, label = 'smbkit'): Prom
     port: 445,
     users: [{ name: TORTURE_USER, password: TORTURE_PASSWORD }],
     shares: [{ name: TORTURE_SHARE }],
-    server: { signing: 'enabled' },
+    // Null sessions allowed, as on the reference Samba: smb2.session's reauth subtests re-authenticate anonymously.
+    server: { signing: 'enabled', anonymous: true },
   });
   return { label, host: address, port: 445, share: TORTURE_SHARE, user: TORTURE_USER, password: TORTURE_PASSWORD, stop: () => s.stop() };
 }

@@ -112,6 +112,8 @@ export async function handleCreate(ctx: RequestContext): Promise<Outcome> {
   /** The descriptor to store for a created file, when it isn't the fallback. */
   let newSd: SecurityDescriptor | undefined;
 
+  // Nodes an attempt looked up: dropped again afterwards unless an open now holds them (a failed CREATE leaves none).
+  const touched: FileNode[] = [];
   // Creating races with other connections creating the same name; a lost race is retried as an open.
   const attempt = async (): Promise<Outcome | typeof RACED> => {
     let resolved;
@@ -126,6 +128,8 @@ export async function handleCreate(ctx: RequestContext): Promise<Outcome> {
     /** A named stream of an existing file that this create brings into being (reported as created). */
     let newStream = false;
     const node = ctx.conn.server.node(share, path);
+    node.pendingCreates++;
+    touched.push(node);
     const stream = parsed.stream;
     const ownLease = caching.existingLease(ctx, node, cachingRequest);
     if (typeof ownLease === 'number') return ownLease;
@@ -281,7 +285,15 @@ export async function handleCreate(ctx: RequestContext): Promise<Outcome> {
     };
   };
   for (let tries = 1; ; tries++) {
-    const out = await attempt();
+    let out: Outcome | typeof RACED;
+    try {
+      out = await attempt();
+    } finally {
+      for (const n of touched.splice(0)) {
+        n.pendingCreates--;
+        ctx.conn.server.dropNodeIfUnused(n);
+      }
+    }
     if (out !== RACED) return out;
     if (tries === 5) return Status.OBJECT_NAME_COLLISION;
   }

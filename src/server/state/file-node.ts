@@ -12,6 +12,8 @@ export class FileNode {
   path: string;
   readonly opens = new Set<Open>();
   deletePending = false;
+  /** CREATEs working on this path that have not registered their open yet: the node must stay while they run. */
+  pendingCreates = 0;
   /** Delete-pending came through the unnamed data stream: the whole file goes, not just a named stream. */
   deletesFile = false;
   /**

@@ -267,3 +267,20 @@ test('QUERY_DIRECTORY lists what was created', async () => {
     await srv.stop();
   }
 });
+
+test('failed CREATEs leave no file state behind (a server does not grow with every refused open)', async () => {
+  const ts = await startTestServer();
+  try {
+    const c = await ts.login();
+    assert.equal((await c.create('missing.txt', { createDisposition: CreateDisposition.OPEN })).status, Status.OBJECT_NAME_NOT_FOUND);
+    const a = await c.create('held.txt', { createDisposition: CreateDisposition.CREATE, shareAccess: 0 });
+    assert.equal(a.status, Status.SUCCESS);
+    assert.equal((await c.create('held.txt', { createDisposition: CreateDisposition.OPEN })).status, Status.SHARING_VIOLATION);
+    assert.equal((await c.create('held.txt', { createDisposition: CreateDisposition.CREATE })).status, Status.OBJECT_NAME_COLLISION);
+    assert.equal(ts.server.nodes.size, 1, 'only the open file has a node');
+    await c.close(a.fileId);
+    assert.equal(ts.server.nodes.size, 0);
+  } finally {
+    await ts.stop();
+  }
+});
