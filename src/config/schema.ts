@@ -155,6 +155,8 @@ export const ShareEntry = z
     type: z.enum(['disk', 'memory', 'printer']).default('disk'),
     /** Printer shares: program and arguments run for each finished job, e.g. ["/usr/bin/lp", "-t", "{name}", "{file}"]. */
     print_command: printCommand.optional(),
+    /** Seconds a print command may run; then it is killed (SIGKILL) and the failure logged. */
+    print_command_timeout: z.number().min(1).max(86_400).default(300),
     comment: z.string().max(256).default(''),
     guest: z.boolean().default(false),
     read_only: z.boolean().default(false),

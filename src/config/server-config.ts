@@ -41,7 +41,9 @@ export function serverConfigFrom(data: ConfigFileData, fileUsers: readonly Users
   }
   const shares: ShareOptions[] = data.share.map((s) => {
     const share: ShareOptions = { name: s.name, readOnly: s.read_only, guest: s.guest, comment: s.comment, encrypt: s.encrypt };
-    if (s.type === 'printer') share.printer = { spoolDir: resolve(s.path!), ...(s.print_command ? { command: s.print_command } : {}) };
+    if (s.type === 'printer') {
+      share.printer = { spoolDir: resolve(s.path!), commandTimeoutMs: s.print_command_timeout * 1000, ...(s.print_command ? { command: s.print_command } : {}) };
+    }
     else share.store = s.type === 'memory' ? new MemoryStore() : new LocalStore(s.path!, { readOnly: s.read_only });
     for (const u of s.users ?? []) if (!users.lookup(u)) throw new ConfigError(`share ${s.name}: unknown user ${u}`);
     if (s.hosts_allow) share.hostsAllow = s.hosts_allow.map(parseCidr);

@@ -21,6 +21,8 @@ export interface PrinterOptions {
   spoolDir: string;
   /** Program and arguments run for each finished job; `{file}`, `{user}`... are replaced (PRINT_PLACEHOLDERS). */
   command?: readonly string[];
+  /** Milliseconds the command may run before it is killed (absent: no limit). */
+  commandTimeoutMs?: number;
 }
 
 /** The placeholders a print command's arguments may use. */
@@ -163,7 +165,14 @@ export class Spooler {
     };
     let child;
     try {
-      child = spawn(program!, args, { shell: false, stdio: ['ignore', 'ignore', 'pipe'], cwd: this.options.spoolDir, windowsHide: true });
+      child = spawn(program!, args, {
+        shell: false,
+        stdio: ['ignore', 'ignore', 'pipe'],
+        cwd: this.options.spoolDir,
+        windowsHide: true,
+        // A hung command must not pile up: Node kills it once the limit passes.
+        ...(this.options.commandTimeoutMs !== undefined ? { timeout: this.options.commandTimeoutMs, killSignal: 'SIGKILL' as const } : {}),
+      });
     } catch (err) {
       done({ error: (err as Error).message });
       return;

@@ -26,6 +26,7 @@ test('config: printer shares need a spool path; print_command is checked; not re
   assert.equal(share.store, undefined);
   assert.equal(share.printer?.spoolDir, join(process.cwd(), 'spool'));
   assert.deepEqual(share.printer?.command, ['/usr/bin/lp', '-t', '{name}', '{file}']);
+  assert.equal(share.printer?.commandTimeoutMs, 300_000, 'a print command runs five minutes at most by default');
   const bad: [Record<string, unknown>, RegExp][] = [
     [{ type: 'printer' }, /share\[0\]\.path: a disk or printer share needs a path/],
     [{ type: 'printer', path: 's', print_command: [] }, /print_command/],
@@ -84,6 +85,25 @@ test('raw client: a job is published only when its client closes it; a dropped c
     while ((await readdir(spoolDir)).some((f) => f.endsWith('.partial')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     assert.deepEqual((await readdir(spoolDir)).sort(), [jobs[0]!.file.slice(spoolDir.length + 1)]);
     assert.equal(jobs.length, 1);
+  } finally {
+    await ts.stop();
+    await rm(spoolDir, { recursive: true, force: true });
+  }
+});
+
+test('a print command that hangs is killed once its time limit passes', async () => {
+  const spoolDir = await mkdtemp(join(tmpdir(), 'smbkit-spool-'));
+  const ts = await startTestServer({ shares: [{ name: 'lp', printer: { spoolDir, command: ['/bin/sleep', '600'], commandTimeoutMs: 300 } }] });
+  const ran = new Promise<{ ok: boolean; signal?: string | null }>((resolve) => ts.server.events.once('print-command', resolve));
+  try {
+    const c = await ts.connect();
+    await c.login(TEST_USER, TEST_PASSWORD, 'lp');
+    const job = await c.create('slow.txt');
+    await c.write(job.fileId, 0, Buffer.from('page'));
+    assert.equal((await c.close(job.fileId)).status, Status.SUCCESS);
+    const r = await ran;
+    assert.equal(r.ok, false);
+    assert.equal(r.signal, 'SIGKILL');
   } finally {
     await ts.stop();
     await rm(spoolDir, { recursive: true, force: true });
