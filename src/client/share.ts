@@ -406,16 +406,14 @@ export class Share {
    */
   async copyFile(src: string, dest: string, mode = 0): Promise<number> {
     const tree = await this.getTree();
-    const from = await this.open(src, 'r');
-    try {
+    return closing(await this.open(src, 'r'), async (from) => {
       const d = smbPath(dest);
       const created = await tree.create(d, {
         desiredAccess: READ_ACCESS | WRITE_ACCESS,
         createDisposition: mode & 1 ? CreateDisposition.CREATE : CreateDisposition.OVERWRITE_IF,
         createOptions: CreateOptions.NON_DIRECTORY_FILE,
       });
-      const to = this.track(tree, created.fileId, d, false, 0);
-      try {
+      return closing(this.track(tree, created.fileId, d, false, 0), async (to) => {
         const size = (await from.stat()).size;
         const key = await tree.send(tree.fsctlRequest(from.fileId, Fsctl.SRV_REQUEST_RESUME_KEY, Buffer.alloc(0), 32));
         if (key.status === Status.NOT_SUPPORTED || key.status === Status.INVALID_DEVICE_REQUEST) {
@@ -425,12 +423,8 @@ export class Share {
         const sourceKey = decodeResumeKeyResponse(new Reader(decodeIoctlResponse(tree.check(key, from.path).body).output));
         await serverSideCopy(tree, to, sourceKey, size);
         return size;
-      } finally {
-        await to.close();
-      }
-    } finally {
-      await from.close();
-    }
+      });
+    });
   }
 
   // ---- streams ----
