@@ -21,6 +21,7 @@ import { ipcShare, type ShareDef } from './shares.js';
 import { FileNode } from './state/file-node.js';
 import { NotifyHub, nameFilter } from './state/notify.js';
 import { CachingManager } from './state/oplocks.js';
+import { DurableHandles, type DurablePolicy } from './state/durable.js';
 import type { Open } from './state/open.js';
 import { CompletionFilter } from '../protocol/smb2/commands/change-notify.js';
 import { NotifyAction } from '../protocol/smb2/fscc/notify-info.js';
@@ -47,6 +48,8 @@ export interface ShareOptions {
   encrypt?: boolean;
   hostsAllow?: CidrRange[];
   hostsDeny?: CidrRange[];
+  /** Continuously available: persistent handles are offered (SMB 3.x), journalled under the server's stateDir. */
+  continuousAvailability?: boolean;
 }
 
 /** The resolved server configuration (the TOML schema in config/ produces it; the API takes it directly). */
@@ -78,7 +81,11 @@ export interface ServerConfig {
   auditLog?: string;
   /** NetBIOS name service, mDNS and WS-Discovery (absent = none). */
   discovery?: DiscoveryOptions;
+  /** Durable handles (absent = offered, 60 s by default, at most 300 s). */
+  durable?: DurablePolicy;
 }
+
+export const DEFAULT_DURABLE_POLICY: DurablePolicy = { enabled: true, defaultTimeoutMs: 60_000, maxTimeoutMs: 300_000 };
 
 /**
  * The SMB server: listeners, shares, the global session table and the per-path file nodes. Connections do the
@@ -99,6 +106,8 @@ export class SmbServer {
   readonly notify: NotifyHub;
   /** Oplocks and leases of every open, and their breaks. */
   readonly caching: CachingManager;
+  /** Durable, resilient and persistent opens: kept across disconnects, reclaimed by reconnects. */
+  readonly durables: DurableHandles;
   private readonly shares = new Map<string, ShareDef>();
   /** The named pipes served on IPC$: the built-in RPC services and those the application registers. */
   readonly pipes: PipeRegistry;
@@ -112,7 +121,12 @@ export class SmbServer {
     this.log = config.logger ?? createLogger(config.logLevel);
     this.access = new AccessControl(config.access);
     this.notify = new NotifyHub(config.access.maxDiskWatchers, this.log);
-    this.caching = new CachingManager(config.access);
+    // A disconnected durable open in the way of a break is closed rather than waited for (as Windows and Samba do).
+    this.caching = new CachingManager(config.access, (open) => this.closeOpen(open).then(() => undefined));
+    this.durables = new DurableHandles(config.durable ?? DEFAULT_DURABLE_POLICY, (open) => {
+      this.log.info('durable handle expired', { path: open.path, share: open.tree.share.name });
+      void this.closeOpen(open);
+    });
     if (config.auditLog !== undefined) {
       this.audit = new AuditLog(config.auditLog);
       this.audit.attach(this.events);
@@ -144,6 +158,7 @@ export class SmbServer {
         encrypt: s.encrypt ?? false,
         hostsAllow: s.hostsAllow,
         hostsDeny: s.hostsDeny ?? [],
+        continuousAvailability: s.continuousAvailability ?? false,
       });
     }
   }
@@ -216,7 +231,9 @@ export class SmbServer {
     this.discovery = undefined;
     const closed = this.listeners.map((l) => new Promise<void>((r) => l.close(() => r())));
     this.listeners.length = 0;
-    for (const s of [...this.sessions.values()]) await this.destroySession(s);
+    for (const s of [...this.sessions.values()]) await this.destroySession(s, false);
+    for (const o of this.durables.all()) await this.closeOpen(o);
+    this.durables.close();
     for (const c of [...this.connections]) c.close('server shutting down');
     this.notify.close();
     await Promise.all(closed);
@@ -272,16 +289,30 @@ export class SmbServer {
     return s;
   }
 
-  async destroySession(s: Session): Promise<void> {
+  /**
+   * Ends a session (logoff, lost connection, replaced by a reconnecting client, shutdown). Its durable opens that
+   * may survive are kept for a reconnect (`keepDurable`, MS-SMB2 3.3.7.1); every other open closes.
+   */
+  async destroySession(s: Session, keepDurable = true): Promise<void> {
     s.state = 'expired';
     this.sessions.delete(s.id);
     s.connection.sessions.delete(s.id);
-    for (const t of [...s.trees.values()]) await this.closeTree(t);
+    for (const t of [...s.trees.values()]) await this.closeTree(t, keepDurable);
   }
 
-  async closeTree(tree: Tree): Promise<void> {
+  /** Ends a tree connect; TREE_DISCONNECT closes durable opens too (smbtorture smb2.durable-open.reopen3). */
+  async closeTree(tree: Tree, keepDurable = false): Promise<void> {
     tree.session.trees.delete(tree.id);
-    for (const o of [...tree.session.opens.values()]) if (o.tree === tree) await this.closeOpen(o);
+    for (const o of [...tree.session.opens.values()]) {
+      if (o.tree !== tree) continue;
+      if (keepDurable && this.durables.survives(o)) {
+        this.durables.detach(o);
+        this.notify.openClosed(o);
+        this.log.debug('durable handle kept', { path: o.path, share: tree.share.name });
+      } else {
+        await this.closeOpen(o);
+      }
+    }
   }
 
   allocPersistentId(): bigint {
@@ -328,7 +359,8 @@ export class SmbServer {
     for (const f of open.onClose) f();
     open.onClose.clear();
     this.caching.release(open);
-    open.session.opens.delete(open.volatileId);
+    this.durables.forget(open);
+    if (open.session.opens.get(open.volatileId) === open) open.session.opens.delete(open.volatileId);
     const node = open.node;
     node.opens.delete(open);
     // Every lock of the handle goes with it, and its waiting LOCKs end; others' waiting LOCKs may now be granted.

@@ -21,8 +21,10 @@ export interface ShareDef {
   /** Addresses that may connect to this share (undefined = any); deny wins. */
   readonly hostsAllow: readonly CidrRange[] | undefined;
   readonly hostsDeny: readonly CidrRange[];
+  /** Share.IsCA: opens may be persistent (their state is journalled and outlives a restart of the server). */
+  readonly continuousAvailability: boolean;
 }
 
 export function ipcShare(): ShareDef {
-  return { name: 'IPC$', kind: 'ipc', store: undefined, spooler: undefined, readOnly: true, guest: true, users: undefined, comment: 'IPC Service', encrypt: false, hostsAllow: undefined, hostsDeny: [] };
+  return { name: 'IPC$', kind: 'ipc', store: undefined, spooler: undefined, readOnly: true, guest: true, users: undefined, comment: 'IPC Service', encrypt: false, hostsAllow: undefined, hostsDeny: [], continuousAvailability: false };
 }

@@ -47,6 +47,8 @@ import type { PrintJob } from '../print/spooler.js';
 import { CompletionFilter } from '../../protocol/smb2/commands/change-notify.js';
 import { NotifyAction } from '../../protocol/smb2/fscc/notify-info.js';
 import { nameFilter } from '../state/notify.js';
+import { decodeDurableRequest } from '../state/durable.js';
+import { reconnectDurable, replayCreate } from './create-durable.js';
 
 /** FILE_CREATE_TREE_CONNECTION (MS-SMB2 2.2.13: "ignored" by the spec; Windows refuses it). */
 const CREATE_TREE_CONNECTION = 0x00000080;
@@ -69,8 +71,17 @@ export async function handleCreate(ctx: RequestContext): Promise<Outcome> {
   const req = decodeCreateRequest(ctx.r);
   const tree = ctx.tree!;
   const share = tree.share;
+  const dialect = ctx.conn.dialect ?? 0;
+  const durable = decodeDurableRequest(req.createContexts, dialect);
+  if (typeof durable === 'number') return durable;
+  // A durable reconnect ignores the rest of the request (MS-SMB2 3.3.5.9.7, 3.3.5.9.12).
+  if (durable.kind === 'reconnect') return reconnectDurable(ctx, req, durable);
   const invalid = validateRequest(req);
   if (invalid !== undefined) return invalid;
+  if (durable.kind === 'open' && durable.version === 2) {
+    const prior = ctx.conn.server.durables.findByCreateGuid(ctx.conn.clientGuid, durable.createGuid);
+    if (prior) return replayCreate(ctx, prior, ctx.conn.server.durables.responseContexts(prior));
+  }
   if (share.kind === 'ipc') return openPipe(ctx, req);
   if (share.kind === 'printer') return openPrint(ctx, req);
   const store = share.store!;
@@ -258,7 +269,9 @@ export async function handleCreate(ctx: RequestContext): Promise<Outcome> {
     const session = ctx.session!;
     const server = ctx.conn.server;
     const fileId = registerOpen(ctx, { node, isDirectory, granted, req, stream, handle, deleteOnClose });
-    const cached = caching.grant(ctx, session.opens.get(fileId.volatile)!, cachingRequest);
+    const open = session.opens.get(fileId.volatile)!;
+    const cached = caching.grant(ctx, open, cachingRequest);
+    const durableContexts = server.durables.grant(open, durable, { persistentAllowed: share.continuousAvailability && dialect >= 0x0300 });
     if (action === CreateAction.CREATED) server.events.emit('create', { user: session.userName, share: share.name, path });
     if (action === CreateAction.CREATED && stream === undefined) {
       server.notify.report(share, [{ action: NotifyAction.ADDED, path, filter: nameFilter(isDirectory) }]);
@@ -267,7 +280,7 @@ export async function handleCreate(ctx: RequestContext): Promise<Outcome> {
     }
     server.log.debug('create', { path, action, dir: isDirectory, access: granted.toString(16) });
 
-    const contexts = [...responseContexts(req.createContexts, granted, allowed & tree.maximalAccess, stat), ...cached.contexts];
+    const contexts = [...responseContexts(req.createContexts, granted, allowed & tree.maximalAccess, stat), ...cached.contexts, ...durableContexts];
     const finalStat = stat;
     return {
       body: (w) =>
@@ -396,6 +409,8 @@ function registerOpen(
     grantedAccess: o.granted,
     shareAccess: o.req.shareAccess,
     createOptions: o.req.createOptions,
+    clientGuid: Buffer.from(ctx.conn.clientGuid),
+    owner: session.owner,
     stream: o.stream,
     handle: o.handle,
     deleteOnClose: o.deleteOnClose,

@@ -100,8 +100,7 @@ const MAX_RESILIENCY_TIMEOUT_MS = 300_000;
 
 /**
  * FSCTL_LMR_REQUEST_RESILIENCY (MS-SMB2 3.3.5.15.9): marks the open resilient, which turns on LOCK replay
- * detection (3.3.5.14). Keeping the open across a disconnect needs the durable-handle machinery, which is not
- * there yet: a resilient open still closes with its connection, as if the timeout had passed.
+ * detection (3.3.5.14) and keeps the open for its timeout after the connection goes (a DHnC reclaims it).
  */
 function requestResiliency(ctx: RequestContext, open: Open, req: IoctlRequest): Outcome {
   if (ctx.conn.dialect === 0x0202) return Status.INVALID_DEVICE_REQUEST;
@@ -110,6 +109,7 @@ function requestResiliency(ctx: RequestContext, open: Open, req: IoctlRequest): 
   if (timeoutMs > MAX_RESILIENCY_TIMEOUT_MS) return Status.INVALID_PARAMETER;
   open.isResilient = true;
   open.resiliencyTimeoutMs = timeoutMs === 0 ? MAX_RESILIENCY_TIMEOUT_MS : timeoutMs;
+  ctx.conn.server.durables.resilient(open);
   return reply(req, () => {});
 }
 

@@ -16,17 +16,31 @@ export interface DirectoryCursor {
   removedSeen: number;
 }
 
+/** What a durable (or persistent) open keeps for its reconnect. */
+export interface DurableState {
+  /** 1: DHnQ, 2: DH2Q. */
+  version: 1 | 2;
+  persistent: boolean;
+  /** How long the open waits for its client after a disconnect (Open.DurableOpenTimeout). */
+  timeoutMs: number;
+}
+
 /** One SMB2 open (MS-SMB2 3.3.1.10): per-handle state. Shared per-file state lives in FileNode. */
 export class Open {
   readonly persistentId: bigint;
   readonly volatileId: bigint;
-  readonly session: Session;
-  readonly tree: Tree;
+  /** The session and tree the open belongs to; a durable reconnect moves it to the client's new ones. */
+  session: Session;
+  tree: Tree;
   readonly node: FileNode;
   readonly isDirectory: boolean;
   readonly grantedAccess: number;
   readonly shareAccess: number;
   readonly createOptions: number;
+  /** Open.ClientGuid: the ClientGuid of the connection that opened it. */
+  readonly clientGuid: Buffer;
+  /** Open.DurableOwner: who may reclaim the open after a disconnect (Session.owner). */
+  readonly owner: string;
   /** Named stream ("name" of "file:name:$DATA"), or undefined for the default data stream; a stream rename changes it. */
   stream: string | undefined;
   handle: StoreHandle | undefined;
@@ -62,8 +76,15 @@ export class Open {
   isResilient = false;
   /** Open.ResiliencyTimeout in milliseconds. */
   resiliencyTimeoutMs = 0;
-  /** Open.IsDurable: durable handles are not offered yet, so this stays false. */
-  isDurable = false;
+  /**
+   * Open.IsDurable / IsPersistent and what goes with them (MS-SMB2 3.3.1.10): set when a DHnQ or DH2Q was granted
+   * (server/state/durable.ts decides). A durable open outlives its connection for `timeoutMs`.
+   */
+  durable: DurableState | undefined;
+  /** Open.CreateGuid of a DH2Q, kept even when durability was not granted (replay detection, 3.3.5.9.10). */
+  createGuid: Buffer | undefined;
+  /** The open lost its connection (or session) and waits for a durable reconnect; no session uses it meanwhile. */
+  disconnected = false;
   /** A file was renamed through this open: its close reports an attribute change (as Windows does). */
   renamed = false;
   /** Run when the open closes (a pipe breaks, and the like). */
@@ -79,6 +100,8 @@ export class Open {
     grantedAccess: number;
     shareAccess: number;
     createOptions: number;
+    clientGuid: Buffer;
+    owner: string;
     stream: string | undefined;
     handle: StoreHandle | undefined;
     deleteOnClose: boolean;
@@ -94,6 +117,8 @@ export class Open {
     this.grantedAccess = init.grantedAccess;
     this.shareAccess = init.shareAccess;
     this.createOptions = init.createOptions;
+    this.clientGuid = init.clientGuid;
+    this.owner = init.owner;
     this.stream = init.stream;
     this.handle = init.handle;
     this.deleteOnClose = init.deleteOnClose;
@@ -101,6 +126,10 @@ export class Open {
     this.printJob = init.printJob;
     // Closing the handle breaks the pipe: pending reads complete and the RPC association ends.
     if (init.pipe) this.onClose.add(() => init.pipe!.close());
+  }
+
+  get isDurable(): boolean {
+    return this.durable !== undefined;
   }
 
   /** Store path of this open's file (follows renames through the node). */

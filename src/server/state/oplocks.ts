@@ -59,9 +59,12 @@ export class CachingManager {
   private readonly policy: AccessPolicy;
   /** Oplock breaks waiting for an acknowledgment, by open. */
   private readonly oplockBreaks = new Map<Open, PendingBreak>();
+  /** Closes a disconnected durable open that a break would have to reach. */
+  private readonly purge: (open: Open) => Promise<void>;
 
-  constructor(policy: AccessPolicy) {
+  constructor(policy: AccessPolicy, purge: (open: Open) => Promise<void>) {
     this.policy = policy;
+    this.purge = purge;
   }
 
   /** Decodes what a CREATE asks for; leases need 2.1 (v2 needs 3.x), else the context is ignored (3.3.5.9.8/.11). */
@@ -210,6 +213,11 @@ export class CachingManager {
     lease.opens.add(open);
     open.lease = lease;
     open.oplockLevel = OplockLevel.LEASE;
+    return { oplockLevel: OplockLevel.LEASE, contexts: [this.leaseContext(lease)] };
+  }
+
+  /** The RqLs response context describing a lease now (a new open, a durable reconnect, a replay). */
+  leaseContext(lease: Lease): CreateContext {
     const flags = lease.breaking ? LeaseFlags.BREAK_IN_PROGRESS : 0;
     // The response has the shape of the lease as first created, whatever version this request used.
     const data =
@@ -224,7 +232,7 @@ export class CachingManager {
             epoch: lease.epoch,
           })
         : encodeLease({ version: 1, leaseKey: lease.key, leaseState: lease.state, leaseFlags: flags, leaseDuration: 0n });
-    return { oplockLevel: OplockLevel.LEASE, contexts: [{ name: CreateContextName.REQUEST_LEASE, data }] };
+    return { name: CreateContextName.REQUEST_LEASE, data };
   }
 
   /** An open closed (CLOSE, logoff, tree disconnect, lost connection): it holds nothing any more. */
@@ -283,6 +291,7 @@ export class CachingManager {
   private async breakAndWait(ctx: RequestContext, node: FileNode, rule: BreakRule): Promise<number | undefined> {
     for (let round = 0; round < MAX_BREAK_ROUNDS; round++) {
       const waits: PendingBreak[] = [];
+      const purges: Open[] = [];
       const leasesSeen = new Set<Lease>();
       for (const o of [...node.opens]) {
         if (o.closed) continue;
@@ -290,16 +299,27 @@ export class CachingManager {
           if (leasesSeen.has(o.lease)) continue;
           leasesSeen.add(o.lease);
           const to = rule.lease(o.lease);
-          if (to === undefined) continue;
+          if (to === undefined || validLeaseState(o.lease.state & to) === o.lease.state) continue;
+          if (![...o.lease.opens].some((x) => !x.disconnected || x.durable?.persistent)) {
+            // Nobody could acknowledge: the disconnected durable opens of the lease go (MS-SMB2 3.3.4.7).
+            purges.push(...o.lease.opens);
+            continue;
+          }
           const p = this.breakLease(o.lease, to);
           if (p) waits.push(p);
         } else if (o.oplockLevel !== OplockLevel.NONE) {
           const to = rule.oplock(o);
-          if (to === undefined) continue;
+          if (to === undefined || to >= o.oplockLevel) continue;
+          if (o.disconnected && !o.durable?.persistent) {
+            purges.push(o);
+            continue;
+          }
           const p = this.breakOplock(o, to);
           if (p) waits.push(p);
         }
       }
+      for (const o of purges) await this.purge(o);
+      if (purges.length > 0 && waits.length === 0) continue;
       if (waits.length === 0) return undefined;
       const cancelled = await this.waitFor(ctx, waits);
       if (cancelled) return Status.CANCELLED;
@@ -323,7 +343,8 @@ export class CachingManager {
     if (open.oplockLevel === OplockLevel.NONE || to >= open.oplockLevel) return undefined;
     const conn = open.session.connection;
     const fileId = { persistent: open.persistentId, volatile: open.volatileId };
-    conn.sendBreakNotification(open.session, (w) => encodeOplockBreakNotification(w, { kind: 'oplock', oplockLevel: to, fileId }));
+    // A disconnected persistent open hears nothing; its break times out unless its client reconnects in time.
+    if (!open.disconnected) conn.sendBreakNotification(open.session, (w) => encodeOplockBreakNotification(w, { kind: 'oplock', oplockLevel: to, fileId }));
     // A level II oplock breaks to none without an acknowledgment (MS-SMB2 2.2.24.1).
     if (open.oplockLevel === OplockLevel.II || conn.outstandingBreaks >= this.policy.maxBreaksPerConnection) {
       open.oplockLevel = to;
@@ -347,13 +368,15 @@ export class CachingManager {
     if (lease.pending) return lease.pending;
     const target = validLeaseState(lease.state & to);
     if (target === lease.state) return undefined;
-    // The break goes where the lease was last used.
-    const holder = [...lease.opens].reverse().find((o) => !o.closed);
+    // The break goes where the lease was last used; a lease whose opens are all disconnected (persistent) hears
+    // nothing, and its break times out unless the client reconnects and acknowledges in time.
+    const opens = [...lease.opens].filter((o) => !o.closed);
+    const holder = [...opens].reverse().find((o) => !o.disconnected) ?? opens[opens.length - 1];
     if (!holder) return undefined;
     const conn = holder.session.connection;
     const ackRequired = (lease.state & (W | H)) !== 0 && conn.outstandingBreaks < this.policy.maxBreaksPerConnection;
     if (lease.version === 2) lease.epoch = (lease.epoch + 1) & 0xffff;
-    conn.sendBreakNotification(holder.session, (w) =>
+    if (!holder.disconnected) conn.sendBreakNotification(holder.session, (w) =>
       encodeLeaseBreakNotification(w, {
         newEpoch: lease.version === 2 ? lease.epoch : 0,
         flags: ackRequired ? LeaseBreakFlags.ACK_REQUIRED : 0,

@@ -40,6 +40,17 @@ export class Session {
     return this.nextTreeId++;
   }
 
+  /**
+   * Who the session's user is, as a durable open records it (Open.DurableOwner): the account name, upper-cased
+   * (accounts are the server's own, whatever domain name the client sent).
+   */
+  get owner(): string {
+    const id = this.identity;
+    if (!id || id.anonymous) return '(ANONYMOUS)';
+    if (id.guest) return '(GUEST)';
+    return id.user.toUpperCase();
+  }
+
   get userName(): string {
     return this.identity ? (this.identity.anonymous ? '(anonymous)' : this.identity.user) : '(none)';
   }
