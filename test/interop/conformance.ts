@@ -58,6 +58,9 @@ export const DEFAULT_SUITES = [
   // compound ~60 s against smbkit (its interim-response subtests wait), sharemode ~1 s.
   'smb2.compound',
   'smb2.sharemode',
+  // ~1 s each against smbkit.
+  'smb2.durable-open',
+  'smb2.durable-v2-open',
 ];
 
 /** Per-suite hard limits; maxfid opens thousands of handles and is the slow one. */
