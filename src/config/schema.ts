@@ -119,6 +119,20 @@ export const ServerSection = z
      * reconnaissance for an attacker.
      */
     anonymous: z.boolean().default(false),
+    /**
+     * Durable handles (SMB 2.1+): a client's open file with a batch oplock or a handle lease outlives a dropped
+     * connection (Wi-Fi, sleep) for a while, and the client takes it back when it reconnects.
+     */
+    durable_handles: z.boolean().default(true),
+    /** Seconds a durable open waits for its client when the client names no time (Windows and Samba: 60). */
+    durable_handle_timeout: z.number().min(1).max(3600).default(60),
+    /** The longest wait (seconds) a client may ask for a durable open (longer requests are cut to it). */
+    durable_handle_max_timeout: z.number().min(1).max(86_400).default(300),
+    /**
+     * Directory for state that outlives a restart: the journal of persistent handles on continuously available
+     * shares (made 0700 if missing). Needed when a share has continuous_availability.
+     */
+    state_dir: z.string().min(1).optional(),
   })
   .strict();
 
@@ -164,6 +178,11 @@ export const ShareEntry = z
     users: z.array(z.string().min(1)).optional(),
     /** Every request to this share must be encrypted (SMB 3.x clients only). */
     encrypt: z.boolean().default(false),
+    /**
+     * Continuously available (SMB 3.x): clients may open persistent handles, whose state (open files, byte-range
+     * locks, leases) is journalled under [server] state_dir and survives a restart of the server.
+     */
+    continuous_availability: z.boolean().default(false),
     hosts_allow: z.array(cidr).optional(),
     hosts_deny: z.array(cidr).default([]),
   })
@@ -189,6 +208,14 @@ export const ConfigFile = z
         if (c.server.users_file === undefined && !c.user.some((x) => x.name.toLowerCase() === u.toLowerCase())) {
           ctx.addIssue({ code: 'custom', message: `unknown user ${u}`, path: ['share', i, 'users'] });
         }
+      }
+    });
+    c.share.forEach((s, i) => {
+      if (s.continuous_availability && c.server.state_dir === undefined) {
+        ctx.addIssue({ code: 'custom', message: 'continuous_availability needs [server] state_dir (where persistent handles are journalled)', path: ['share', i, 'continuous_availability'] });
+      }
+      if (s.continuous_availability && s.type !== 'disk') {
+        ctx.addIssue({ code: 'custom', message: 'only disk shares can be continuously available', path: ['share', i, 'continuous_availability'] });
       }
     });
     if (DIALECT_CODES[c.server.min_dialect] > DIALECT_CODES[c.server.max_dialect]) {

@@ -40,7 +40,7 @@ export function serverConfigFrom(data: ConfigFileData, fileUsers: readonly Users
     else users.addHash(u.name, Buffer.from(u.nt_hash!, 'hex'));
   }
   const shares: ShareOptions[] = data.share.map((s) => {
-    const share: ShareOptions = { name: s.name, readOnly: s.read_only, guest: s.guest, comment: s.comment, encrypt: s.encrypt };
+    const share: ShareOptions = { name: s.name, readOnly: s.read_only, guest: s.guest, comment: s.comment, encrypt: s.encrypt, continuousAvailability: s.continuous_availability };
     if (s.type === 'printer') {
       share.printer = { spoolDir: resolve(s.path!), commandTimeoutMs: s.print_command_timeout * 1000, ...(s.print_command ? { command: s.print_command } : {}) };
     }
@@ -75,7 +75,13 @@ export function serverConfigFrom(data: ConfigFileData, fileUsers: readonly Users
       mdnsModel: data.server.mdns_model,
       wsDiscovery: data.server.wsdiscovery,
     },
+    durable: {
+      enabled: data.server.durable_handles,
+      defaultTimeoutMs: data.server.durable_handle_timeout * 1000,
+      maxTimeoutMs: Math.max(data.server.durable_handle_max_timeout, data.server.durable_handle_timeout) * 1000,
+    },
     ...(data.server.audit_log !== undefined ? { auditLog: data.server.audit_log } : {}),
+    ...(data.server.state_dir !== undefined ? { stateDir: resolve(data.server.state_dir) } : {}),
   };
 }
 

@@ -22,6 +22,8 @@ import { FileNode } from './state/file-node.js';
 import { NotifyHub, nameFilter } from './state/notify.js';
 import { CachingManager } from './state/oplocks.js';
 import { DurableHandles, type DurablePolicy } from './state/durable.js';
+import { FileJournal } from './state/journal.js';
+import { recoverPersistentOpens } from './persistent.js';
 import type { Open } from './state/open.js';
 import { CompletionFilter } from '../protocol/smb2/commands/change-notify.js';
 import { NotifyAction } from '../protocol/smb2/fscc/notify-info.js';
@@ -83,6 +85,8 @@ export interface ServerConfig {
   discovery?: DiscoveryOptions;
   /** Durable handles (absent = offered, 60 s by default, at most 300 s). */
   durable?: DurablePolicy;
+  /** Where the state that outlives a restart is kept (the journal of persistent handles); needed by CA shares. */
+  stateDir?: string;
 }
 
 export const DEFAULT_DURABLE_POLICY: DurablePolicy = { enabled: true, defaultTimeoutMs: 60_000, maxTimeoutMs: 300_000 };
@@ -97,7 +101,8 @@ export class SmbServer {
   readonly events = new EventEmitter();
   readonly access: AccessControl;
   private readonly audit: AuditLog | undefined;
-  readonly serverGuid = randomBytes(16);
+  /** ServerGuid; kept in the state directory when there is one, so that a restarted server is the same to clients. */
+  serverGuid: Buffer = randomBytes(16);
   readonly sessions = new Map<bigint, Session>();
   readonly connections = new Set<Connection>();
   /** FileNode per share + case-folded path. */
@@ -113,6 +118,8 @@ export class SmbServer {
   readonly pipes: PipeRegistry;
   private readonly listeners: NetServer[] = [];
   private discovery: Discovery | undefined;
+  /** The journal of persistent opens (only when a share is continuously available). */
+  private journal: FileJournal | undefined;
   private nextConnId = 1;
   private nextPersistentId = 1n;
 
@@ -142,6 +149,11 @@ export class SmbServer {
         userNames: () => config.users.names?.() ?? [],
       }),
     );
+    if (config.shares.some((s) => s.continuousAvailability)) {
+      if (config.stateDir === undefined) throw new TypeError('a continuously available share needs a state directory (stateDir, [server] state_dir)');
+      this.journal = new FileJournal(config.stateDir, this.log);
+      this.durables.journal = this.journal;
+    }
     const ipc = ipcShare();
     this.shares.set(ipc.name.toUpperCase(), ipc);
     for (const s of config.shares) {
@@ -165,6 +177,13 @@ export class SmbServer {
 
   /** Starts every listener; rejects with a plain message when an address cannot be bound. */
   async listen(): Promise<ListenAddress[]> {
+    if (this.journal) {
+      // Persistent opens of the previous run come back first, before any client can ask for their files.
+      const { serverGuid, opens } = await this.journal.load();
+      this.serverGuid = serverGuid;
+      const n = await recoverPersistentOpens(this, this.journal, opens);
+      if (opens.length > 0) this.log.info('persistent handles recovered', { recovered: n, journalled: opens.length });
+    }
     const bound: ListenAddress[] = [];
     const all = [
       ...this.config.listen.map((a) => ({ ...a, kind: 'direct' as const })),
@@ -231,6 +250,11 @@ export class SmbServer {
     this.discovery = undefined;
     const closed = this.listeners.map((l) => new Promise<void>((r) => l.close(() => r())));
     this.listeners.length = 0;
+    // Persistent opens stay in the journal for the next start: only their files are closed here.
+    for (const o of [...[...this.sessions.values()].flatMap((s) => [...s.opens.values()]), ...this.durables.all()]) {
+      if (o.durable?.persistent && !o.closed) await this.suspendPersistent(o);
+    }
+    await this.journal?.flush();
     for (const s of [...this.sessions.values()]) await this.destroySession(s, false);
     for (const o of this.durables.all()) await this.closeOpen(o);
     this.durables.close();
@@ -317,6 +341,27 @@ export class SmbServer {
 
   allocPersistentId(): bigint {
     return this.nextPersistentId++;
+  }
+
+  /** A persistent id in use since before a restart: new opens get ids above it. */
+  notePersistentId(id: bigint): void {
+    if (id >= this.nextPersistentId) this.nextPersistentId = id + 1n;
+  }
+
+  /** Persistent handles are offered (SMB2_GLOBAL_CAP_PERSISTENT_HANDLES): a share is continuously available. */
+  get persistentHandles(): boolean {
+    return this.journal !== undefined;
+  }
+
+  /** Shutdown: a persistent open's last state goes to the journal and its file closes; its record stays. */
+  private async suspendPersistent(open: Open): Promise<void> {
+    this.journal?.save(open);
+    open.closed = true;
+    try {
+      await open.handle?.close();
+    } catch (err) {
+      this.log.warn('close failed', { path: open.path, error: (err as Error).message });
+    }
   }
 
   /** The FileNode of a path in a share, created on first use. */

@@ -271,7 +271,7 @@ export async function handleCreate(ctx: RequestContext): Promise<Outcome> {
     const fileId = registerOpen(ctx, { node, isDirectory, granted, req, stream, handle, deleteOnClose });
     const open = session.opens.get(fileId.volatile)!;
     const cached = caching.grant(ctx, open, cachingRequest);
-    const durableContexts = server.durables.grant(open, durable, { persistentAllowed: share.continuousAvailability && dialect >= 0x0300 });
+    const durableContexts = server.durables.grant(open, durable, { persistentAllowed: share.continuousAvailability && dialect >= 0x0300 && server.persistentHandles });
     if (action === CreateAction.CREATED) server.events.emit('create', { user: session.userName, share: share.name, path });
     if (action === CreateAction.CREATED && stream === undefined) {
       server.notify.report(share, [{ action: NotifyAction.ADDED, path, filter: nameFilter(isDirectory) }]);

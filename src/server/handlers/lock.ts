@@ -33,6 +33,8 @@ export async function handleLock(ctx: RequestContext): Promise<Outcome> {
   const status = first.flags & UNLOCK ? unlock(open, req.locks) : await lock(ctx, open, req.locks);
   if (status !== Status.SUCCESS) return status;
   if (checksSequence) open.lockSequences[req.lockSequenceIndex] = req.lockSequenceNumber;
+  // A persistent open's locks are journalled: they outlive a restart of the server.
+  ctx.conn.server.durables.changed(open);
   return ok();
 }
 

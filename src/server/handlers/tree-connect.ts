@@ -1,5 +1,5 @@
 import { Status } from '../../protocol/nt-status.js';
-import { ShareFlags, ShareType } from '../../protocol/smb2/constants.js';
+import { ShareCapabilities, ShareFlags, ShareType } from '../../protocol/smb2/constants.js';
 import { decodeTreeConnectRequest, encodeTreeConnectResponse } from '../../protocol/smb2/commands/tree-connect.js';
 import { decodeTreeDisconnectRequest, encodeTreeDisconnectResponse } from '../../protocol/smb2/commands/tree-disconnect.js';
 import type { Outcome, RequestContext } from '../context.js';
@@ -51,7 +51,8 @@ export function handleTreeConnect(ctx: RequestContext): Outcome {
         shareFlags:
           (share.kind === 'ipc' ? ShareFlags.NO_CACHING : ShareFlags.MANUAL_CACHING) |
           (tree.encrypt ? ShareFlags.ENCRYPT_DATA : 0),
-        capabilities: 0,
+        // MS-SMB2 3.3.5.7: a CA share says so to 3.x clients (which may then ask for persistent handles).
+        capabilities: share.continuousAvailability && (ctx.conn.dialect ?? 0) >= 0x0300 ? ShareCapabilities.CONTINUOUS_AVAILABILITY : 0,
         maximalAccess: tree.maximalAccess,
       }),
   };

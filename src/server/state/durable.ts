@@ -198,6 +198,13 @@ export class DurableHandles {
     this.timers.delete(open);
   }
 
+  /** A persistent open rebuilt from the journal after a restart: disconnected until its client reclaims it. */
+  recovered(open: Open): void {
+    open.disconnected = true;
+    this.byId.set(open.persistentId, open);
+    this.startTimer(open, open.durable?.timeoutMs ?? this.policy.defaultTimeoutMs);
+  }
+
   /** A reconnect reclaimed the open: it is connected again. */
   attach(open: Open): void {
     this.stopTimer(open);

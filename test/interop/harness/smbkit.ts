@@ -25,6 +25,8 @@ export interface SmbkitShare {
   printCommand?: string[];
   /** Users allowed (absent = every user). */
   users?: string[];
+  /** Continuously available (persistent handles); the harness then gives the server a state_dir. */
+  continuousAvailability?: boolean;
 }
 
 export interface SmbkitOptions {
@@ -45,6 +47,8 @@ export interface SmbkitServer {
   sharePaths: Map<string, string>;
   pid: number;
   logs(): Promise<string>;
+  /** Stops the server (SIGTERM, or SIGKILL with `crash`) and starts it again with the same files and state. */
+  restart(opts?: { crash?: boolean }): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -81,14 +85,17 @@ export async function startSmbkit(o: SmbkitOptions): Promise<SmbkitServer> {
     if (s.type !== undefined) lines.push(`type = ${tomlValue(s.type)}`);
     if (s.printCommand !== undefined) lines.push(`print_command = [${s.printCommand.map(tomlValue).join(', ')}]`);
     if (s.users !== undefined) lines.push(`users = [${s.users.map(tomlValue).join(', ')}]`);
+    if (s.continuousAvailability) lines.push('continuous_availability = true');
+  }
+  if (o.shares.some((s) => s.continuousAvailability) && o.server?.['state_dir'] === undefined) {
+    lines.splice(1, 0, `state_dir = ${tomlValue(join(dir, 'state'))}`);
   }
   const confPath = join(dir, 'smbkit.toml');
   await writeFile(confPath, lines.join('\n') + '\n');
   const logPath = join(dir, 'server.log');
   const logs = () => readFile(logPath, 'utf8').catch(() => '');
-  let proc;
-  try {
-    proc = await spawnServer({
+  const spawn = () =>
+    spawnServer({
       argv: [process.execPath, join(root, 'bin', 'smbkit.js'), 'serve', '--config', confPath],
       cwd: root,
       logPath,
@@ -96,6 +103,9 @@ export async function startSmbkit(o: SmbkitOptions): Promise<SmbkitServer> {
       ports: o.netbiosPort !== undefined ? [port, o.netbiosPort] : [port],
       name: 'smbkit',
     });
+  let proc: Awaited<ReturnType<typeof spawn>>;
+  try {
+    proc = await spawn();
   } catch (e) {
     const text = await logs();
     await rm(dir, { recursive: true, force: true });
@@ -105,5 +115,12 @@ export async function startSmbkit(o: SmbkitOptions): Promise<SmbkitServer> {
     await proc.stop();
     await rm(dir, { recursive: true, force: true });
   };
-  return { address: o.address, port, netbiosPort: o.netbiosPort, dir, sharePaths, pid: proc.pid, logs, stop };
+  const server: SmbkitServer = { address: o.address, port, netbiosPort: o.netbiosPort, dir, sharePaths, pid: proc.pid, logs, stop, restart: async () => {} };
+  server.restart = async (opts = {}) => {
+    if (opts.crash) process.kill(proc.pid, 'SIGKILL');
+    await proc.stop();
+    proc = await spawn();
+    server.pid = proc.pid;
+  };
+  return server;
 }
