@@ -2,12 +2,13 @@
  * Durable handles and reconnect in smbkit's client against Samba (127.0.0.110): durable opens on 3.1.1 (DH2Q +
  * lease v2), 2.1 (DHnQ + lease v1) and 2.0.2 (DHnQ + batch oplock) survive a dropped TCP connection, with their
  * byte-range locks; non-durable handles fail with EBADF after it; lease and oplock breaks are acknowledged.
- * Samba keeps durable handles only with kernel oplocks, kernel share modes and POSIX locking off.
+ * A TCP relay on 127.0.0.111 plays a server that goes away. Samba keeps durable handles only with kernel oplocks, kernel share modes and POSIX locking off.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { connect, type Client, type DialectName, type FileHandle } from '../../src/index.js';
 import { LeaseState } from '../../src/protocol/smb2/contexts/create-contexts.js';
@@ -18,6 +19,45 @@ const HOST = '127.0.0.110';
 const USER = 'durable_user';
 const PASSWORD = 'Dur4ble pass!';
 const DROP = Symbol.for('smbkit.dropConnection');
+
+const RELAY = '127.0.0.111';
+const RELAY_PORT = 4450;
+
+/** A TCP relay to the server that the test can take away (closing every connection) and bring back. */
+function tcpRelay(host: string, port: number, toHost: string, toPort: number): { start(): Promise<void>; stop(): Promise<void> } {
+  let server: Server | undefined;
+  const sockets = new Set<Socket>();
+  return {
+    start: () =>
+      new Promise((resolve, reject) => {
+        server = createServer((down) => {
+          const up = tcpConnect(toPort, toHost);
+          for (const s of [down, up]) {
+            sockets.add(s);
+            s.on('error', () => undefined);
+            s.on('close', () => {
+              sockets.delete(s);
+              down.destroy();
+              up.destroy();
+            });
+          }
+          down.pipe(up);
+          up.pipe(down);
+        });
+        server.once('error', reject);
+        server.listen(port, host, () => resolve());
+      }),
+    stop: () =>
+      new Promise((resolve) => {
+        for (const s of sockets) s.destroy();
+        if (!server?.listening) {
+          resolve();
+          return;
+        }
+        server.close(() => resolve());
+      }),
+  };
+}
 
 function drop(c: Client): void {
   (c as unknown as Record<symbol, () => void>)[DROP]!();
@@ -61,19 +101,27 @@ describe('client durable handles and reconnect against Samba', { timeout: 300_00
     await samba?.stop();
   });
 
-  const open = async (d: DialectName, reconnect: boolean): Promise<Client> => {
+  const open = async (d: DialectName, reconnect: boolean, o: { encrypt?: boolean; host?: string; port?: number; attempts?: number } = {}): Promise<Client> => {
     const c = await connect(
-      { host: HOST, share: 'data', user: USER, password: PASSWORD, signing: 'required', timeoutMs: 20_000 },
-      { minDialect: d, maxDialect: d, ...(reconnect ? { reconnect: { attempts: 20, delayMs: 250 } } : {}) },
+      { host: o.host ?? HOST, port: o.port ?? 445, share: 'data', user: USER, password: PASSWORD, signing: 'required', timeoutMs: 20_000 },
+      {
+        minDialect: d,
+        maxDialect: d,
+        ...(reconnect ? { reconnect: { attempts: o.attempts ?? 20, delayMs: 250 } } : {}),
+        ...(o.encrypt ? { encryption: 'required' as const } : {}),
+      },
     );
     clients.push(c);
     return c;
   };
 
-  for (const d of ['3.1.1', '2.1', '2.0.2'] as const) {
-    test(`${d}: a durable handle and its lock survive a dropped connection; a plain handle does not`, async () => {
-      const c = await open(d, true);
-      const name = `durable-${d}.bin`;
+  const cases: { d: DialectName; encrypt?: boolean }[] = [{ d: '3.1.1' }, { d: '3.1.1', encrypt: true }, { d: '3.0' }, { d: '2.1' }, { d: '2.0.2' }];
+  for (const { d, encrypt } of cases) {
+    const label = `${d}${encrypt ? ' encrypted' : ''}`;
+    test(`${label}: a durable handle and its lock survive a dropped connection; a plain handle does not`, async () => {
+      const c = await open(d, true, { encrypt: encrypt === true });
+      assert.equal(c.info.encryption, encrypt === true);
+      const name = `durable-${label.replace(' ', '-')}.bin`;
       const h = await c.share().open(name, 'w+', { durable: true });
       assert.equal(h.durable, 'durable');
       if (d === '2.0.2') {
@@ -86,8 +134,8 @@ describe('client durable handles and reconnect against Samba', { timeout: 300_00
       const first = randomBytes(100_000);
       await h.write(first, 0, first.length, 0);
       await h.lock(0, 10);
-      await c.share().writeFile(`plain-${d}.txt`, 'plain');
-      const plain = await c.share().open(`plain-${d}.txt`, 'r');
+      await c.share().writeFile(`plain-${label}.txt`, 'plain');
+      const plain = await c.share().open(`plain-${label}.txt`, 'r');
 
       // A read in flight when the connection drops is sent again after the reconnect.
       const inFlight = readAll(h, first.length);
@@ -99,11 +147,12 @@ describe('client durable handles and reconnect against Samba', { timeout: 300_00
       const whole = Buffer.concat([first, more]);
       assert.ok((await readAll(h, whole.length)).equals(whole));
       assert.equal(h.durable, 'durable');
+      assert.equal(c.info.encryption, encrypt === true);
       await rejectsWithCode(plain.read(Buffer.alloc(5), 0, 5, 0), 'EBADF');
       await plain.close();
 
       // The lock taken before the drop still excludes another client, and is released through the same handle.
-      const other = await open(d, false);
+      const other = await open(d, false, { encrypt: encrypt === true });
       const o = await other.share().open(name, 'r+');
       await rejectsWithCode(o.lock(0, 10), 'EAGAIN');
       await h.unlock(0, 10);
@@ -169,5 +218,33 @@ describe('client durable handles and reconnect against Samba', { timeout: 300_00
     assert.equal((await readAll(o, 2)).toString(), 'ok');
     await o.close();
     await h.close();
+  });
+
+  test('3.1.1 through a relay that goes away: calls wait for the reconnect, fail once it gives up; reconnect() recovers', async () => {
+    const relay = tcpRelay(RELAY, RELAY_PORT, HOST, 445);
+    await relay.start();
+    try {
+      const c = await open('3.1.1', true, { host: RELAY, port: RELAY_PORT, attempts: 8 });
+      const h = await c.share().open('relayed.txt', 'w+', { durable: true });
+      await h.write(Buffer.from('abc'), 0, 3, 0);
+      // Away for a moment (as a restarting server): a write issued meanwhile waits and completes once it is back.
+      await relay.stop();
+      const during = h.write(Buffer.from('def'), 0, 3, 3);
+      await new Promise((r) => setTimeout(r, 600));
+      await relay.start();
+      await during;
+      assert.equal((await readAll(h, 10)).toString(), 'abcdef');
+      // Away for longer than the 8 attempts: the waiting call fails with the reconnect's error, later calls too.
+      await relay.stop();
+      const giveUp = (e: unknown): boolean => (e as Error).name === 'TransportError' && /could not reconnect/.test((e as Error).message);
+      await assert.rejects(h.write(Buffer.from('x'), 0, 1, 0), giveUp);
+      await assert.rejects(c.share().stat('relayed.txt'), giveUp);
+      await relay.start();
+      await c.reconnect();
+      assert.equal((await readAll(h, 10)).toString(), 'abcdef');
+      await h.close();
+    } finally {
+      await relay.stop();
+    }
   });
 });
