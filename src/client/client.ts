@@ -316,6 +316,7 @@ export class Client {
         if (done) apply.push(done);
       }
       // Named pipes are not durable: their handles are gone; the next openPipe() connects IPC$ again.
+      for (const pipe of this.pipes) pipe.markLost();
       this.ipc = undefined;
       this.session.adopt(fresh);
       for (const f of apply) f();
