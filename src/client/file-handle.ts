@@ -154,8 +154,9 @@ export class FileHandle {
 
   /**
    * Sends a request on this open, built once it can go (so a reconnect's new FileId is used). `retry`: an
-   * idempotent request (READ, WRITE at an offset, QUERY_INFO) that the connection loss failed in flight is sent
-   * again once a reconnect re-established this durable open.
+   * idempotent request (READ, WRITE at an offset, QUERY_INFO, SET_INFO of the end of file) that the connection
+   * loss failed in flight is sent again once a reconnect re-established this durable open; LOCK is not (a lock
+   * that was granted would conflict with itself).
    */
   private async call(build: (fileId: FileId) => SmbRequest, retry = false): Promise<SmbResponse> {
     const send = () =>

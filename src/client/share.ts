@@ -23,12 +23,11 @@ import { decodeDirectoryListing } from '../protocol/smb2/fscc/dir-info.js';
 import { FileInfoClass } from '../protocol/smb2/fscc/file-info.js';
 import { SmbError } from '../errors.js';
 import { clientError, smbError } from './errors.js';
-import { FileHandle, readStream, statsFromAllInformation, writeStream } from './file-handle.js';
+import { FileHandle, readStream, statsFromAllInformation, writeStream, type DurableHandleState } from './file-handle.js';
 import { download, upload, type TransferOptions } from './transfer.js';
 import { SmbDirent, SmbStats } from './stats.js';
 import type { CreateSpec, Tree } from './tree.js';
 import { durableCreate, durableGranted } from './durable.js';
-import type { DurableHandleState } from './file-handle.js';
 
 const READ_ACCESS = AccessMask.FILE_READ_DATA | AccessMask.FILE_READ_ATTRIBUTES | AccessMask.FILE_READ_EA | AccessMask.READ_CONTROL | AccessMask.SYNCHRONIZE;
 const WRITE_ACCESS = AccessMask.FILE_WRITE_DATA | AccessMask.FILE_APPEND_DATA | AccessMask.FILE_WRITE_ATTRIBUTES | AccessMask.FILE_WRITE_EA | AccessMask.SYNCHRONIZE;
