@@ -1,9 +1,12 @@
 /** smbkit's public API: the SMB 2/3 client, the server, its stores, and the error classes. */
 export { connect, parseSmbUrl, Client } from './client/client.js';
-export type { ConnectOptions, ClientInfo, ShareEntry } from './client/client.js';
+export type { ConnectOptions, ClientInfo, ReconnectOptions, ShareEntry } from './client/client.js';
 export { RpcError } from './client/rpc.js';
 export { Share, smbPath } from './client/share.js';
-export type { OpenFlags, ReaddirOptions, RmOptions } from './client/share.js';
+export type { OpenFlags, OpenOptions, ReaddirOptions, RmOptions } from './client/share.js';
+export type { Durability } from './client/durable.js';
+export { LeaseState } from './protocol/smb2/contexts/create-contexts.js';
+export { OplockLevel } from './protocol/smb2/constants.js';
 export { FileHandle } from './client/file-handle.js';
 export type { TransferOptions } from './client/transfer.js';
 export { SmbPipe } from './client/pipe.js';

@@ -3,7 +3,9 @@
  * Layers (as go-smb2): Share/FileHandle -> Tree (TreeId, share encryption) -> Session (SessionId, keys) ->
  * Connection (message ids, credits, signing, TRANSFORM).
  */
-import { WireError } from '../errors.js';
+import { TransportError, WireError } from '../errors.js';
+import { decodeOplockBreakResponse, LeaseBreakFlags, type OplockBreakResponse } from '../protocol/smb2/commands/oplock-break.js';
+import { Reader } from '../util/reader.js';
 import { Status } from '../protocol/nt-status.js';
 import { decodeNetrShareEnumResponse, encodeNetrShareEnumRequest, SRVSVC_SYNTAX, SrvsvcOpnum, StypeFlags, WinError } from '../protocol/rpc/srvsvc.js';
 import { Cipher } from '../protocol/smb2/constants.js';
@@ -16,7 +18,9 @@ import {
   negotiate,
   type CipherName,
   type DialectName,
+  type Credentials,
   type Negotiated,
+  type NegotiateParams,
   type Protection,
   type Session,
 } from './session.js';
@@ -73,6 +77,21 @@ export interface ConnectOptions {
   ioSize?: number;
   /** READ/WRITE requests kept in flight by large transfers and streams; default 8. */
   concurrency?: number;
+  /**
+   * Reconnect when the connection is lost (MS-SMB2 3.2.4.4): a new connection with the same ClientGuid, a session
+   * naming the old one as PreviousSessionId, the shares connected again and every durable or persistent handle
+   * re-established (other handles fail with EBADF from then on). Requests made meanwhile wait for it. `true`
+   * tries 30 times 1 s apart (a server restart); default off.
+   */
+  reconnect?: boolean | ReconnectOptions;
+}
+
+/** How long a reconnect keeps trying. */
+export interface ReconnectOptions {
+  /** Connection attempts before giving up; default 30. */
+  attempts?: number;
+  /** Pause between attempts, ms; default 1000. */
+  delayMs?: number;
 }
 
 /** Facts about the connection after connect(). */
@@ -87,6 +106,7 @@ export interface ClientInfo {
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
+const DEFAULT_RECONNECT: Required<ReconnectOptions> = { attempts: 30, delayMs: 1000 };
 const DEFAULT_IO_SIZE = 1024 * 1024;
 const DEFAULT_CONCURRENCY = 8;
 const SMALL_MTU = 65536;
@@ -121,6 +141,23 @@ function parseNtHash(h: Buffer | string): Buffer {
   return b;
 }
 
+/** What a Client needs to connect again: the negotiate and authentication it did, and the reconnect policy. */
+interface ClientParams {
+  port: number;
+  timeoutMs: number;
+  negotiate: NegotiateParams;
+  credentials: Credentials;
+  signing: Protection;
+  encryption: Protection;
+  ioSize: number;
+  concurrency: number;
+  share: string | undefined;
+  /** Undefined: no automatic reconnect. */
+  reconnect: Required<ReconnectOptions> | undefined;
+}
+
+const DROP_CONNECTION = Symbol.for('smbkit.dropConnection');
+
 /** An SMB client: one connection and one session; shares are connected on first use. */
 export class Client {
   private readonly shares = new Map<string, Share>();
@@ -128,14 +165,37 @@ export class Client {
   /** The IPC$ tree that openPipe() uses, connected on first use. */
   private ipc: Promise<Tree> | undefined;
   private closing: Promise<void> | undefined;
+  private reconnecting: Promise<void> | undefined;
+  /** Why the last reconnect gave up: requests fail with it until a reconnect() succeeds. */
+  private gaveUp: Error | undefined;
 
   /** @internal use connect(). */
   constructor(
-    private readonly conn: Connection,
     private readonly session: Session,
-    private readonly negotiated: Negotiated,
-    private readonly options: Required<Pick<ConnectOptions, 'encryption' | 'ioSize' | 'concurrency'>> & { share: string | undefined },
-  ) {}
+    private readonly params: ClientParams,
+  ) {
+    this.watch(session.conn);
+    if (params.reconnect) {
+      session.onLost = () => (this.gaveUp ? Promise.reject(this.gaveUp) : this.reconnect());
+    }
+  }
+
+  private get conn(): Connection {
+    return this.session.conn;
+  }
+
+  private get negotiated(): Negotiated {
+    return this.session.negotiated;
+  }
+
+  private watch(conn: Connection): void {
+    conn.onUnsolicited = (_header, message) => this.onBreak(message);
+    conn.onClose(() => {
+      // A connection this client ended itself, or one that broke the protocol, is not reconnected.
+      if (conn !== this.session.conn || this.closing || !this.params.reconnect || conn.closeReason?.code === 'EPROTO') return;
+      this.reconnect().catch(() => undefined);
+    });
+  }
 
   get info(): ClientInfo {
     const cipher = Object.entries(CIPHERS).find(([, v]) => v === this.conn.cipher)?.[0] as CipherName | undefined;
@@ -156,7 +216,7 @@ export class Client {
 
   /** The share `name` (or the URL's share); connected on first use. */
   share(name?: string): Share {
-    const n = name ?? this.options.share;
+    const n = name ?? this.params.share;
     if (n === undefined || n === '') throw new TypeError('no share name given and none in the URL');
     if (this.closing) throw clientError(Status.CONNECTION_DISCONNECTED, 'ECONNRESET', `\\\\${this.conn.host}\\${n}`);
     const key = n.toLowerCase();
@@ -168,17 +228,139 @@ export class Client {
     return s;
   }
 
-  private async connectTree(name: string): Promise<Tree> {
-    const info = await this.session.treeConnect(name, this.options.encryption);
-    const largeMtu = this.conn.largeMtu;
-    const cap = (serverMax: number) => Math.max(4096, Math.min(serverMax, largeMtu ? this.options.ioSize : SMALL_MTU));
-    const transact = this.negotiated.maxTransactSize;
-    return new Tree(this.session, info, {
-      readSize: cap(this.negotiated.maxReadSize),
-      writeSize: cap(this.negotiated.maxWriteSize),
-      concurrency: this.options.concurrency,
-      listSize: Math.max(4096, Math.min(transact, largeMtu ? 256 * 1024 : SMALL_MTU)),
+  private connectTree(name: string): Promise<Tree> {
+    return this.connectTreeOn(this.session, name);
+  }
+
+  private async connectTreeOn(session: Session, name: string): Promise<Tree> {
+    const info = await session.treeConnect(name, this.params.encryption);
+    const largeMtu = session.conn.largeMtu;
+    const negotiated = session.negotiated;
+    const cap = (serverMax: number) => Math.max(4096, Math.min(serverMax, largeMtu ? this.params.ioSize : SMALL_MTU));
+    return new Tree(session, info, {
+      readSize: cap(negotiated.maxReadSize),
+      writeSize: cap(negotiated.maxWriteSize),
+      concurrency: this.params.concurrency,
+      listSize: Math.max(4096, Math.min(negotiated.maxTransactSize, largeMtu ? 256 * 1024 : SMALL_MTU)),
     });
+  }
+
+  /**
+   * Drops the connection (no LOGOFF, so the server keeps durable handles) and connects again as an automatic
+   * reconnect does (MS-SMB2 3.2.4.4): same ClientGuid, PreviousSessionId, shares, durable handles re-established.
+   * Requests wait meanwhile. Retries per the `reconnect` option (default 30 attempts 1 s apart); rejects with a
+   * TransportError when every attempt failed. Concurrent calls share one reconnect.
+   */
+  reconnect(): Promise<void> {
+    if (this.closing) return Promise.reject(clientError(Status.CONNECTION_DISCONNECTED, 'ECONNRESET', `\\\\${this.conn.host}`));
+    if (!this.reconnecting) {
+      let settle!: { resolve: () => void; reject: (e: Error) => void };
+      const p = new Promise<void>((resolve, reject) => {
+        settle = { resolve, reject };
+      });
+      p.catch(() => undefined); // waiters see the error through their own await
+      this.reconnecting = p;
+      this.session.gate = p;
+      this.gaveUp = undefined;
+      this.runReconnect().then(
+        () => {
+          this.reconnecting = undefined;
+          this.session.gate = undefined;
+          settle.resolve();
+        },
+        (e: Error) => {
+          this.reconnecting = undefined;
+          this.session.gate = undefined;
+          this.gaveUp = e;
+          settle.reject(e);
+        },
+      );
+    }
+    return this.reconnecting;
+  }
+
+  private async runReconnect(): Promise<void> {
+    const old = this.session.conn;
+    if (!old.closed) old.abort();
+    const policy = this.params.reconnect ?? DEFAULT_RECONNECT;
+    let last: Error | undefined;
+    for (let attempt = 0; attempt < policy.attempts; attempt++) {
+      if (attempt > 0) await new Promise((r) => setTimeout(r, policy.delayMs));
+      if (this.closing) break;
+      try {
+        await this.reconnectOnce();
+        return;
+      } catch (e) {
+        last = e as Error;
+      }
+    }
+    const why = this.closing ? 'the client was closed' : `${policy.attempts} attempts failed, the last: ${last?.message ?? 'none'}`;
+    throw new TransportError(`could not reconnect to ${old.host}:${old.port}: ${why}`, (last as { code?: string } | undefined)?.code ?? 'ECONNRESET');
+  }
+
+  /** One reconnect attempt: all of it is done on the new session, which the client adopts at the end. */
+  private async reconnectOnce(): Promise<void> {
+    const p = this.params;
+    const conn = await Connection.open({ host: this.conn.host, port: p.port, timeoutMs: p.timeoutMs });
+    conn.onUnsolicited = (_header, message) => this.onBreak(message);
+    try {
+      const negotiated = await negotiate(conn, { ...p.negotiate, clientGuid: this.negotiated.sent.clientGuid });
+      const fresh = await authenticate(conn, negotiated, p.credentials, {
+        signing: p.signing,
+        encryption: p.encryption,
+        previousSessionId: this.session.id,
+      });
+      const apply: (() => void)[] = [];
+      for (const share of this.shares.values()) {
+        const done = await share.reconnect((name) => this.connectTreeOn(fresh, name));
+        if (done) apply.push(done);
+      }
+      // Named pipes are not durable: their handles are gone; the next openPipe() connects IPC$ again.
+      for (const pipe of this.pipes) pipe.markLost();
+      this.ipc = undefined;
+      this.session.adopt(fresh);
+      for (const f of apply) f();
+      this.watch(conn);
+    } catch (e) {
+      conn.destroy();
+      throw e;
+    }
+  }
+
+  /**
+   * An oplock or lease break notification (MS-SMB2 3.2.5.19): the client caches nothing, so it records the new
+   * state on the handles and acknowledges when the server asks for it (2.2.24.1, 2.2.24.2).
+   */
+  private onBreak(message: Buffer): void {
+    let m: OplockBreakResponse;
+    try {
+      m = decodeOplockBreakResponse(new Reader(message, 64, message.length, 0));
+    } catch {
+      return; // a malformed notification is ignored: the server times the break out
+    }
+    const handles = [...this.shares.values()].flatMap((s) => [...s.openHandles()]);
+    if (m.kind === 'leaseBreakNotification') {
+      const key = Buffer.from(m.leaseKey);
+      const holders = handles.filter((h) => h.leaseKey?.equals(key));
+      for (const h of holders) h.leaseBroken(m.newLeaseState);
+      if ((m.flags & LeaseBreakFlags.ACK_REQUIRED) !== 0 && holders[0]) {
+        holders[0].acknowledgeBreak({ kind: 'lease', flags: 0, leaseKey: key, leaseState: m.newLeaseState, leaseDuration: 0n }).catch(() => undefined);
+      }
+    } else if (m.kind === 'oplock') {
+      const id = m.fileId;
+      const h = handles.find((x) => x.fileId.persistent === id.persistent && x.fileId.volatile === id.volatile);
+      if (!h) return;
+      h.oplockBroken(m.oplockLevel);
+      h.acknowledgeBreak({ kind: 'oplock', oplockLevel: m.oplockLevel, fileId: id }).catch(() => undefined);
+    }
+  }
+
+  /**
+   * @internal Test hook, `client[Symbol.for('smbkit.dropConnection')]()`: resets the TCP connection as a network
+   * failure would (no LOGOFF); with `reconnect` on, the client reconnects at once.
+   */
+  [DROP_CONNECTION](): void {
+    this.conn.abort();
   }
 
   /**
@@ -253,6 +435,8 @@ export class Client {
   /** Closes every handle and tree, logs off and closes the connection. Safe to call twice. */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      this.session.onLost = undefined;
+      await this.reconnecting?.catch(() => undefined);
       if (!this.conn.closed) {
         await Promise.allSettled([...this.pipes].map((p) => p.close()));
         const ipc = await this.ipc?.catch(() => undefined);
@@ -268,6 +452,15 @@ export class Client {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
+}
+
+function reconnectPolicy(r: boolean | ReconnectOptions | undefined): Required<ReconnectOptions> | undefined {
+  if (r === undefined || r === false) return undefined;
+  const attempts = r === true ? DEFAULT_RECONNECT.attempts : (r.attempts ?? DEFAULT_RECONNECT.attempts);
+  const delayMs = r === true ? DEFAULT_RECONNECT.delayMs : (r.delayMs ?? DEFAULT_RECONNECT.delayMs);
+  if (!Number.isInteger(attempts) || attempts < 1) throw new TypeError('reconnect.attempts must be a positive integer');
+  if (!(delayMs >= 0)) throw new TypeError('reconnect.delayMs must be 0 or more');
+  return { attempts, delayMs };
 }
 
 /** Connects, negotiates and authenticates: `connect('smb://user:pass@host/share')` or `connect({ host, ... })`. */
@@ -288,23 +481,26 @@ export async function connect(target: string | URL | ConnectOptions, extra: Part
   if (o.password === undefined && o.ntHash === undefined && o.user) throw new TypeError('password or ntHash is required');
   const conn = await Connection.open({ host: o.host, port: o.port ?? 445, timeoutMs });
   try {
-    const negotiated = await negotiate(conn, { minDialect, maxDialect, signing, encryption, ciphers: ciphers.length ? ciphers : [Cipher.AES128_GCM] });
-    const session = await authenticate(
-      conn,
-      negotiated,
-      {
-        user: o.user ?? '',
-        domain: o.domain ?? '',
-        ...(o.password !== undefined ? { password: o.password } : {}),
-        ...(o.ntHash !== undefined ? { ntHash: parseNtHash(o.ntHash) } : {}),
-      },
-      { signing, encryption },
-    );
-    return new Client(conn, session, negotiated, {
+    const negotiateParams: NegotiateParams = { minDialect, maxDialect, signing, encryption, ciphers: ciphers.length ? ciphers : [Cipher.AES128_GCM] };
+    const negotiated = await negotiate(conn, negotiateParams);
+    const credentials: Credentials = {
+      user: o.user ?? '',
+      domain: o.domain ?? '',
+      ...(o.password !== undefined ? { password: o.password } : {}),
+      ...(o.ntHash !== undefined ? { ntHash: parseNtHash(o.ntHash) } : {}),
+    };
+    const session = await authenticate(conn, negotiated, credentials, { signing, encryption });
+    return new Client(session, {
+      port: o.port ?? 445,
+      timeoutMs,
+      negotiate: negotiateParams,
+      credentials,
+      signing,
       encryption,
       ioSize: o.ioSize ?? DEFAULT_IO_SIZE,
       concurrency: Math.max(1, o.concurrency ?? DEFAULT_CONCURRENCY),
       share: o.share,
+      reconnect: reconnectPolicy(o.reconnect),
     });
   } catch (e) {
     conn.destroy();

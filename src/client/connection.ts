@@ -112,6 +112,11 @@ export class Connection {
   private readonly sessions = new Map<bigint, SessionKeys>();
   private closedError: TransportError | undefined;
   private readonly closeListeners: (() => void)[] = [];
+  /**
+   * Receives the server's unsolicited messages (MessageId 0xFFFFFFFFFFFFFFFF: oplock and lease break notifications,
+   * MS-SMB2 3.2.5.19) as whole plaintext messages, synchronously; the message is reused after it returns.
+   */
+  onUnsolicited: ((header: Smb2Header, message: Buffer) => void) | undefined;
 
   private constructor(socket: Socket, o: ConnectionOptions, reader: FrameReader, pool: BufferPool) {
     this.socket = socket;
@@ -178,6 +183,11 @@ export class Connection {
     return this.closedError !== undefined;
   }
 
+  /** Why the connection ended (undefined while it is open). */
+  get closeReason(): TransportError | undefined {
+    return this.closedError;
+  }
+
   onClose(f: () => void): void {
     if (this.closed) f();
     else this.closeListeners.push(f);
@@ -212,6 +222,7 @@ export class Connection {
     const charges = reqs.map((r) => this.chargeFor(r.ioSize ?? 0));
     const total = charges.reduce((a, b) => a + b, 0);
     await this.acquireCredits(total);
+    if (this.closedError) throw this.closedError; // lost while waiting for credits
     const messages: Buffer[][] = [];
     const promises: Promise<SmbResponse>[] = [];
     const encrypt = reqs.some((r) => r.encrypt === true);
@@ -370,7 +381,11 @@ export class Connection {
     const header = decodeHeader(new Reader(message));
     if ((header.flags & HeaderFlags.SERVER_TO_REDIR) === 0) throw new WireError('request received from the server');
     this.grantCredits(header.credits);
-    if (header.messageId === UNSOLICITED_MESSAGE_ID) return; // oplock/lease break: we hold none
+    if (header.messageId === UNSOLICITED_MESSAGE_ID) {
+      // Not released to the pool: the handler may keep views of the message.
+      if (header.command === Command.OPLOCK_BREAK) this.onUnsolicited?.(header, message);
+      return;
+    }
     const p = this.pending.get(header.messageId);
     if (!p) return; // timed out or cancelled
     const interim = header.status === Status.PENDING && (header.flags & HeaderFlags.ASYNC_COMMAND) !== 0;
@@ -426,6 +441,15 @@ export class Connection {
   destroy(reason?: TransportError): void {
     this.fail(reason ?? new TransportError(`connection to ${this.host}:${this.port} closed by the client`, 'ECONNRESET'));
     this.socket.destroy();
+  }
+
+  /**
+   * @internal Test hook: drops the connection the way a network failure does (a TCP reset, no LOGOFF), so that
+   * durable handles stay on the server for a reconnect.
+   */
+  abort(): void {
+    this.fail(new TransportError(`connection to ${this.host}:${this.port} dropped`, 'ECONNRESET'));
+    this.socket.resetAndDestroy();
   }
 
   /** Closes gracefully (flushes what was written) and waits for the socket to close. */

@@ -6,15 +6,19 @@ import { Readable, Writable } from 'node:stream';
 import { Status } from '../protocol/nt-status.js';
 import type { FileId } from '../protocol/smb2/commands/file-id.js';
 import { encodeLockRequest } from '../protocol/smb2/commands/lock.js';
+import { encodeOplockBreakRequest, type OplockBreakRequest } from '../protocol/smb2/commands/oplock-break.js';
 import { decodeReadResponse } from '../protocol/smb2/commands/read.js';
 import { decodeQueryInfoResponse } from '../protocol/smb2/commands/query-info.js';
 import { decodeWriteResponse } from '../protocol/smb2/commands/write.js';
 import { Command, InfoType, LockFlags } from '../protocol/smb2/constants.js';
 import { decodeFileInfo, FileInfoClass } from '../protocol/smb2/fscc/file-info.js';
+import { TransportError } from '../errors.js';
 import { Reader } from '../util/reader.js';
+import type { SmbRequest, SmbResponse } from './connection.js';
+import { durableReconnect, leaseStateOf, type DurableOpen, type Durability, type Granted } from './durable.js';
 import { clientError, smbError } from './errors.js';
 import { SmbStats } from './stats.js';
-import type { Tree, TreeTuning } from './tree.js';
+import type { CreateSpec, Tree, TreeTuning } from './tree.js';
 
 /** Runs `task(i)` for i in [0, count) with at most `limit` running at once; rejects on the first failure. */
 export async function runWindow(count: number, limit: number, task: (i: number) => Promise<void>): Promise<void> {
@@ -34,20 +38,105 @@ export async function runWindow(count: number, limit: number, task: (i: number) 
   if (failed !== undefined) throw failed;
 }
 
+/** What a durable open keeps to be re-established after a connection loss. */
+export interface DurableHandleState {
+  open: DurableOpen;
+  /** The CREATE as first sent (repeated on reconnect, MS-SMB2 3.2.4.4). */
+  spec: CreateSpec;
+  granted: Granted;
+}
+
 export class FileHandle {
   private closed = false;
+  /** The connection was lost and this open could not be (or was not to be) re-established. */
+  private lost = false;
   private closing: Promise<void> | undefined;
   /** Where a read or write with position null goes next (fs semantics); appends track the end. */
   private position: number;
+  private id: FileId;
+  private readonly durableState: DurableHandleState | undefined;
 
   constructor(
     private readonly tree: Tree,
-    readonly fileId: FileId,
+    fileId: FileId,
     /** Share-relative SMB path. */
     readonly path: string,
-    private readonly opts: { append: boolean; size: number; onClose: (h: FileHandle) => void },
+    private readonly opts: { append: boolean; size: number; onClose: (h: FileHandle) => void; durable?: DurableHandleState },
   ) {
+    this.id = fileId;
     this.position = opts.append ? opts.size : 0;
+    this.durableState = opts.durable;
+  }
+
+  /** The open's FileId (a new one after a reconnect re-established it). */
+  get fileId(): FileId {
+    return this.id;
+  }
+
+  /** What the server granted: 'durable' and 'persistent' opens survive a connection loss (with reconnect on). */
+  get durable(): Durability {
+    return this.durableState?.granted.durability ?? 'none';
+  }
+
+  /** The lease state held (LeaseState bits: R 1, H 2, W 4), undefined without a lease; updated by lease breaks. */
+  get leaseState(): number | undefined {
+    return this.durableState?.granted.leaseState;
+  }
+
+  /** The oplock level held (OplockLevel: 0 none, 1 II, 8 exclusive, 9 batch, 0xff lease); updated by oplock breaks. */
+  get oplockLevel(): number {
+    return this.durableState?.granted.oplockLevel ?? 0;
+  }
+
+  /** @internal The lease key, to match lease break notifications. */
+  get leaseKey(): Buffer | undefined {
+    return this.durableState?.open.lease?.key;
+  }
+
+  /** @internal Sends an OPLOCK_BREAK acknowledgment (MS-SMB2 2.2.24.1 / 2.2.24.2) on this handle's tree. */
+  async acknowledgeBreak(ack: OplockBreakRequest): Promise<void> {
+    await this.tree.send({ command: Command.OPLOCK_BREAK, body: (w) => encodeOplockBreakRequest(w, ack) });
+  }
+
+  /** @internal The connection was lost and this open will not come back. */
+  markLost(): void {
+    this.lost = true;
+  }
+
+  /** @internal A lease break notification for this handle's lease: the new state is held from now on. */
+  leaseBroken(newState: number): void {
+    if (this.durableState) this.durableState.granted.leaseState = newState;
+  }
+
+  /** @internal An oplock break: the new level is held from now on. */
+  oplockBroken(newLevel: number): void {
+    if (this.durableState) this.durableState.granted.oplockLevel = newLevel;
+  }
+
+  /**
+   * @internal After a reconnect: re-establishes a durable open on `tree` (a tree of the new session) and takes
+   * its FileId; any other open is lost (its calls fail with EBADF). Resolves true when the open is back.
+   */
+  async reestablish(tree: Tree): Promise<boolean> {
+    const d = this.durableState;
+    if (this.closed || this.lost) return false;
+    if (!d || d.granted.durability === 'none') {
+      this.lost = true;
+      return false;
+    }
+    const again = durableReconnect(d.open, this.id, d.granted.oplockLevel, d.granted.leaseState);
+    try {
+      const res = await tree.create(this.path, { ...d.spec, oplockLevel: again.oplockLevel, contexts: again.contexts });
+      this.id = res.fileId;
+      d.granted.oplockLevel = res.oplockLevel;
+      const leaseState = leaseStateOf(d.open, res);
+      if (leaseState !== undefined) d.granted.leaseState = leaseState;
+      return true;
+    } catch (e) {
+      if (e instanceof TransportError) throw e; // this reconnect attempt failed; the next one tries again
+      this.lost = true;
+      return false;
+    }
   }
 
   get tuning(): TreeTuning {
@@ -60,11 +149,34 @@ export class FileHandle {
 
   private ensureOpen(): void {
     if (this.closed) throw clientError(Status.FILE_CLOSED, 'EBADF', this.unc);
+    if (this.lost) throw clientError(Status.FILE_CLOSED, 'EBADF', `${this.unc} (not durable: lost with the connection)`);
+  }
+
+  /**
+   * Sends a request on this open, built once it can go (so a reconnect's new FileId is used). `retry`: an
+   * idempotent request (READ, WRITE at an offset, QUERY_INFO, SET_INFO of the end of file) that the connection
+   * loss failed in flight is sent again once a reconnect re-established this durable open; LOCK is not (a lock
+   * that was granted would conflict with itself).
+   */
+  private async call(build: (fileId: FileId) => SmbRequest, retry = false): Promise<SmbResponse> {
+    const send = () =>
+      this.tree.send(() => {
+        this.ensureOpen();
+        return build(this.id);
+      });
+    try {
+      return await send();
+    } catch (e) {
+      const session = this.tree.session;
+      const lostConnection = e instanceof TransportError && session.onLost !== undefined && (session.gate !== undefined || session.conn.closed);
+      if (!retry || !lostConnection || this.durable === 'none') throw e;
+      return send();
+    }
   }
 
   /** One READ: the bytes at `offset` (fewer at end of file; empty past it). */
   async readChunk(offset: number, length: number): Promise<Buffer> {
-    const res = await this.tree.send(this.tree.readRequest(this.fileId, offset, length));
+    const res = await this.call((id) => this.tree.readRequest(id, offset, length), true);
     if (res.status === Status.END_OF_FILE) return Buffer.alloc(0);
     this.tree.check(res, this.path);
     return decodeReadResponse(res.body).data;
@@ -75,7 +187,7 @@ export class FileHandle {
    * Empty at or past the end of file.
    */
   async readChunkView(offset: number, length: number): Promise<{ data: Buffer; release: () => void }> {
-    const res = await this.tree.send(this.tree.readRequest(this.fileId, offset, length));
+    const res = await this.call((id) => this.tree.readRequest(id, offset, length), true);
     try {
       if (res.status === Status.END_OF_FILE) {
         res.release();
@@ -91,7 +203,7 @@ export class FileHandle {
 
   /** One READ copied into `target` at `at`; the response's memory is reused. Returns the byte count. */
   async readChunkInto(offset: number, length: number, target: Buffer, at: number): Promise<number> {
-    const res = await this.tree.send(this.tree.readRequest(this.fileId, offset, length));
+    const res = await this.call((id) => this.tree.readRequest(id, offset, length), true);
     try {
       if (res.status === Status.END_OF_FILE) return 0;
       this.tree.check(res, this.path);
@@ -108,7 +220,7 @@ export class FileHandle {
     let done = 0;
     while (done < data.length) {
       const part = done === 0 ? data : data.subarray(done);
-      const res = await this.tree.send(this.tree.writeRequest(this.fileId, offset + done, part));
+      const res = await this.call((id) => this.tree.writeRequest(id, offset + done, part), true);
       this.tree.check(res, this.path);
       const n = decodeWriteResponse(res.body).count;
       if (n <= 0) throw clientError(Status.DISK_FULL, 'ENOSPC', this.unc);
@@ -219,7 +331,7 @@ export class FileHandle {
   async stat(): Promise<SmbStats> {
     this.ensureOpen();
     const res = this.tree.check(
-      await this.tree.send(this.tree.queryInfoRequest(this.fileId, InfoType.FILE, FileInfoClass.FileAllInformation, 4096)),
+      await this.call((id) => this.tree.queryInfoRequest(id, InfoType.FILE, FileInfoClass.FileAllInformation, 4096), true),
       this.path,
     );
     return statsFromAllInformation(res.body);
@@ -228,7 +340,7 @@ export class FileHandle {
   /** Sets the end of file (fs truncate: shorter cuts, longer zero-fills). */
   async truncate(len = 0): Promise<void> {
     this.ensureOpen();
-    this.tree.check(await this.tree.send(this.tree.setInfoRequest(this.fileId, { kind: 'endOfFile', endOfFile: BigInt(len) })), this.path);
+    this.tree.check(await this.call((id) => this.tree.setInfoRequest(id, { kind: 'endOfFile', endOfFile: BigInt(len) }), true), this.path);
   }
 
   /**
@@ -250,11 +362,11 @@ export class FileHandle {
 
   private async lockRequest(offset: number | bigint, length: number | bigint, flags: number, timeoutMs: number | undefined): Promise<void> {
     const locks = [{ offset: BigInt(offset), length: BigInt(length), flags }];
-    const res = await this.tree.send({
+    const res = await this.call((fileId) => ({
       command: Command.LOCK,
-      body: (w) => encodeLockRequest(w, { lockSequenceIndex: 0, lockSequenceNumber: 0, fileId: this.fileId, locks }),
+      body: (w) => encodeLockRequest(w, { lockSequenceIndex: 0, lockSequenceNumber: 0, fileId, locks }),
       ...(timeoutMs !== undefined ? { timeoutMs } : {}),
-    });
+    }));
     this.tree.check(res, this.path);
   }
 
@@ -263,7 +375,8 @@ export class FileHandle {
     this.closed = true;
     this.opts.onClose(this);
     this.closing = (async () => {
-      const res = await this.tree.send(this.tree.closeRequest(this.fileId));
+      if (this.lost) return; // the server closed it with the connection
+      const res = await this.tree.send(() => this.tree.closeRequest(this.id));
       if (res.status !== Status.SUCCESS && res.status !== Status.FILE_CLOSED) throw smbError(res.status, this.unc);
     })();
     return this.closing;

@@ -43,6 +43,8 @@ export interface PipeLimits {
 
 export class SmbPipe {
   private closed = false;
+  /** The connection was lost: pipe handles are not durable, the server closed this one. */
+  private lost = false;
 
   private constructor(
     private readonly tree: Tree,
@@ -116,6 +118,7 @@ export class SmbPipe {
     if (this.closed) return;
     this.closed = true;
     this.onClose?.();
+    if (this.lost) return;
     await this.tree.send(this.tree.closeRequest(this.fileId)).catch(() => undefined);
   }
 
@@ -171,8 +174,13 @@ export class SmbPipe {
     return Buffer.concat(parts);
   }
 
+  /** @internal A reconnect: the server closed this pipe with the old connection. */
+  markLost(): void {
+    this.lost = true;
+  }
+
   private ensureOpen(): void {
-    if (this.closed) throw clientError(Status.FILE_CLOSED, 'EBADF', this.path);
+    if (this.closed || this.lost) throw clientError(Status.FILE_CLOSED, 'EBADF', this.path);
   }
 
   /** SUCCESS, or BUFFER_OVERFLOW (the message continues: MS-SMB2 3.2.5.12, MS-FSCC 2.3.50); else the SmbError. */

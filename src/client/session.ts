@@ -63,6 +63,8 @@ export interface NegotiateParams {
   encryption: Protection;
   /** 3.1.1 cipher preference. */
   ciphers: number[];
+  /** The ClientGuid to send; a reconnect repeats the first connection's (MS-SMB2 3.2.4.4). Default: a new one. */
+  clientGuid?: Buffer;
 }
 
 /** What NEGOTIATE settled, and what the client sent (VALIDATE_NEGOTIATE_INFO repeats it). */
@@ -78,7 +80,8 @@ export interface Negotiated {
   sent: { dialects: number[]; securityMode: number; capabilities: number; clientGuid: Buffer };
 }
 
-const CLIENT_CAPABILITIES = GlobalCapabilities.LARGE_MTU;
+/** Leases and persistent handles are advertised: durable opens ask for them (MS-SMB2 2.2.3, 3.2.4.2.2.2). */
+const CLIENT_CAPABILITIES = GlobalCapabilities.LARGE_MTU | GlobalCapabilities.LEASING | GlobalCapabilities.PERSISTENT_HANDLES;
 
 export async function negotiate(conn: Connection, p: NegotiateParams): Promise<Negotiated> {
   const dialects: number[] = [Dialect.SMB202, Dialect.SMB210, Dialect.SMB300, Dialect.SMB302, Dialect.SMB311].filter(
@@ -89,7 +92,7 @@ export async function negotiate(conn: Connection, p: NegotiateParams): Promise<N
   // Encryption support is always advertised: 'off' means "do not ask for it", but a server or share that
   // demands it is still served.
   const capabilities = CLIENT_CAPABILITIES | GlobalCapabilities.ENCRYPTION;
-  const clientGuid = randomBytes(16);
+  const clientGuid = p.clientGuid ?? randomBytes(16);
   const contexts: NegotiateContext[] = [
     { kind: 'preauthIntegrity', hashAlgorithms: [HashAlgorithm.SHA512], salt: randomBytes(32) },
     { kind: 'signing', signingAlgorithms: [SigningAlgorithm.AES_GMAC, SigningAlgorithm.AES_CMAC, SigningAlgorithm.HMAC_SHA256] },
@@ -151,35 +154,63 @@ export interface Credentials {
   domain: string;
 }
 
-/** An authenticated session: adds its id, signing and encryption to the requests of the layers above. */
+/**
+ * An authenticated session: adds its id, signing and encryption to the requests of the layers above. After a
+ * reconnect (client.ts) the same object adopts the new connection's session, so trees and handles keep their
+ * reference; while the reconnect runs, `gate` holds every request back.
+ */
 export class Session {
-  readonly id: bigint;
-  readonly flags: number;
+  id: bigint;
+  flags: number;
   /** Every request of this session is encrypted (session ENCRYPT_DATA, or the client asked for it). */
-  readonly encryptAll: boolean;
-  readonly signing: boolean;
+  encryptAll: boolean;
+  signing: boolean;
+  conn: Connection;
+  negotiated: Negotiated;
+  /** Set while a reconnect runs: requests wait for it (and fail with it). */
+  gate: Promise<void> | undefined;
+  /** Set by a client that reconnects: called when a request finds the connection lost; settles with the reconnect. */
+  onLost: (() => Promise<void>) | undefined;
   private loggedOff = false;
 
-  constructor(
-    readonly conn: Connection,
-    readonly negotiated: Negotiated,
-    o: { id: bigint; flags: number; encryptAll: boolean; signing: boolean },
-  ) {
+  constructor(conn: Connection, negotiated: Negotiated, o: { id: bigint; flags: number; encryptAll: boolean; signing: boolean }) {
+    this.conn = conn;
+    this.negotiated = negotiated;
     this.id = o.id;
     this.flags = o.flags;
     this.encryptAll = o.encryptAll;
     this.signing = o.signing;
   }
 
+  /** Takes over the connection and session a reconnect established. */
+  adopt(fresh: Session): void {
+    this.conn = fresh.conn;
+    this.negotiated = fresh.negotiated;
+    this.id = fresh.id;
+    this.flags = fresh.flags;
+    this.encryptAll = fresh.encryptAll;
+    this.signing = fresh.signing;
+    this.loggedOff = false;
+  }
+
+  /** A promise to wait for before sending (a reconnect in progress or to start), or undefined when requests can go. */
+  whenReady(): Promise<void> | undefined {
+    if (this.gate) return this.gate;
+    if (this.conn.closed && this.onLost && !this.loggedOff) return this.onLost();
+    return undefined;
+  }
+
   get canEncrypt(): boolean {
     return this.conn.cipher !== 0 && (this.flags & (SessionFlags.IS_GUEST | SessionFlags.IS_NULL)) === 0;
   }
 
-  send(req: SmbRequest): Promise<SmbResponse> {
+  async send(req: SmbRequest): Promise<SmbResponse> {
+    for (let wait = this.whenReady(); wait; wait = this.whenReady()) await wait;
     return this.conn.send(this.fill(req));
   }
 
-  sendCompound(reqs: SmbRequest[]): Promise<SmbResponse[]> {
+  async sendCompound(reqs: SmbRequest[]): Promise<SmbResponse[]> {
+    for (let wait = this.whenReady(); wait; wait = this.whenReady()) await wait;
     return this.conn.sendCompound(reqs.map((r) => this.fill(r)));
   }
 
@@ -284,7 +315,7 @@ export async function authenticate(
   conn: Connection,
   neg: Negotiated,
   creds: Credentials,
-  p: { signing: Protection; encryption: Protection },
+  p: { signing: Protection; encryption: Protection; previousSessionId?: bigint },
 ): Promise<Session> {
   const auth = new ClientAuthenticator({
     user: creds.user,
@@ -301,7 +332,7 @@ export async function authenticate(
       command: Command.SESSION_SETUP,
       sessionId,
       body: (w) =>
-        encodeSessionSetupRequest(w, { flags: 0, securityMode, capabilities: 0, channel: 0, previousSessionId: 0n, securityBuffer: token }),
+        encodeSessionSetupRequest(w, { flags: 0, securityMode, capabilities: 0, channel: 0, previousSessionId: p.previousSessionId ?? 0n, securityBuffer: token }),
       onSent: (m) => {
         if (hash) hash = preauthUpdate(hash, m);
       },

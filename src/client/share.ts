@@ -21,12 +21,13 @@ import { Reader } from '../util/reader.js';
 import { Writer } from '../util/writer.js';
 import { decodeDirectoryListing } from '../protocol/smb2/fscc/dir-info.js';
 import { FileInfoClass } from '../protocol/smb2/fscc/file-info.js';
-import type { SmbError } from '../errors.js';
+import { SmbError } from '../errors.js';
 import { clientError, smbError } from './errors.js';
-import { FileHandle, readStream, statsFromAllInformation, writeStream } from './file-handle.js';
+import { FileHandle, readStream, statsFromAllInformation, writeStream, type DurableHandleState } from './file-handle.js';
 import { download, upload, type TransferOptions } from './transfer.js';
 import { SmbDirent, SmbStats } from './stats.js';
 import type { CreateSpec, Tree } from './tree.js';
+import { durableCreate, durableGranted } from './durable.js';
 
 const READ_ACCESS = AccessMask.FILE_READ_DATA | AccessMask.FILE_READ_ATTRIBUTES | AccessMask.FILE_READ_EA | AccessMask.READ_CONTROL | AccessMask.SYNCHRONIZE;
 const WRITE_ACCESS = AccessMask.FILE_WRITE_DATA | AccessMask.FILE_APPEND_DATA | AccessMask.FILE_WRITE_ATTRIBUTES | AccessMask.FILE_WRITE_EA | AccessMask.SYNCHRONIZE;
@@ -88,6 +89,24 @@ function isCode(e: unknown, ...codes: string[]): e is SmbError {
   return typeof e === 'object' && e !== null && codes.includes((e as { code?: string }).code ?? '');
 }
 
+/** Options of share.open(). */
+export interface OpenOptions {
+  /** Default 'r'. */
+  flags?: OpenFlags;
+  /**
+   * Ask for a durable handle: it survives a connection loss when the client reconnects (connect option
+   * `reconnect`). On 3.x a DH2Q with a lease (RWH), on 2.1 a DHnQ with a lease, on 2.0.2 a DHnQ with a batch
+   * oplock. `handle.durable` tells what the server granted ('none' when it declined).
+   */
+  durable?: boolean;
+  /**
+   * Ask for a persistent handle (3.x; implies durable): it survives a server restart. Only asked for where the
+   * server advertises persistent handles and the share continuous availability; elsewhere the open falls back to
+   * a durable one (see `handle.durable`).
+   */
+  persistent?: boolean;
+}
+
 export interface ReaddirOptions {
   withFileTypes?: boolean;
 }
@@ -128,19 +147,68 @@ export class Share {
 
   // ---- files ----
 
-  async open(path: string, flags: OpenFlags = 'r'): Promise<FileHandle> {
+  /**
+   * Opens a file: `open(path, 'r+')`, `open(path, 'r+', { durable: true })` or `open(path, { flags, durable,
+   * persistent })`.
+   */
+  async open(path: string, flags: OpenFlags | OpenOptions = 'r', options: OpenOptions = {}): Promise<FileHandle> {
+    const o: OpenOptions = typeof flags === 'string' ? { ...options, flags } : { ...flags, ...options };
     const tree = await this.getTree();
     const p = smbPath(path);
-    const f = FLAGS[flags];
-    if (!f) throw new TypeError(`unknown open flags ${String(flags)}`);
-    const res = await tree.create(p, { desiredAccess: f.access, createDisposition: f.disposition, createOptions: CreateOptions.NON_DIRECTORY_FILE });
-    return this.track(tree, res.fileId, p, f.append, Number(res.endOfFile));
+    const f = FLAGS[o.flags ?? 'r'];
+    if (!f) throw new TypeError(`unknown open flags ${String(o.flags)}`);
+    const spec: CreateSpec = { desiredAccess: f.access, createDisposition: f.disposition, createOptions: CreateOptions.NON_DIRECTORY_FILE };
+    if (!o.durable && !o.persistent) {
+      const res = await tree.create(p, spec);
+      return this.track(tree, res.fileId, p, f.append, Number(res.endOfFile));
+    }
+    const neg = tree.session.negotiated;
+    const ask = durableCreate(neg.dialect, neg.response.capabilities, tree.info.response.capabilities, o.persistent === true);
+    const res = await tree.create(p, { ...spec, oplockLevel: ask.oplockLevel, contexts: ask.contexts });
+    const durable = { open: ask.durable, spec, granted: durableGranted(ask.durable, res) };
+    return this.track(tree, res.fileId, p, f.append, Number(res.endOfFile), durable);
   }
 
-  private track(tree: Tree, fileId: FileId, path: string, append: boolean, size: number): FileHandle {
-    const h = new FileHandle(tree, fileId, path, { append, size, onClose: (x) => this.handles.delete(x) });
+  private track(tree: Tree, fileId: FileId, path: string, append: boolean, size: number, durable?: DurableHandleState): FileHandle {
+    const h = new FileHandle(tree, fileId, path, { append, size, onClose: (x) => this.handles.delete(x), ...(durable ? { durable } : {}) });
     this.handles.add(h);
     return h;
+  }
+
+  /** @internal The open handles of this share (to match oplock and lease breaks). */
+  openHandles(): Iterable<FileHandle> {
+    return this.handles;
+  }
+
+  /**
+   * @internal During a reconnect: connects this share again through `connect` (a tree of the new session, not
+   * yet adopted) and re-establishes the durable handles on it; every other handle is lost. Returns what to apply
+   * once the whole reconnect succeeded, or nothing when the share was not connected. A transport failure throws
+   * (the reconnect attempt fails and is retried); a share that refuses us now loses its handles.
+   */
+  async reconnect(connect: (name: string) => Promise<Tree>): Promise<(() => void) | undefined> {
+    const pending = this.tree;
+    if (!pending) return undefined;
+    let tree: Tree;
+    try {
+      tree = await pending;
+    } catch {
+      return undefined;
+    }
+    let fresh: Tree;
+    try {
+      fresh = await connect(this.name);
+    } catch (e) {
+      if (!(e instanceof SmbError)) throw e;
+      for (const h of this.handles) h.markLost();
+      return () => {
+        if (this.tree === pending) this.tree = undefined;
+      };
+    }
+    for (const h of [...this.handles]) await h.reestablish(fresh);
+    return () => {
+      tree.info = fresh.info;
+    };
   }
 
   /** The whole file; one round trip (CREATE + READ) when it fits one READ. */

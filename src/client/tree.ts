@@ -14,6 +14,7 @@ import { encodeSetInfoRequest } from '../protocol/smb2/commands/set-info.js';
 import { encodeWriteRequestHeader } from '../protocol/smb2/commands/write.js';
 import { Command, ImpersonationLevel, InfoType, IoctlFlags, ShareAccess } from '../protocol/smb2/constants.js';
 import { encodeSetFileInfo, setFileInfoClass, type SetFileInfo } from '../protocol/smb2/fscc/file-info.js';
+import type { CreateContext } from '../protocol/smb2/contexts/create-contexts.js';
 import { Writer } from '../util/writer.js';
 import type { SmbRequest, SmbResponse } from './connection.js';
 import { smbError } from './errors.js';
@@ -25,6 +26,10 @@ export interface CreateSpec {
   createOptions: number;
   fileAttributes?: number;
   shareAccess?: number;
+  /** RequestedOplockLevel (default none). */
+  oplockLevel?: number;
+  /** Create contexts to send (durable handle and lease requests). */
+  contexts?: CreateContext[];
 }
 
 export interface TreeTuning {
@@ -37,10 +42,14 @@ export interface TreeTuning {
   listSize: number;
 }
 
+/** A request, or a function that builds it once it can go (after a reconnect, with the FileIds of then). */
+export type RequestSource = SmbRequest | (() => SmbRequest);
+
 export class Tree {
   constructor(
     readonly session: Session,
-    readonly info: TreeInfo,
+    /** Replaced when a reconnect connects the tree again. */
+    public info: TreeInfo,
     readonly tuning: TreeTuning,
   ) {}
 
@@ -49,11 +58,14 @@ export class Tree {
     return path === '' ? this.info.unc : `${this.info.unc}\\${path}`;
   }
 
-  send(req: SmbRequest): Promise<SmbResponse> {
-    return this.session.send(this.fill(req));
+  /** Sends once the session can (waiting out a reconnect); a function is called then to build the request. */
+  async send(req: RequestSource): Promise<SmbResponse> {
+    for (let wait = this.session.whenReady(); wait; wait = this.session.whenReady()) await wait;
+    return this.session.send(this.fill(typeof req === 'function' ? req() : req));
   }
 
-  sendCompound(reqs: SmbRequest[]): Promise<SmbResponse[]> {
+  async sendCompound(reqs: SmbRequest[]): Promise<SmbResponse[]> {
+    for (let wait = this.session.whenReady(); wait; wait = this.session.whenReady()) await wait;
     return this.session.sendCompound(reqs.map((r) => this.fill(r)));
   }
 
@@ -73,7 +85,7 @@ export class Tree {
       body: (w) =>
         encodeCreateRequest(w, {
           securityFlags: 0,
-          requestedOplockLevel: 0,
+          requestedOplockLevel: spec.oplockLevel ?? 0,
           impersonationLevel: ImpersonationLevel.IMPERSONATION,
           smbCreateFlags: 0n,
           desiredAccess: spec.desiredAccess,
@@ -82,7 +94,7 @@ export class Tree {
           createDisposition: spec.createDisposition,
           createOptions: spec.createOptions,
           name: path,
-          createContexts: [],
+          createContexts: spec.contexts ?? [],
         }),
     };
   }

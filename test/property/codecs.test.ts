@@ -5,7 +5,16 @@ import { WireError } from '../../src/errors.js';
 import { FrameAccumulator } from '../../src/protocol/framing.js';
 import { decodeSmb1NegotiateRequest, decodeSmb1NegotiateResponse } from '../../src/protocol/smb1/negotiate.js';
 import { splitCompound } from '../../src/protocol/smb2/compound.js';
-import { decodeCreateContexts, decodeLease } from '../../src/protocol/smb2/contexts/create-contexts.js';
+import {
+  decodeCreateContexts,
+  decodeDurableHandleReconnect,
+  decodeDurableHandleReconnectV2,
+  decodeDurableHandleRequestV2,
+  decodeDurableHandleResponse,
+  decodeDurableHandleResponseV2,
+  decodeLease,
+} from '../../src/protocol/smb2/contexts/create-contexts.js';
+import { decodeOplockBreakResponse } from '../../src/protocol/smb2/commands/oplock-break.js';
 import { decodeNegotiateContextData } from '../../src/protocol/smb2/contexts/negotiate-contexts.js';
 import { Reader } from '../../src/util/reader.js';
 import { bodyReader, encodeMessage } from '../unit/protocol/helpers.js';
@@ -68,6 +77,22 @@ test('negotiate and create context bodies: random data', () => {
       onlyWireErrors(() => decodeLease(Buffer.from(data)));
       const buf = Buffer.concat([HEADER, Buffer.from(data)]);
       onlyWireErrors(() => decodeCreateContexts(new Reader(buf, 64, buf.length, 0), 64, data.length));
+    }),
+    { numRuns: 2000 },
+  );
+});
+
+test('durable handle context bodies and break notifications (what a reconnecting client decodes): random data', () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 80 }), (data) => {
+      const b = Buffer.from(data);
+      onlyWireErrors(() => decodeDurableHandleResponse(b));
+      onlyWireErrors(() => decodeDurableHandleResponseV2(b));
+      onlyWireErrors(() => decodeDurableHandleRequestV2(b));
+      onlyWireErrors(() => decodeDurableHandleReconnect(b));
+      onlyWireErrors(() => decodeDurableHandleReconnectV2(b));
+      const buf = Buffer.concat([HEADER, b]);
+      onlyWireErrors(() => decodeOplockBreakResponse(new Reader(buf, 64, buf.length, 0)));
     }),
     { numRuns: 2000 },
   );
