@@ -355,7 +355,7 @@ export class SmbServer {
 
   /** Shutdown: a persistent open's last state goes to the journal and its file closes; its record stays. */
   private async suspendPersistent(open: Open): Promise<void> {
-    this.journal?.save(open);
+    await this.journal?.save(open);
     open.closed = true;
     try {
       await open.handle?.close();

@@ -54,6 +54,7 @@ export async function reconnectDurable(ctx: RequestContext, req: CreateRequest, 
   open.session = ctx.session!;
   open.tree = ctx.tree!;
   ctx.session!.opens.set(open.volatileId, open);
+  await server.durables.changed(open);
   server.log.debug('durable handle reconnected', { path: open.path, share: open.tree.share.name });
   return existingOpenResponse(ctx, open, []);
 }

@@ -272,6 +272,7 @@ export async function handleCreate(ctx: RequestContext): Promise<Outcome> {
     const open = session.opens.get(fileId.volatile)!;
     const cached = caching.grant(ctx, open, cachingRequest);
     const durableContexts = server.durables.grant(open, durable, { persistentAllowed: share.continuousAvailability && dialect >= 0x0300 && server.persistentHandles });
+    await server.durables.changed(open);
     if (action === CreateAction.CREATED) server.events.emit('create', { user: session.userName, share: share.name, path });
     if (action === CreateAction.CREATED && stream === undefined) {
       server.notify.report(share, [{ action: NotifyAction.ADDED, path, filter: nameFilter(isDirectory) }]);

@@ -34,7 +34,7 @@ export async function handleLock(ctx: RequestContext): Promise<Outcome> {
   if (status !== Status.SUCCESS) return status;
   if (checksSequence) open.lockSequences[req.lockSequenceIndex] = req.lockSequenceNumber;
   // A persistent open's locks are journalled: they outlive a restart of the server.
-  ctx.conn.server.durables.changed(open);
+  await ctx.conn.server.durables.changed(open);
   return ok();
 }
 

@@ -11,14 +11,14 @@ export function handleOplockBreak(ctx: RequestContext): Outcome {
     if (!open) return Status.FILE_CLOSED;
     const out = caching.acknowledgeOplock(open, req.oplockLevel);
     if (typeof out === 'number') return out;
-    ctx.conn.server.durables.changed(open);
+    void ctx.conn.server.durables.changed(open);
     return { body: (w) => encodeOplockBreakResponse(w, { kind: 'oplock', oplockLevel: out.level, fileId: req.fileId }) };
   }
   // Leases came with 2.1; a 2.0.2 client cannot acknowledge one.
   if ((ctx.conn.dialect ?? 0) < 0x0210) return Status.INVALID_PARAMETER;
   const lease = caching.acknowledgeLease(ctx, req.leaseKey, req.leaseState);
   if (typeof lease === 'number') return lease;
-  for (const o of lease.opens) ctx.conn.server.durables.changed(o);
+  for (const o of lease.opens) void ctx.conn.server.durables.changed(o);
   return {
     body: (w) => encodeOplockBreakResponse(w, { kind: 'lease', flags: 0, leaseKey: lease.key, leaseState: lease.state, leaseDuration: 0n }),
   };

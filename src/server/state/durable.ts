@@ -79,7 +79,8 @@ function guidKey(clientGuid: Buffer, createGuid: Buffer): string {
 
 /** Journal hooks for persistent opens (server/state/journal.ts implements them). */
 export interface PersistentJournal {
-  save(open: Open): void;
+  /** Resolves once the open's record is on disk. */
+  save(open: Open): Promise<void>;
   remove(open: Open): void;
 }
 
@@ -123,7 +124,6 @@ export class DurableHandles {
     const timeoutMs = asked === 0 ? this.policy.defaultTimeoutMs : Math.min(asked, this.policy.maxTimeoutMs);
     open.durable = { version: req.version, persistent, timeoutMs };
     this.byId.set(open.persistentId, open);
-    if (persistent) this.journal?.save(open);
     return this.responseContexts(open);
   }
 
@@ -210,7 +210,6 @@ export class DurableHandles {
     this.stopTimer(open);
     open.disconnected = false;
     if (open.createGuid) this.byCreateGuid.set(guidKey(open.clientGuid, open.createGuid), open);
-    if (open.durable?.persistent) this.journal?.save(open);
   }
 
   /** The open closed for good. */
@@ -223,9 +222,12 @@ export class DurableHandles {
     if (open.durable?.persistent) this.journal?.remove(open);
   }
 
-  /** State that a persistent open journals changed (a lock, the lease). */
-  changed(open: Open): void {
-    if (open.durable?.persistent && !open.closed) this.journal?.save(open);
+  /**
+   * State that a persistent open journals is new or changed (granted, reconnected, a lock, the lease): resolves once
+   * the record is on disk, so that the reply saying so can go (a crash after it loses nothing).
+   */
+  async changed(open: Open): Promise<void> {
+    if (open.durable?.persistent && !open.closed) await this.journal?.save(open);
   }
 
   /** Stops every scavenger (server shutdown). */

@@ -110,9 +110,9 @@ export class FileJournal implements JournalHooks {
     return { serverGuid, opens };
   }
 
-  save(open: Open): void {
+  save(open: Open): Promise<void> {
     const rec = snapshot(open);
-    this.enqueue(rec.persistentId, () => this.writeAtomic(`open-${rec.persistentId}.json`, JSON.stringify(rec)));
+    return this.enqueue(rec.persistentId, () => this.writeAtomic(`open-${rec.persistentId}.json`, JSON.stringify(rec)));
   }
 
   remove(open: Open): void {
@@ -121,7 +121,7 @@ export class FileJournal implements JournalHooks {
 
   /** Deletes the record of an open id (also for records found unusable at start). */
   forget(persistentId: string): void {
-    this.enqueue(persistentId, () => unlink(join(this.dir, `open-${persistentId}.json`)).catch(() => {}));
+    void this.enqueue(persistentId, () => unlink(join(this.dir, `open-${persistentId}.json`)).catch(() => {}));
   }
 
   /** Resolves once every write started so far has landed. */
@@ -129,7 +129,7 @@ export class FileJournal implements JournalHooks {
     while (this.chains.size > 0) await Promise.all([...this.chains.values()]);
   }
 
-  private enqueue(id: string, job: () => Promise<void>): void {
+  private enqueue(id: string, job: () => Promise<void>): Promise<void> {
     const prev = this.chains.get(id) ?? Promise.resolve();
     const next = prev
       .then(job)
@@ -138,6 +138,7 @@ export class FileJournal implements JournalHooks {
         if (this.chains.get(id) === next) this.chains.delete(id);
       });
     this.chains.set(id, next);
+    return next;
   }
 
   private async writeAtomic(name: string, text: string): Promise<void> {
