@@ -65,13 +65,13 @@ export async function setZeroData(open: Open, req: IoctlRequest): Promise<Outcom
   try {
     const size = BigInt((await open.handle.stat()).size);
     const end = z.beyondFinalZero < size ? z.beyondFinalZero : size;
+    if (end > z.fileOffset) await open.node.beforeDataWrite(open);
     const zeros = Buffer.alloc(Math.min(SPARSE_ALLOCATION_UNIT * 16, Number(end > z.fileOffset ? end - z.fileOffset : 0n)));
     for (let at = z.fileOffset; at < end; ) {
       const n = Number(end - at < BigInt(zeros.length) ? end - at : BigInt(zeros.length));
       await open.handle.write(zeros.subarray(0, n), Number(at));
       at += BigInt(n);
     }
-    if (end > z.fileOffset) open.written = true;
   } catch (err) {
     return storeErrorToStatus(err);
   }

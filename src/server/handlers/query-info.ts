@@ -101,6 +101,7 @@ async function factsOf(open: Open, infoClass: number) {
   const facts = fileFacts(base, {
     name: smbPathOf(open.path) + (open.stream !== undefined ? `:${open.stream}` : ''),
     deletePending: open.node.deletePending,
+    node: open.node,
     accessFlags: open.grantedAccess,
     currentByteOffset: open.currentByteOffset,
     mode: open.mode,
