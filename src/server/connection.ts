@@ -308,24 +308,41 @@ export class Connection {
     headers: Smb2Header[],
     encryptedBy: Session | undefined,
   ): Promise<void> {
-    const state: CompoundState = { sessionId: 0n, treeId: 0, fileId: undefined, chainFailure: undefined };
-    const replies: Built[] = [];
+    const compounded = parts.length > 1;
+    const state: CompoundState = {
+      sessionId: 0n,
+      treeId: 0,
+      fileId: undefined,
+      chainFailure: undefined,
+      relatedOnFirst: compounded && (headers[0]!.flags & HeaderFlags.RELATED_OPERATIONS) !== 0,
+    };
+    const run: CompoundRun = { state, replies: [], encryptedBy, compounded };
     for (let i = 0; i < parts.length; i++) {
       const part = parts[i]!;
       const h = headers[i]!;
-      const related = i > 0 && (h.flags & HeaderFlags.RELATED_OPERATIONS) !== 0;
-      const out = await this.runOne(msg.subarray(part.start, part.end), h, related, state, i === parts.length - 1, encryptedBy);
+      const out = await this.runOne(msg.subarray(part.start, part.end), h, i, run, i === parts.length - 1);
       if (out === undefined) continue; // went async, or no reply (CANCEL)
-      replies.push(out);
+      run.replies.push(out);
     }
-    if (replies.length === 0 || this.closed) return;
-    const chained = chainCompound(replies.map((r) => r.chunks));
-    for (let i = 0; i < chained.length; i++) {
+    if (run.replies.length === 0 || this.closed) return;
+    this.sendReplies(run.replies.splice(0), run);
+  }
+
+  /**
+   * Sends a compound's replies chained in one message, each signed as its request asks, and after them the
+   * interim response of the request that went async, if any (MS-SMB2 3.3.4.1.3, 3.3.4.2). Every reply to a
+   * compounded request is padded to 8 bytes, the last one included, as Windows and Samba send them.
+   */
+  private sendReplies(replies: Built[], run: CompoundRun, interim?: Buffer[]): void {
+    const messages = replies.map((r) => r.chunks);
+    if (interim) messages.push(interim);
+    const chained = chainCompound(messages, run.compounded);
+    for (let i = 0; i < replies.length; i++) {
       const r = replies[i]!;
-      if (!encryptedBy && r.signIt && r.session?.signingKey) this.signChunks(chained[i]!, r.session.signingKey);
+      if (!run.encryptedBy && r.signIt && r.session?.signingKey) this.signChunks(chained[i]!, r.session.signingKey);
     }
     const sent = replies.map((r) => r.onSent).filter((f): f is () => void => f !== undefined);
-    this.sendMessage(chained.flat(), encryptedBy, sent.length ? () => sent.forEach((f) => f()) : undefined);
+    this.sendMessage(chained.flat(), run.encryptedBy, sent.length ? () => sent.forEach((f) => f()) : undefined);
   }
 
   /** Sends one message (or compound), inside a TRANSFORM when the request came encrypted (MS-SMB2 3.3.4.1.4). */
@@ -349,16 +366,13 @@ export class Connection {
   }
 
   /** Runs one request; returns its reply (header + body chunks), or undefined when it went async. */
-  private async runOne(
-    message: Buffer,
-    h: Smb2Header,
-    related: boolean,
-    compound: CompoundState,
-    lastInCompound: boolean,
-    encryptedBy: Session | undefined,
-  ): Promise<Built | undefined> {
+  private async runOne(message: Buffer, h: Smb2Header, index: number, run: CompoundRun, lastInCompound: boolean): Promise<Built | undefined> {
     const handler = HANDLERS[h.command];
-    const ctx = this.makeContext(message, h, related, compound, lastInCompound, encryptedBy !== undefined);
+    const compound = run.state;
+    const encryptedBy = run.encryptedBy;
+    const flagged = (h.flags & HeaderFlags.RELATED_OPERATIONS) !== 0;
+    const related = index > 0 && flagged;
+    const ctx = this.makeContext(message, h, related, run, lastInCompound);
     let outcome: Outcome;
     let signIt = false;
     if (h.command === Command.CANCEL) {
@@ -372,6 +386,8 @@ export class Connection {
     }
     if (handler === undefined) {
       outcome = Status.INVALID_PARAMETER;
+    } else if (flagged && compound.relatedOnFirst) {
+      outcome = Status.INVALID_PARAMETER;
     } else if (related && compound.chainFailure !== undefined) {
       outcome = compound.chainFailure;
     } else if (!this.negotiated && h.command !== Command.NEGOTIATE) {
@@ -384,7 +400,9 @@ export class Connection {
           this.close('bad signature');
           return undefined;
         }
-        outcome = pre;
+        // MS-SMB2 3.3.5.2.7.2: a related request whose inherited session or tree does not resolve fails with
+        // STATUS_INVALID_PARAMETER, not with the lookup's own status.
+        outcome = related && LOOKUP_FAILURES.has(pre) ? Status.INVALID_PARAMETER : pre;
       } else {
         try {
           outcome = await handler.run(ctx);
@@ -505,7 +523,9 @@ export class Connection {
     return undefined;
   }
 
-  private makeContext(message: Buffer, h: Smb2Header, related: boolean, compound: CompoundState, last: boolean, encrypted: boolean): RequestContext {
+  private makeContext(message: Buffer, h: Smb2Header, related: boolean, run: CompoundRun, last: boolean): RequestContext {
+    const compound = run.state;
+    const encrypted = run.encryptedBy !== undefined;
     const r = new Reader(message, SMB2_HEADER_SIZE, message.length, 0);
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const conn = this;
@@ -539,14 +559,17 @@ export class Connection {
         ctx.asyncId = asyncId;
         ctx.onCancel = onCancel;
         conn.pending.set(asyncId, { messageId: h.messageId, asyncId, cancel: onCancel });
-        conn.sendInterim(ctx);
+        conn.sendInterim(ctx, run);
       },
     };
     return ctx;
   }
 
-  /** MS-SMB2 3.3.4.2: STATUS_PENDING with the async id, granting the request's credits now. */
-  private sendInterim(ctx: RequestContext): void {
+  /**
+   * MS-SMB2 3.3.4.2: STATUS_PENDING with the async id, granting the request's credits now. The replies of the
+   * compound's earlier requests go out with it, so a client waiting for them is not held up by the async one.
+   */
+  private sendInterim(ctx: RequestContext, run: CompoundRun): void {
     const h = ctx.header;
     const w = new Writer(80);
     encodeHeader(w, {
@@ -564,6 +587,10 @@ export class Connection {
     });
     encodeErrorResponse(w);
     // Interim responses are not signed (MS-SMB2 3.3.4.1.1), but are encrypted like the request.
+    if (run.replies.length > 0) {
+      this.sendReplies(run.replies.splice(0), run, [w.finish()]);
+      return;
+    }
     this.sendMessage([w.finish()], ctx.encrypted ? ctx.session : undefined);
   }
 
@@ -615,6 +642,18 @@ export class Connection {
     if (this.preauthHash) this.preauthHash = preauthUpdate(this.preauthHash, message);
   }
 }
+
+/** The requests of one compound as they run: the chain state, and the replies not sent yet. */
+interface CompoundRun {
+  state: CompoundState;
+  replies: Built[];
+  encryptedBy: Session | undefined;
+  /** The frame held more than one request: every reply is padded (sendReplies). */
+  compounded: boolean;
+}
+
+/** Session and tree lookup failures (checkSessionAndTree). */
+const LOOKUP_FAILURES: ReadonlySet<number> = new Set([Status.USER_SESSION_DELETED, Status.NETWORK_SESSION_EXPIRED, Status.NETWORK_NAME_DELETED]);
 
 /** Requests whose result (FileId, session, tree) the rest of a related chain inherits. */
 const CHAIN_SOURCES: ReadonlySet<number> = new Set([Command.CREATE, Command.SESSION_SETUP, Command.TREE_CONNECT]);

@@ -34,6 +34,11 @@ export interface CompoundState {
    * request (a SET_INFO, a WRITE) stays its own: the next related request, often the CLOSE, still runs.
    */
   chainFailure: number | undefined;
+  /**
+   * The first request carried SMB2_FLAGS_RELATED_OPERATIONS: it and every later related request fail with
+   * STATUS_INVALID_PARAMETER (MS-SMB2 3.3.5.2.7.2, as Windows and Samba do).
+   */
+  relatedOnFirst: boolean;
 }
 
 /** One request being served: the connection, the resolved session and tree, and its bytes. */

@@ -5,6 +5,7 @@ import { isValidComponent, isValidStreamName } from '../store/resolve.js';
 import type { StoreStat } from '../store/types.js';
 import { Status } from '../protocol/nt-status.js';
 import { msToFiletime } from '../util/filetime.js';
+import type { FileNode } from './state/file-node.js';
 
 /**
  * How the server turns SMB names into store paths and store stats into the facts SMB reports. One place for the
@@ -100,11 +101,12 @@ export interface Times {
   changeTime: bigint;
 }
 
-export function timesOf(st: StoreStat): Times {
+/** The times SMB reports for a stat; with the file's node, the last-write time it holds (DelayedWriteTime). */
+export function timesOf(st: StoreStat, node?: FileNode): Times {
   return {
     creationTime: msToFiletime(st.birthtimeMs),
     lastAccessTime: msToFiletime(st.atimeMs),
-    lastWriteTime: msToFiletime(st.mtimeMs),
+    lastWriteTime: msToFiletime(node ? node.writeTime.report(st.mtimeMs) : st.mtimeMs),
     changeTime: msToFiletime(st.ctimeMs),
   };
 }
@@ -144,12 +146,12 @@ export function shortNameOf(name: string): string {
   return `${base.slice(0, 4) || '_'}~${hash}${ext ? '.' + ext : ''}`;
 }
 
-export function dirEntryFacts(name: string, st: StoreStat): DirEntryFacts {
+export function dirEntryFacts(name: string, st: StoreStat, node?: FileNode): DirEntryFacts {
   return {
     fileName: name,
     // Directory listings carry a short name only where it differs from the long one (as NTFS does).
     ...(isShortName(name) ? {} : { shortName: shortNameOf(name) }),
-    ...timesOf(st),
+    ...timesOf(st, node),
     endOfFile: st.type === 'directory' ? 0n : BigInt(st.size),
     allocationSize: allocationOf(st),
     fileAttributes: attributesOf(st),
@@ -160,10 +162,10 @@ export function dirEntryFacts(name: string, st: StoreStat): DirEntryFacts {
 
 export function fileFacts(
   st: StoreStat,
-  extra: { name: string; deletePending: boolean; accessFlags: number; currentByteOffset: bigint; mode: number },
+  extra: { name: string; deletePending: boolean; accessFlags: number; currentByteOffset: bigint; mode: number; node?: FileNode },
 ): FileFacts {
   return {
-    ...timesOf(st),
+    ...timesOf(st, extra.node),
     fileAttributes: attributesOf(st),
     allocationSize: allocationOf(st),
     endOfFile: st.type === 'directory' ? 0n : BigInt(st.size),

@@ -435,12 +435,17 @@ export class RawClient {
 
   /** Sends requests chained in one frame (MS-SMB2 3.2.4.1.4) and resolves with their final responses. */
   compound(parts: CompoundPart[]): Promise<RawResponse[]> {
+    return Promise.all(this.compoundStart(parts).map((s) => s.final));
+  }
+
+  /** Sends requests chained in one frame; each part's interim and final responses, as `start` gives them. */
+  compoundStart(parts: CompoundPart[]): Started[] {
     const built = parts.map((p) => this.build(p.command, p.encodeBody, p.opts ?? {}));
     const chained = chainCompoundBuffers(built.map((b) => b.message));
     chained.forEach((m, i) => this.signIfNeeded(m, parts[i]!.opts ?? {}));
-    const finals = built.map((b, i) => this.expect(b.header.messageId, parts[i]!.opts?.timeoutMs ?? 15_000).final);
+    const started = built.map((b, i) => ({ messageId: b.header.messageId, ...this.expect(b.header.messageId, parts[i]!.opts?.timeoutMs ?? 15_000) }));
     this.sendFrame(Buffer.concat(chained));
-    return Promise.all(finals);
+    return started;
   }
 
   /** CANCEL (MS-SMB2 2.2.30) of a pending request: by async id when known, else by message id. No response. */

@@ -44,15 +44,16 @@ const PAD = Buffer.alloc(8);
  * of 8 and its NextCommand patched to its padded length; the last gets NextCommand 0. Each message is a list of
  * chunks whose first chunk holds the 64-byte header (so a READ response may stay [header+body, data]); headers
  * are patched in place. Returns the chunk lists with padding appended, in order, ready to be signed one by one
- * (MS-SMB2 3.3.4.1.3: a compounded message's signature covers its padding).
+ * (MS-SMB2 3.3.4.1.3: a compounded message's signature covers its padding). With `padLast` the last message is
+ * padded too, as Windows and Samba pad every response to a compounded request (smbtorture compound-padding).
  */
-export function chainCompound(messages: Buffer[][]): Buffer[][] {
+export function chainCompound(messages: Buffer[][], padLast = false): Buffer[][] {
   return messages.map((chunks, i) => {
     const first = chunks[0];
     if (first === undefined || first.length < SMB2_HEADER_SIZE) throw new RangeError('message without a header chunk');
     const length = chunks.reduce((n, c) => n + c.length, 0);
     const last = i === messages.length - 1;
-    const pad = last ? 0 : compoundPadding(length);
+    const pad = last && !padLast ? 0 : compoundPadding(length);
     first.writeUInt32LE(last ? 0 : length + pad, HeaderOffset.NEXT_COMMAND);
     return pad === 0 ? chunks : [...chunks, PAD.subarray(0, pad)];
   });

@@ -26,9 +26,10 @@ export async function handleChangeNotify(ctx: RequestContext): Promise<Outcome> 
   const waiting = watch.wait(req.outputBufferLength);
   ctx.goAsync(waiting.cancel);
   if (ctx.asyncId === undefined) {
-    // Not the last request of a compound, so it cannot wait: nothing to report yet means "look for yourself".
+    // Not the last request of a compound, so it cannot wait: Windows fails such a request (MS-SMB2 3.3.5.2.7
+    // lets a server fail compounded requests that need async processing; smbtorture compound.interim2).
     waiting.cancel();
-    return Status.NOTIFY_ENUM_DIR;
+    return Status.INTERNAL_ERROR;
   }
   session.pendingNotifies++;
   try {

@@ -3,6 +3,7 @@ import { CloseFlags } from '../../protocol/smb2/constants.js';
 import { decodeCloseRequest, encodeCloseResponse, type CloseResponse } from '../../protocol/smb2/commands/close.js';
 import type { Outcome, RequestContext } from '../context.js';
 import { attributesOf, timesOf } from '../files.js';
+import { msToFiletime } from '../../util/filetime.js';
 
 const ZERO_ATTRS: Omit<CloseResponse, 'flags'> = {
   creationTime: 0n,
@@ -28,9 +29,13 @@ export async function handleClose(ctx: RequestContext): Promise<Outcome> {
     return { body: (w) => encodeCloseResponse(w, { flags: 0, ...ZERO_ATTRS }) };
   }
   const store = open.tree.share.store!;
-  if (open.written && !open.stickyWriteTime && open.stream === undefined) {
-    // Windows stamps the last-write time when a written handle closes.
-    await store.setTimes(open.path, { mtimeMs: Date.now() }).catch(() => {});
+  // A handle that wrote stamps the last-write time as it closes; the last open stores the time clients saw.
+  const node = open.node;
+  const lastOpen = node.opens.size === 1 && node.opens.has(open);
+  const writeTime = node.writeTime;
+  const toStore = writeTime.close(open, open.stickyWriteTime || open.stream !== undefined, lastOpen);
+  if (toStore !== undefined) {
+    await store.setTimes(open.path, { mtimeMs: toStore }).catch(() => {});
     server.notify.touched(open.tree.share, open.path);
   }
   let res: CloseResponse = { flags: 0, ...ZERO_ATTRS };
@@ -40,7 +45,9 @@ export async function handleClose(ctx: RequestContext): Promise<Outcome> {
       const base = open.stream !== undefined ? await store.stat(open.path) : st;
       res = {
         flags: CloseFlags.POSTQUERY_ATTRIB,
-        ...timesOf(base),
+        ...timesOf(base, node),
+        // The time just stored, exactly (the store's mtime may round it).
+        ...(toStore !== undefined ? { lastWriteTime: msToFiletime(toStore) } : {}),
         allocationSize: st.type === 'directory' ? 0n : BigInt(st.allocationSize),
         endOfFile: st.type === 'directory' ? 0n : BigInt(st.size),
         fileAttributes: attributesOf(base),

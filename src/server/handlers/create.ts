@@ -289,7 +289,7 @@ export async function handleCreate(ctx: RequestContext): Promise<Outcome> {
           oplockLevel: cached.oplockLevel,
           flags: 0,
           createAction: newStream && action === CreateAction.OPENED ? CreateAction.CREATED : action,
-          ...timesOf(finalStat),
+          ...timesOf(finalStat, node),
           allocationSize: finalStat.type === 'directory' ? 0n : BigInt(node.reportedAllocation(finalStat.allocationSize)),
           endOfFile: finalStat.type === 'directory' ? 0n : BigInt(finalStat.size),
           fileAttributes: attributesOf(finalStat),

@@ -12,6 +12,8 @@ export async function handleFlush(ctx: RequestContext): Promise<Outcome> {
   if (!(open.grantedAccess & (AccessMask.FILE_WRITE_DATA | AccessMask.FILE_APPEND_DATA))) return Status.ACCESS_DENIED;
   try {
     await open.handle?.sync();
+    // A flush makes a pending delayed last-write-time update happen now (Windows behaviour).
+    open.node.writeTime.flushPending();
   } catch (err) {
     return storeErrorToStatus(err);
   }

@@ -104,8 +104,8 @@ export async function copyChunk(session: Session, target: Open, req: IoctlReques
         got += n;
       }
       if (got < c.length) return respond(req, (w) => encodeCopyChunkResponse(w, result), Status.INVALID_VIEW_SIZE);
+      await target.node.beforeDataWrite(target);
       await target.handle.write(data, to);
-      target.written = true;
       result.chunksWritten++;
       result.totalBytesWritten += c.length;
     }

@@ -19,6 +19,7 @@ import {
   encodeCompressionState,
   encodeFileLevelTrimOutput,
   encodeIntegrityInformation,
+  encodeObjectIdBuffer,
   type AllocatedRange,
 } from '../../protocol/smb2/fscc/fsctl.js';
 import { Reader } from '../../util/reader.js';
@@ -27,6 +28,7 @@ import type { Outcome } from '../context.js';
 import { CLUSTER_SIZE } from '../state/file-node.js';
 import type { Open } from '../state/open.js';
 import { storeErrorToStatus } from '../status-map.js';
+import { volumeSerial } from './query-info.js';
 
 /** The unit a sparse file's allocation is reported in. */
 export const SPARSE_ALLOCATION_UNIT = 64 * 1024;
@@ -65,13 +67,13 @@ export async function setZeroData(open: Open, req: IoctlRequest): Promise<Outcom
   try {
     const size = BigInt((await open.handle.stat()).size);
     const end = z.beyondFinalZero < size ? z.beyondFinalZero : size;
+    if (end > z.fileOffset) await open.node.beforeDataWrite(open);
     const zeros = Buffer.alloc(Math.min(SPARSE_ALLOCATION_UNIT * 16, Number(end > z.fileOffset ? end - z.fileOffset : 0n)));
     for (let at = z.fileOffset; at < end; ) {
       const n = Number(end - at < BigInt(zeros.length) ? end - at : BigInt(zeros.length));
       await open.handle.write(zeros.subarray(0, n), Number(at));
       at += BigInt(n);
     }
-    if (end > z.fileOffset) open.written = true;
   } catch (err) {
     return storeErrorToStatus(err);
   }
@@ -163,6 +165,34 @@ export function getIntegrityInformation(req: IoctlRequest): Outcome {
     checksumChunkSizeInBytes: 0,
     clusterSizeInBytes: CLUSTER_SIZE,
   });
+  return respond(req, w.finish());
+}
+
+/** Size of FILE_OBJECTID_BUFFER (MS-FSCC 2.1.3). */
+const OBJECT_ID_BUFFER_SIZE = 64;
+
+/**
+ * FSCTL_CREATE_OR_GET_OBJECT_ID and FSCTL_GET_OBJECT_ID (MS-FSA 2.1.5.10.4, 2.1.5.10.11). Stores keep no object
+ * ids, so each file's is derived from what already names it for good (its file id and the volume): the same
+ * file answers the same id on every call, as if it had been created on the first. BirthObjectId is the ObjectId,
+ * BirthVolumeId the volume's, DomainId zero, as MS-FSA prescribes for a new id.
+ */
+export async function getObjectId(open: Open, req: IoctlRequest): Promise<Outcome> {
+  if (req.maxOutputResponse < OBJECT_ID_BUFFER_SIZE) return Status.INVALID_PARAMETER;
+  const store = open.tree.share.store!;
+  let fileId: bigint;
+  try {
+    fileId = (await store.stat(open.path)).fileId;
+  } catch (err) {
+    return storeErrorToStatus(err);
+  }
+  const volume = Buffer.alloc(16);
+  volume.writeUInt32LE(volumeSerial(open.tree.share.name), 0);
+  const objectId = Buffer.alloc(16);
+  objectId.writeBigUInt64LE(BigInt.asUintN(64, fileId), 0);
+  volume.copy(objectId, 8, 0, 8);
+  const w = new Writer(OBJECT_ID_BUFFER_SIZE);
+  encodeObjectIdBuffer(w, { objectId, birthVolumeId: volume, birthObjectId: objectId, domainId: Buffer.alloc(16) });
   return respond(req, w.finish());
 }
 

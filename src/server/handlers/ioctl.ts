@@ -21,6 +21,7 @@ import {
   fileLevelTrim,
   getCompression,
   getIntegrityInformation,
+  getObjectId,
   queryAllocatedRanges,
   setCompression,
   setSparse,
@@ -83,6 +84,9 @@ export async function handleIoctl(ctx: RequestContext): Promise<Outcome> {
       return getIntegrityInformation(req);
     case Fsctl.FILE_LEVEL_TRIM:
       return fileLevelTrim(open, req);
+    case Fsctl.CREATE_OR_GET_OBJECT_ID:
+    case Fsctl.GET_OBJECT_ID:
+      return getObjectId(open, req);
     case Fsctl.SRV_ENUMERATE_SNAPSHOTS:
       // MS-SMB2 3.3.5.15.1: no previous versions are kept, so the array is empty.
       if (req.maxOutputResponse < 16) return Status.INVALID_PARAMETER;

@@ -9,6 +9,7 @@ import type { Outcome, RequestContext } from '../context.js';
 import { dirEntryFacts } from '../files.js';
 import type { Open } from '../state/open.js';
 import { storeErrorToStatus } from '../status-map.js';
+import { nodeKey } from '../server.js';
 import { checkCreditCharge } from './io-checks.js';
 
 /** QUERY_DIRECTORY (MS-SMB2 3.3.5.18): a snapshot per enumeration, served in order across requests. */
@@ -54,9 +55,13 @@ export async function handleQueryDirectory(ctx: RequestContext): Promise<Outcome
   if (req.outputBufferLength < fixed) return Status.INFO_LENGTH_MISMATCH;
   const enc = new DirectoryListingEncoder(req.fileInformationClass, req.outputBufferLength);
   const single = (req.flags & QueryDirectoryFlags.RETURN_SINGLE_ENTRY) !== 0;
+  const nodes = ctx.conn.server.nodes;
+  const share = open.tree.share;
   while (cursor.index < cursor.entries.length) {
     const e = cursor.entries[cursor.index]!;
-    if (!enc.add(dirEntryFacts(e.name, e.stat))) break;
+    // An open file's entry reports the last-write time its handles see (DelayedWriteTime).
+    const node = e.name === '.' || e.name === '..' ? undefined : nodes.get(nodeKey(share, open.path === '' ? e.name : `${open.path}/${e.name}`));
+    if (!enc.add(dirEntryFacts(e.name, e.stat, node))) break;
     cursor.index++;
     if (single) break;
   }

@@ -101,6 +101,7 @@ async function factsOf(open: Open, infoClass: number) {
   const facts = fileFacts(base, {
     name: smbPathOf(open.path) + (open.stream !== undefined ? `:${open.stream}` : ''),
     deletePending: open.node.deletePending,
+    node: open.node,
     accessFlags: open.grantedAccess,
     currentByteOffset: open.currentByteOffset,
     mode: open.mode,
@@ -137,7 +138,9 @@ async function fsFacts(open: Open): Promise<FsFacts> {
     FileSystemAttributes.FILE_CASE_PRESERVED_NAMES |
     FileSystemAttributes.FILE_SUPPORTS_SPARSE_FILES |
     FileSystemAttributes.FILE_UNICODE_ON_DISK |
-    FileSystemAttributes.FILE_PERSISTENT_ACLS;
+    FileSystemAttributes.FILE_PERSISTENT_ACLS |
+    // Every file has a (derived) object id: FSCTL_CREATE_OR_GET_OBJECT_ID (fsctl-file.ts).
+    FileSystemAttributes.FILE_SUPPORTS_OBJECT_IDS;
   if (store.listStreams) attrs |= FileSystemAttributes.FILE_NAMED_STREAMS;
   if (open.tree.readOnly) attrs |= FileSystemAttributes.FILE_READ_ONLY_VOLUME;
   return {
@@ -159,7 +162,7 @@ async function fsFacts(open: Open): Promise<FsFacts> {
 }
 
 /** A stable serial number per share name. */
-function volumeSerial(name: string): number {
+export function volumeSerial(name: string): number {
   let h = 0x811c9dc5;
   for (const c of name.toUpperCase()) h = Math.imul(h ^ c.charCodeAt(0), 0x01000193) >>> 0;
   return h >>> 0;

@@ -125,7 +125,8 @@ async function setFileInfo(ctx: RequestContext, open: Open, info: SetFileInfo): 
         if (broken !== undefined) return broken;
       }
       await open.handle.truncate(Number(info.endOfFile));
-      open.written = true;
+      // Setting the end of file moves the last-write time at once, even to the same size (as Windows does).
+      if (open.stream === undefined) open.node.writeTime.touch(open, open.stickyWriteTime);
       notifyModified(open, CompletionFilter.SIZE);
       return Status.SUCCESS;
     case 'allocation': {
@@ -140,7 +141,7 @@ async function setFileInfo(ctx: RequestContext, open: Open, info: SetFileInfo): 
       const size = (await open.handle.stat()).size;
       if (info.allocationSize < BigInt(size)) {
         await open.handle.truncate(Number(info.allocationSize));
-        open.written = true;
+        if (open.stream === undefined) open.node.writeTime.touch(open, open.stickyWriteTime);
         notifyModified(open, CompletionFilter.SIZE);
       }
       if (open.stream === undefined) {
@@ -212,6 +213,9 @@ async function setBasic(open: Open, info: SetBasicInfo): Promise<number> {
   if (info.lastWriteTime === -2n || info.lastWriteTime === 0xfffffffffffffffen) open.stickyWriteTime = false;
   if (m !== undefined) open.stickyWriteTime = true; // an explicit time wins over the close-time stamp
   if (Object.keys(times).length > 0) await store.setTimes(open.path, times);
+  // Any FileBasicInformation, even all zero, makes a pending delayed update happen (Windows behaviour).
+  open.node.writeTime.flushPending();
+  if (m !== undefined) open.node.writeTime.set(m);
   const changed =
     (attrs !== 0 ? CompletionFilter.ATTRIBUTES : 0) |
     (b !== undefined ? CompletionFilter.CREATION : 0) |

@@ -49,8 +49,8 @@ export async function handleWrite(ctx: RequestContext): Promise<Outcome> {
     if (req.data.length > 0 && open.node.existingLocks(open)?.ioConflicts(open, BigInt(position), BigInt(req.data.length), true)) {
       return Status.FILE_LOCK_CONFLICT;
     }
+    if (req.data.length > 0) await open.node.beforeDataWrite(open);
     const n = req.data.length === 0 ? 0 : await open.handle.write(req.data, position);
-    open.written = true;
     open.currentByteOffset = BigInt(position + n);
     const share = open.tree.share;
     const notify = ctx.conn.server.notify;

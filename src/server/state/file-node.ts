@@ -1,6 +1,7 @@
 import { AccessMask, ShareAccess } from '../../protocol/smb2/constants.js';
 import { ByteRangeLocks, type ByteRangeLock } from './locks.js';
 import type { Open } from './open.js';
+import { DelayedWriteTime } from './write-time.js';
 
 /**
  * One per open path (per share): the opens on it, and what they share (delete-pending). Share-mode rules
@@ -23,6 +24,8 @@ export class FileNode {
   allocationSize = 0;
   /** Entries removed from this directory through the server (delete, rename away); open enumerations drop them. */
   childrenRemoved = 0;
+  /** The file's last-write time as clients see it while it has written opens (delayed updates, sticky times). */
+  readonly writeTime = new DelayedWriteTime<Open>();
   /** Byte-range locks per stream ('' = the unnamed data stream), present while a lock is held or awaited. */
   private readonly streamLocks = new Map<string, ByteRangeLocks>();
 
@@ -40,6 +43,16 @@ export class FileNode {
   clearDeletePending(): void {
     this.deletePending = false;
     this.deletesFile = false;
+  }
+
+  /**
+   * Data is about to be written through `open` (WRITE, copy-chunk, zero-data): the last-write time follows the
+   * delayed-update rules (DelayedWriteTime). Writes to a named stream leave the file's time alone.
+   */
+  async beforeDataWrite(open: Open): Promise<void> {
+    const handle = open.handle;
+    if (open.stream !== undefined || !handle) return;
+    await this.writeTime.beforeWrite(open, open.stickyWriteTime, async () => (await handle.stat()).mtimeMs);
   }
 
   /** The allocation size to report for a store's actual allocation. */

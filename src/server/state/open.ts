@@ -57,8 +57,6 @@ export class Open {
   stickyWriteTime = false;
   /** The 24-byte key FSCTL_SRV_REQUEST_RESUME_KEY handed out for this open (MS-SMB2 3.3.5.15.5), made on first ask. */
   resumeKey: Buffer | undefined;
-  /** A write happened through this open; the last-write time is refreshed at close (Windows behaviour). */
-  written = false;
   closed = false;
   /** Open.OplockLevel (MS-SMB2 3.3.1.10): NONE, II, EXCLUSIVE, BATCH, or LEASE when `lease` is set. */
   oplockLevel = 0;
