@@ -16,10 +16,10 @@ export function handleOplockBreak(ctx: RequestContext): Outcome {
   }
   // Leases came with 2.1; a 2.0.2 client cannot acknowledge one.
   if ((ctx.conn.dialect ?? 0) < 0x0210) return Status.INVALID_PARAMETER;
-  const lease = caching.acknowledgeLease(ctx, req.leaseKey, req.leaseState);
-  if (typeof lease === 'number') return lease;
-  for (const o of lease.opens) void ctx.conn.server.durables.changed(o);
+  const acked = caching.acknowledgeLease(ctx, req.leaseKey, req.leaseState);
+  if (typeof acked === 'number') return acked;
+  for (const o of acked.lease.opens) void ctx.conn.server.durables.changed(o);
   return {
-    body: (w) => encodeOplockBreakResponse(w, { kind: 'lease', flags: 0, leaseKey: lease.key, leaseState: lease.state, leaseDuration: 0n }),
+    body: (w) => encodeOplockBreakResponse(w, { kind: 'lease', flags: 0, leaseKey: acked.lease.key, leaseState: acked.state, leaseDuration: 0n }),
   };
 }

@@ -15,13 +15,24 @@ export class PendingBreak {
   private timer: NodeJS.Timeout | undefined;
   settled = false;
 
+  private readonly timeoutMs: number;
+  private readonly onTimeout: () => void;
+
   constructor(timeoutMs: number, onTimeout: () => void) {
     this.done = new Promise((resolve) => (this.settle = resolve));
+    this.timeoutMs = timeoutMs;
+    this.onTimeout = onTimeout;
+    this.arm();
+  }
+
+  /** Starts the timeout again (a further step of the same break went out). */
+  arm(): void {
+    if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => {
       if (this.settled) return;
-      onTimeout();
+      this.onTimeout();
       this.finish();
-    }, timeoutMs);
+    }, this.timeoutMs);
     this.timer.unref();
   }
 
@@ -49,6 +60,11 @@ export class Lease {
   epoch = 0;
   /** The state a break in progress goes to; undefined when no acknowledged break is pending (Lease.Breaking). */
   breakTo: number | undefined;
+  /**
+   * What the requests waiting on the break need the lease to end at (at most breakTo): a request arriving during a
+   * break narrows it, and the acknowledgment then starts the next step (Samba's breaking_to_required).
+   */
+  breakRequired: number | undefined;
   pending: PendingBreak | undefined;
   readonly opens = new Set<Open>();
 
@@ -87,6 +103,7 @@ export class LeaseTable {
   removeIfUnused(lease: Lease): void {
     if (lease.opens.size > 0) return;
     lease.breakTo = undefined;
+    lease.breakRequired = undefined;
     lease.pending?.finish();
     lease.pending = undefined;
     if (this.leases.get(lease.id) === lease) this.leases.delete(lease.id);

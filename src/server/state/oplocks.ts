@@ -28,6 +28,8 @@ function isLeaseStatOpen(access: number): boolean {
 interface BreakRule {
   oplock(open: Open): number | undefined;
   lease(lease: Lease): number | undefined;
+  /** Whether the request waits for a lease's break (default: always); decided on the state before the break. */
+  leaseWaits?(lease: Lease): boolean;
 }
 
 /** An open about to happen on an existing file (MS-SMB2 3.3.5.9, MS-FSA 2.1.5.1.2). */
@@ -126,6 +128,9 @@ export class CachingManager {
         if (dataOverwrite) return LeaseState.NONE;
         return l.state & ~W;
       },
+      // The open waits for cached writes to be flushed (W), or for handles in its way to close (H with a sharing
+      // conflict); giving up H or R alone is the holder's business (smbtorture smb2.lease.breaking4, as Windows).
+      leaseWaits: (l) => (l.state & W) !== 0 || [...l.opens].some((o) => sameStream(o) && conflicts(o)),
     };
     return this.breakAndWait(ctx, node, rule);
   }
@@ -271,17 +276,33 @@ export class CachingManager {
     return { level };
   }
 
-  /** Lease break acknowledgment (MS-SMB2 3.3.5.22.2). */
-  acknowledgeLease(ctx: RequestContext, key: Buffer, state: number): Lease | number {
+  /**
+   * Lease break acknowledgment (MS-SMB2 3.3.5.22.2). When requests that arrived during the break need the lease
+   * lower still, the next step goes out at once (keeping R while W or H go, as Windows does: smb2.lease.breaking3),
+   * and the requests keep waiting until the whole break is over. Returns the lease and the state acknowledged.
+   */
+  acknowledgeLease(ctx: RequestContext, key: Buffer, state: number): { lease: Lease; state: number } | number {
     const lease = this.leases.get(ctx.conn.clientGuid, key);
     if (!lease) return Status.OBJECT_NAME_NOT_FOUND;
     if (lease.breakTo === undefined) return Status.UNSUCCESSFUL;
     if ((state & ~lease.breakTo) !== 0) return Status.REQUEST_NOT_ACCEPTED;
     lease.state = state;
+    const required = lease.breakRequired ?? lease.breakTo;
+    if ((state & ~required) !== 0) {
+      const next = validLeaseState((required | (state & (W | H) ? R : 0)) & state);
+      const ack = this.notifyLeaseBreak(lease, next, true);
+      if (ack) {
+        lease.breakTo = next;
+        lease.pending?.arm();
+        return { lease, state };
+      }
+      lease.state = next;
+    }
     lease.breakTo = undefined;
+    lease.breakRequired = undefined;
     lease.pending?.finish();
     lease.pending = undefined;
-    return lease;
+    return { lease, state };
   }
 
   /**
@@ -305,8 +326,9 @@ export class CachingManager {
             purges.push(...o.lease.opens);
             continue;
           }
+          const waits4 = rule.leaseWaits?.(o.lease) ?? true;
           const p = this.breakLease(o.lease, to);
-          if (p) waits.push(p);
+          if (p && waits4) waits.push(p);
         } else if (o.oplockLevel !== OplockLevel.NONE) {
           const to = rule.oplock(o);
           if (to === undefined || to >= o.oplockLevel) continue;
@@ -363,44 +385,71 @@ export class CachingManager {
     return p;
   }
 
-  /** Sends a lease break (MS-SMB2 3.3.4.7); breaks from R alone need no acknowledgment. */
+  /**
+   * Starts a lease break (MS-SMB2 3.3.4.7); breaks from R alone need no acknowledgment. During a break in progress
+   * nothing is sent: what the new request needs narrows the break's goal, reached in steps as the client acknowledges.
+   */
   private breakLease(lease: Lease, to: number): PendingBreak | undefined {
-    if (lease.pending) return lease.pending;
     const target = validLeaseState(lease.state & to);
+    if (lease.pending) {
+      lease.breakRequired = validLeaseState((lease.breakRequired ?? lease.breakTo ?? lease.state) & target);
+      return lease.pending;
+    }
     if (target === lease.state) return undefined;
-    // The break goes where the lease was last used; a lease whose opens are all disconnected (persistent) hears
-    // nothing, and its break times out unless the client reconnects and acknowledges in time.
-    const opens = [...lease.opens].filter((o) => !o.closed);
-    const holder = [...opens].reverse().find((o) => !o.disconnected) ?? opens[opens.length - 1];
-    if (!holder) return undefined;
-    const conn = holder.session.connection;
-    const ackRequired = (lease.state & (W | H)) !== 0 && conn.outstandingBreaks < this.policy.maxBreaksPerConnection;
-    if (lease.version === 2) lease.epoch = (lease.epoch + 1) & 0xffff;
-    if (!holder.disconnected) conn.sendBreakNotification(holder.session, (w) =>
-      encodeLeaseBreakNotification(w, {
-        newEpoch: lease.version === 2 ? lease.epoch : 0,
-        flags: ackRequired ? LeaseBreakFlags.ACK_REQUIRED : 0,
-        leaseKey: lease.key,
-        currentLeaseState: lease.state,
-        newLeaseState: target,
-        breakReason: 0,
-        accessMaskHint: 0,
-        shareMaskHint: 0,
-      }),
-    );
-    if (!ackRequired) {
+    const conn = this.holderOf(lease)?.session.connection;
+    if (!conn) return undefined;
+    if (!this.notifyLeaseBreak(lease, target, false)) {
       lease.state = target;
       return undefined;
     }
     lease.breakTo = target;
+    lease.breakRequired = target;
     conn.outstandingBreaks++;
     const p = new PendingBreak(this.policy.breakTimeoutMs, () => {
       lease.state = LeaseState.NONE;
       lease.breakTo = undefined;
+      lease.breakRequired = undefined;
       lease.pending = undefined;
     });
     void p.done.then(() => conn.outstandingBreaks--);
     lease.pending = p;
     return p;
+  }
+
+  /**
+   * The open a lease's break goes to: where the lease was last used. A lease whose opens are all disconnected
+   * (persistent) hears nothing, and its break times out unless the client reconnects and acknowledges in time.
+   */
+  private holderOf(lease: Lease): Open | undefined {
+    const opens = [...lease.opens].filter((o) => !o.closed);
+    return [...opens].reverse().find((o) => !o.disconnected) ?? opens[opens.length - 1];
+  }
+
+  /**
+   * Sends LEASE_BREAK_NOTIFICATION from the lease's state to `target` and says whether the client must acknowledge
+   * it. A further `step` of a break goes after the current reply (the acknowledgment's response goes first) and
+   * keeps the epoch the break started with (smbtorture smb2.lease.v2_breaking3).
+   */
+  private notifyLeaseBreak(lease: Lease, target: number, step: boolean): boolean {
+    const holder = this.holderOf(lease);
+    if (!holder) return false;
+    const conn = holder.session.connection;
+    const ackRequired = (lease.state & (W | H)) !== 0 && conn.outstandingBreaks < this.policy.maxBreaksPerConnection;
+    if (lease.version === 2 && !step) lease.epoch = (lease.epoch + 1) & 0xffff;
+    if (holder.disconnected) return ackRequired;
+    const n = {
+      newEpoch: lease.version === 2 ? lease.epoch : 0,
+      flags: ackRequired ? LeaseBreakFlags.ACK_REQUIRED : 0,
+      leaseKey: lease.key,
+      currentLeaseState: lease.state,
+      newLeaseState: target,
+      breakReason: 0,
+      accessMaskHint: 0,
+      shareMaskHint: 0,
+    };
+    const send = () => conn.sendBreakNotification(holder.session, (w) => encodeLeaseBreakNotification(w, n));
+    if (step) setImmediate(send);
+    else send();
+    return ackRequired;
   }
 }
