@@ -129,7 +129,7 @@ export class SmbServer {
     this.access = new AccessControl(config.access);
     this.notify = new NotifyHub(config.access.maxDiskWatchers, this.log);
     // A disconnected durable open in the way of a break is closed rather than waited for (as Windows and Samba do).
-    this.caching = new CachingManager(config.access, (open) => this.closeOpen(open).then(() => undefined));
+    this.caching = new CachingManager(config.access, (open) => this.closeOpen(open).then(() => undefined), () => this.connections);
     this.durables = new DurableHandles(config.durable ?? DEFAULT_DURABLE_POLICY, (open) => {
       this.log.info('durable handle expired', { path: open.path, share: open.tree.share.name });
       void this.closeOpen(open);

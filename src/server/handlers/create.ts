@@ -175,7 +175,7 @@ export async function handleCreate(ctx: RequestContext): Promise<Outcome> {
       }
       const overwrite = overwriting;
       if (overwrite && tree.readOnly) return Status.ACCESS_DENIED;
-      const broken = await caching.beforeOpen(ctx, node, { access: granted, share: req.shareAccess, disposition, stream, leaseId: ownLease?.id });
+      const broken = await caching.beforeOpen(ctx, node, { access: granted, share: req.shareAccess, disposition, stream, leaseId: ownLease?.id, deleteOnClose });
       if (broken !== undefined) return broken;
       // While the holders were asked to give up caching, they may have closed the file (and its node) or deleted it.
       if (ctx.conn.server.nodes.get(node.key) !== node || node.deletePending) return RACED;

@@ -7,6 +7,8 @@ import type { RequestContext } from '../context.js';
 import { isDataAccess, sharingCompatible, type FileNode } from './file-node.js';
 import { Lease, LeaseTable, PendingBreak, validLeaseState } from './leases.js';
 import type { Open } from './open.js';
+import type { Connection } from '../connection.js';
+import type { Session } from './session.js';
 
 const R = LeaseState.READ_CACHING;
 const H = LeaseState.HANDLE_CACHING;
@@ -40,6 +42,8 @@ export interface OpenIntent {
   stream: string | undefined;
   /** The requester's lease, when its LeaseKey already names one: its opens are never broken by it. */
   leaseId: string | undefined;
+  /** FILE_DELETE_ON_CLOSE was asked for. */
+  deleteOnClose?: boolean;
 }
 
 /** The CREATE's caching request as decoded from RequestedOplockLevel and RqLs. */
@@ -63,10 +67,13 @@ export class CachingManager {
   private readonly oplockBreaks = new Map<Open, PendingBreak>();
   /** Closes a disconnected durable open that a break would have to reach. */
   private readonly purge: (open: Open) => Promise<void>;
+  /** The server's live connections, oldest first (lease breaks go to a client's oldest connection). */
+  private readonly connections: () => Iterable<Connection>;
 
-  constructor(policy: AccessPolicy, purge: (open: Open) => Promise<void>) {
+  constructor(policy: AccessPolicy, purge: (open: Open) => Promise<void>, connections: () => Iterable<Connection> = () => []) {
     this.policy = policy;
     this.purge = purge;
+    this.connections = connections;
   }
 
   /** Decodes what a CREATE asks for; leases need 2.1 (v2 needs 3.x), else the context is ignored (3.3.5.9.8/.11). */
@@ -126,7 +133,9 @@ export class CachingManager {
         // may close); what it would have taken otherwise stays, as the open fails anyway.
         if ([...node.opens].some((o) => sameStream(o) && conflicts(o))) return opens.some(conflicts) ? l.state & ~H : undefined;
         if (dataOverwrite) return LeaseState.NONE;
-        return l.state & ~W;
+        // An open that will delete the file on close takes handle caching away too, like a delete-pending
+        // (smbtorture smb2.lease.unlink).
+        return l.state & ~W & (intent.deleteOnClose ? ~H : ~0);
       },
       // The open waits for cached writes to be flushed (W), or for handles in its way to close (H with a sharing
       // conflict); giving up H or R alone is the holder's business (smbtorture smb2.lease.breaking4, as Windows).
@@ -396,8 +405,9 @@ export class CachingManager {
       return lease.pending;
     }
     if (target === lease.state) return undefined;
-    const conn = this.holderOf(lease)?.session.connection;
-    if (!conn) return undefined;
+    const route = this.routeOf(lease);
+    if (!route) return undefined;
+    const conn = route.conn;
     if (!this.notifyLeaseBreak(lease, target, false)) {
       lease.state = target;
       return undefined;
@@ -417,6 +427,24 @@ export class CachingManager {
   }
 
   /**
+   * Where a lease's break goes: a lease belongs to a client (ClientGuid), not to one of its connections, so the
+   * client's oldest live connection with a logged-on session gets it (as Samba does: smbtorture
+   * smb2.lease.v2_complex1); without one, the connection of the open that last used the lease.
+   */
+  private routeOf(lease: Lease): { conn: Connection; session: Session; disconnected: boolean } | undefined {
+    const holder = this.holderOf(lease);
+    if (!holder) return undefined;
+    if (holder.disconnected) return { conn: holder.session.connection, session: holder.session, disconnected: true };
+    for (const conn of this.connections()) {
+      if (!conn.clientGuid.equals(lease.clientGuid)) continue;
+      if (conn === holder.session.connection) return { conn, session: holder.session, disconnected: false };
+      const session = [...conn.sessions.values()].find((x) => x.state === 'valid');
+      if (session) return { conn, session, disconnected: false };
+    }
+    return { conn: holder.session.connection, session: holder.session, disconnected: false };
+  }
+
+  /**
    * The open a lease's break goes to: where the lease was last used. A lease whose opens are all disconnected
    * (persistent) hears nothing, and its break times out unless the client reconnects and acknowledges in time.
    */
@@ -431,12 +459,12 @@ export class CachingManager {
    * keeps the epoch the break started with (smbtorture smb2.lease.v2_breaking3).
    */
   private notifyLeaseBreak(lease: Lease, target: number, step: boolean): boolean {
-    const holder = this.holderOf(lease);
-    if (!holder) return false;
-    const conn = holder.session.connection;
+    const route = this.routeOf(lease);
+    if (!route) return false;
+    const { conn, session } = route;
     const ackRequired = (lease.state & (W | H)) !== 0 && conn.outstandingBreaks < this.policy.maxBreaksPerConnection;
     if (lease.version === 2 && !step) lease.epoch = (lease.epoch + 1) & 0xffff;
-    if (holder.disconnected) return ackRequired;
+    if (route.disconnected) return ackRequired;
     const n = {
       newEpoch: lease.version === 2 ? lease.epoch : 0,
       flags: ackRequired ? LeaseBreakFlags.ACK_REQUIRED : 0,
@@ -447,7 +475,7 @@ export class CachingManager {
       accessMaskHint: 0,
       shareMaskHint: 0,
     };
-    const send = () => conn.sendBreakNotification(holder.session, (w) => encodeLeaseBreakNotification(w, n));
+    const send = () => conn.sendBreakNotification(session, (w) => encodeLeaseBreakNotification(w, n));
     if (step) setImmediate(send);
     else send();
     return ackRequired;
