@@ -94,7 +94,8 @@ export async function copyChunk(session: Session, target: Open, req: IoctlReques
       const from = Number(c.sourceOffset);
       const to = Number(c.targetOffset);
       const conflict = copyChunkLockConflict(source, from, c.length, false) ?? copyChunkLockConflict(target, to, c.length, true);
-      if (conflict !== undefined) return conflict;
+      // The answer to a lock conflict still says what was copied (smbtorture smb2.ioctl.copy_chunk_src_lock).
+      if (conflict !== undefined) return respond(req, (w) => encodeCopyChunkResponse(w, result), conflict);
       // The chunk is read whole before it is written, so overlapping ranges of one file copy as if through a buffer.
       const data = buf.subarray(0, c.length);
       let got = 0;

@@ -64,6 +64,10 @@ export async function setZeroData(open: Open, req: IoctlRequest): Promise<Outcom
   if (open.isDirectory || !open.handle) return Status.INVALID_PARAMETER;
   if (!(open.grantedAccess & AccessMask.FILE_WRITE_DATA)) return Status.ACCESS_DENIED;
   const z = decodeZeroDataInformation(new Reader(req.input));
+  // Zeroing writes: another open's byte-range lock over the range refuses it (MS-FSA 2.1.5.10.34, as WRITE does).
+  if (z.beyondFinalZero > z.fileOffset && open.node.existingLocks(open)?.ioConflicts(open, z.fileOffset, z.beyondFinalZero - z.fileOffset, true)) {
+    return Status.FILE_LOCK_CONFLICT;
+  }
   try {
     const size = BigInt((await open.handle.stat()).size);
     const end = z.beyondFinalZero < size ? z.beyondFinalZero : size;

@@ -29,6 +29,8 @@ import {
 } from './fsctl-file.js';
 import { encodeSnapshotArray } from '../../protocol/smb2/fscc/fsctl.js';
 
+const ALL_ONES = 0xffffffffffffffffn;
+
 /** IOCTL (MS-SMB2 3.3.5.15): the FSCTLs that clients send to a file server. */
 export async function handleIoctl(ctx: RequestContext): Promise<Outcome> {
   const req = decodeIoctlRequest(ctx.r);
@@ -43,6 +45,8 @@ export async function handleIoctl(ctx: RequestContext): Promise<Outcome> {
     case Fsctl.VALIDATE_NEGOTIATE_INFO:
       return validateNegotiate(ctx, req);
     case Fsctl.QUERY_NETWORK_INTERFACE_INFO:
+      // MS-SMB2 3.3.5.15.11: the request names no file; any FileId but all ones is invalid.
+      if (req.fileId.persistent !== ALL_ONES || req.fileId.volatile !== ALL_ONES) return Status.INVALID_PARAMETER;
       return reply(req, (w) =>
         encodeNetworkInterfaceInfo(w, [
           { ifIndex: 1, capability: 0, linkSpeed: 10_000_000_000n, address: conn.transport.localAddress, ...(isIPv4(conn.transport.localAddress) ? {} : { scopeId: 0 }) },
