@@ -153,6 +153,11 @@ export class DurableHandles {
     return o && !o.closed ? o : undefined;
   }
 
+  /** Entries of the durable table (closed opens must not linger there). */
+  get size(): number {
+    return this.byId.size + this.byCreateGuid.size;
+  }
+
   /** Every durable or resilient open (connected or not). */
   all(): Open[] {
     return [...this.byId.values()].filter((o) => !o.closed);
