@@ -23,6 +23,7 @@ import { NotifyHub, nameFilter } from './state/notify.js';
 import { CachingManager } from './state/oplocks.js';
 import { DurableHandles, type DurablePolicy } from './state/durable.js';
 import { FileJournal } from './state/journal.js';
+import { DiskCachingWatch } from './state/disk-caching.js';
 import { recoverPersistentOpens } from './persistent.js';
 import type { Open } from './state/open.js';
 import { CompletionFilter } from '../protocol/smb2/commands/change-notify.js';
@@ -130,6 +131,7 @@ export class SmbServer {
     this.notify = new NotifyHub(config.access.maxDiskWatchers, this.log);
     // A disconnected durable open in the way of a break is closed rather than waited for (as Windows and Samba do).
     this.caching = new CachingManager(config.access, (open) => this.closeOpen(open).then(() => undefined), () => this.connections);
+    this.caching.disk = new DiskCachingWatch(config.access.maxDiskWatchers, this.log, (node) => this.caching.diskChanged(node));
     this.durables = new DurableHandles(config.durable ?? DEFAULT_DURABLE_POLICY, (open) => {
       this.log.info('durable handle expired', { path: open.path, share: open.tree.share.name });
       void this.closeOpen(open);
@@ -260,6 +262,7 @@ export class SmbServer {
     this.durables.close();
     for (const c of [...this.connections]) c.close('server shutting down');
     this.notify.close();
+    this.caching.disk?.close();
     await Promise.all(closed);
     for (const s of this.shares.values()) await s.store?.close?.();
     await this.audit?.close();
@@ -381,6 +384,11 @@ export class SmbServer {
     node.key = nodeKey(share, newPath);
     node.path = newPath;
     this.nodes.set(node.key, node);
+    // A cached file that moved is watched in its new directory.
+    if (node.diskWatched !== undefined && this.caching.disk) {
+      this.caching.disk.untrack(node);
+      this.caching.disk.track(share, node);
+    }
   }
 
   /** Tells an open parent directory that an entry left it, so its enumerations skip the entry. */
@@ -401,6 +409,8 @@ export class SmbServer {
   async closeOpen(open: Open): Promise<{ deleted: boolean }> {
     if (open.closed) return { deleted: false };
     open.closed = true;
+    // A close may stamp times or delete the file: the disk's echo of it is not another program's change.
+    open.node.noteLocalChange();
     for (const f of open.onClose) f();
     open.onClose.clear();
     this.caching.release(open);

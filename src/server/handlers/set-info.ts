@@ -196,6 +196,7 @@ async function setBasic(open: Open, info: SetBasicInfo): Promise<number> {
     if (open.isDirectory && attrs & FileAttributes.TEMPORARY) return Status.INVALID_PARAMETER;
     // The sparse flag is FSCTL_SET_SPARSE's to change, not FileBasicInformation's (MS-FSA 2.1.5.14.2).
     const sparse = (await store.stat(open.path)).dosAttributes & FileAttributes.SPARSE_FILE;
+    open.node.noteLocalChange();
     await store.setAttributes(open.path, (attrs & SETTABLE_ATTRIBUTES) | sparse);
   }
   const times: { birthtimeMs?: number; atimeMs?: number; mtimeMs?: number; ctimeMs?: number } = {};
@@ -212,7 +213,10 @@ async function setBasic(open: Open, info: SetBasicInfo): Promise<number> {
   if (info.lastWriteTime === -1n || info.lastWriteTime === 0xffffffffffffffffn) open.stickyWriteTime = true;
   if (info.lastWriteTime === -2n || info.lastWriteTime === 0xfffffffffffffffen) open.stickyWriteTime = false;
   if (m !== undefined) open.stickyWriteTime = true; // an explicit time wins over the close-time stamp
-  if (Object.keys(times).length > 0) await store.setTimes(open.path, times);
+  if (Object.keys(times).length > 0) {
+    open.node.noteLocalChange();
+    await store.setTimes(open.path, times);
+  }
   // Any FileBasicInformation, even all zero, makes a pending delayed update happen (Windows behaviour).
   open.node.writeTime.flushPending();
   if (m !== undefined) open.node.writeTime.set(m);

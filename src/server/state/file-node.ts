@@ -22,6 +22,10 @@ export class FileNode {
    * holds. Stores can't reserve space, so it is reported while the file is open (MS-FSA 2.1.5.14.1).
    */
   allocationSize = 0;
+  /** When smbkit last changed (or was about to change) the file: disk changes right after are its own echo. */
+  localChangeAt = 0;
+  /** The directory watch that looks for changes by other programs while the file is cached (DiskCachingWatch). */
+  diskWatched: string | undefined;
   /** Entries removed from this directory through the server (delete, rename away); open enumerations drop them. */
   childrenRemoved = 0;
   /** The file's last-write time as clients see it while it has written opens (delayed updates, sticky times). */
@@ -50,9 +54,15 @@ export class FileNode {
    * delayed-update rules (DelayedWriteTime). Writes to a named stream leave the file's time alone.
    */
   async beforeDataWrite(open: Open): Promise<void> {
+    this.noteLocalChange();
     const handle = open.handle;
     if (open.stream !== undefined || !handle) return;
     await this.writeTime.beforeWrite(open, open.stickyWriteTime, async () => (await handle.stat()).mtimeMs);
+  }
+
+  /** smbkit is changing the file (data, size, times, attributes, name): the disk will echo it. */
+  noteLocalChange(): void {
+    this.localChangeAt = Date.now();
   }
 
   /** The allocation size to report for a store's actual allocation. */

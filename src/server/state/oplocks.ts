@@ -8,6 +8,7 @@ import { isDataAccess, sharingCompatible, type FileNode } from './file-node.js';
 import { Lease, LeaseTable, PendingBreak, validLeaseState } from './leases.js';
 import type { Open } from './open.js';
 import type { Connection } from '../connection.js';
+import type { DiskCachingWatch } from './disk-caching.js';
 import type { Session } from './session.js';
 
 const R = LeaseState.READ_CACHING;
@@ -67,6 +68,8 @@ export class CachingManager {
   private readonly oplockBreaks = new Map<Open, PendingBreak>();
   /** Closes a disconnected durable open that a break would have to reach. */
   private readonly purge: (open: Open) => Promise<void>;
+  /** Watches cached files for changes by other programs (set by the server when its stores can watch). */
+  disk: DiskCachingWatch | undefined;
   /** The server's live connections, oldest first (lease breaks go to a client's oldest connection). */
   private readonly connections: () => Iterable<Connection>;
 
@@ -108,6 +111,7 @@ export class CachingManager {
   async beforeOpen(ctx: RequestContext, node: FileNode, intent: OpenIntent): Promise<number | undefined> {
     const d = intent.disposition;
     const overwrite = d === CreateDisposition.OVERWRITE || d === CreateDisposition.OVERWRITE_IF || d === CreateDisposition.SUPERSEDE;
+    if (overwrite) node.noteLocalChange();
     const statOpen = isStatOpen(intent.access);
     const leaseStatOpen = isLeaseStatOpen(intent.access) && !overwrite;
     // Overwriting through an attribute-only open truncates nothing the holder caches beyond what level II allows.
@@ -149,6 +153,7 @@ export class CachingManager {
    * writer's own level II oplock included (other leases only: a lease covers its own key's writes).
    */
   async beforeWrite(ctx: RequestContext, open: Open): Promise<number | undefined> {
+    open.node.noteLocalChange();
     const rule: BreakRule = {
       oplock: (o) => (o.stream !== open.stream || (o === open && o.oplockLevel !== OplockLevel.II) ? undefined : OplockLevel.NONE),
       lease: (l) => (open.lease === l || ![...l.opens].some((o) => o.stream === open.stream) ? undefined : LeaseState.NONE),
@@ -163,6 +168,7 @@ export class CachingManager {
 
   /** Before a rename or delete-pending of `open`'s file: other leases lose handle caching (MS-FSA 2.1.5.14.11). */
   async beforeNamespaceChange(ctx: RequestContext, open: Open): Promise<number | undefined> {
+    open.node.noteLocalChange();
     const rule: BreakRule = {
       oplock: (o) => (o !== open && o.oplockLevel === OplockLevel.BATCH ? OplockLevel.II : undefined),
       lease: (l) => (open.lease === l ? undefined : l.state & ~H),
@@ -187,6 +193,7 @@ export class CachingManager {
         level = exclusiveElsewhere ? OplockLevel.NONE : OplockLevel.II;
       }
       open.oplockLevel = level;
+      if (level !== OplockLevel.NONE) this.disk?.track(open.tree.share, open.node);
       return { oplockLevel: level, contexts: [] };
     }
     // Directory leases are not offered (SMB2_GLOBAL_CAP_DIRECTORY_LEASING is not advertised): no lease on a directory.
@@ -227,6 +234,7 @@ export class CachingManager {
     lease.opens.add(open);
     open.lease = lease;
     open.oplockLevel = OplockLevel.LEASE;
+    this.disk?.track(open.tree.share, open.node);
     return { oplockLevel: OplockLevel.LEASE, contexts: [this.leaseContext(lease)] };
   }
 
@@ -260,6 +268,27 @@ export class CachingManager {
       lease.opens.delete(open);
       open.lease = undefined;
       this.leases.removeIfUnused(lease);
+    }
+    if (![...open.node.opens].some((o) => o !== open && !o.closed && (o.lease !== undefined || o.oplockLevel !== OplockLevel.NONE))) {
+      this.disk?.untrack(open.node);
+    }
+  }
+
+  /**
+   * Another program changed the file on the disk: every oplock and lease on it breaks to none (the holders'
+   * cached data is stale); nobody waits for the acknowledgments.
+   */
+  diskChanged(node: FileNode): void {
+    const seen = new Set<Lease>();
+    for (const o of [...node.opens]) {
+      if (o.closed) continue;
+      if (o.lease) {
+        if (seen.has(o.lease)) continue;
+        seen.add(o.lease);
+        this.breakLease(o.lease, LeaseState.NONE);
+      } else if (o.oplockLevel !== OplockLevel.NONE) {
+        this.breakOplock(o, OplockLevel.NONE);
+      }
     }
   }
 
