@@ -391,6 +391,13 @@ export class SmbServer {
     }
   }
 
+  /** An entry of a directory changed (created, removed, renamed, rewritten): the directory's leases hear of it. */
+  entryChanged(share: ShareDef, path: string, actor: Open | undefined): void {
+    const parent = path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '';
+    const node = this.nodes.get(nodeKey(share, parent));
+    if (node && node !== actor?.node) this.caching.directoryChanged(node, actor);
+  }
+
   /** Tells an open parent directory that an entry left it, so its enumerations skip the entry. */
   noteChildRemoved(share: ShareDef, path: string): void {
     const parent = path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '';
@@ -444,6 +451,7 @@ export class SmbServer {
         if (open.stream === undefined || node.deletesFile) await noteRemoved(store, node.path);
         deleted = true;
         this.noteChildRemoved(open.tree.share, node.path);
+        this.entryChanged(open.tree.share, node.path, open);
         this.notify.report(
           share,
           open.stream !== undefined && !node.deletesFile
@@ -455,11 +463,15 @@ export class SmbServer {
         this.log.warn('delete on close failed', { path: node.path, error: (err as Error).message });
       }
       node.clearDeletePending();
-    } else if (open.renamed) {
-      // Windows reports a renamed file's attributes and creation time as changed when its handle closes.
-      this.notify.report(share, [
-        { action: NotifyAction.MODIFIED, path: node.path, filter: CompletionFilter.ATTRIBUTES | CompletionFilter.CREATION },
-      ]);
+    } else {
+      // The entry's size and times changed: what a leased directory listing cached is stale.
+      if (open.wroteData && open.stream === undefined && !open.pipe && !open.printJob) this.entryChanged(share, node.path, open);
+      if (open.renamed) {
+        // Windows reports a renamed file's attributes and creation time as changed when its handle closes.
+        this.notify.report(share, [
+          { action: NotifyAction.MODIFIED, path: node.path, filter: CompletionFilter.ATTRIBUTES | CompletionFilter.CREATION },
+        ]);
+      }
     }
     this.dropNodeIfUnused(node);
     return { deleted };

@@ -274,6 +274,7 @@ export async function handleCreate(ctx: RequestContext): Promise<Outcome> {
     const durableContexts = server.durables.grant(open, durable, { persistentAllowed: share.continuousAvailability && dialect >= 0x0300 && server.persistentHandles });
     await server.durables.changed(open);
     if (action === CreateAction.CREATED) server.events.emit('create', { user: session.userName, share: share.name, path });
+    if (action !== CreateAction.OPENED && stream === undefined) server.entryChanged(share, path, open);
     if (action === CreateAction.CREATED && stream === undefined) {
       server.notify.report(share, [{ action: NotifyAction.ADDED, path, filter: nameFilter(isDirectory) }]);
     } else if (action !== CreateAction.OPENED) {

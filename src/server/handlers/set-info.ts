@@ -342,6 +342,8 @@ async function rename(ctx: RequestContext, open: Open, rawName: string, replace:
   await noteCreated(store, dest);
   server.renameNode(share, open.node, dest);
   server.noteChildRemoved(share, from);
+  server.entryChanged(share, from, open);
+  server.entryChanged(share, dest, open);
   // MS-FSCC 2.7.1: a rename within a directory is an old name/new name pair; across directories, a removal and
   // an addition.
   const filter = nameFilter(open.isDirectory);

@@ -55,6 +55,7 @@ export class FileNode {
    */
   async beforeDataWrite(open: Open): Promise<void> {
     this.noteLocalChange();
+    open.wroteData = true;
     const handle = open.handle;
     if (open.stream !== undefined || !handle) return;
     await this.writeTime.beforeWrite(open, open.stickyWriteTime, async () => (await handle.stat()).mtimeMs);

@@ -64,6 +64,10 @@ export class Open {
   oplockBreakTo: number | undefined;
   /** The lease this open shares with the other opens of its ClientGuid and LeaseKey. */
   lease: Lease | undefined;
+  /** The ParentLeaseKey of its v2 lease request: the directory lease its changes must not break. */
+  parentLeaseKey: Buffer | undefined;
+  /** Data was written through this open: its close changes what the directory shows (breaks directory leases). */
+  wroteData = false;
   /**
    * Open.LockSequenceArray (MS-SMB2 3.3.1.10): the last LockSequenceNumber that succeeded per LockSequenceIndex
    * (1..64), or undefined where the entry is not valid. Used to detect replayed LOCKs on resilient (and, later,

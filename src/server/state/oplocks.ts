@@ -1,5 +1,5 @@
 import { Status } from '../../protocol/nt-status.js';
-import { AccessMask, CreateDisposition, OplockLevel } from '../../protocol/smb2/constants.js';
+import { AccessMask, CreateDisposition, GlobalCapabilities, OplockLevel } from '../../protocol/smb2/constants.js';
 import { encodeLeaseBreakNotification, encodeOplockBreakNotification, LeaseBreakFlags } from '../../protocol/smb2/commands/oplock-break.js';
 import { CreateContextName, decodeLease, encodeLease, findCreateContext, LeaseFlags, LeaseState, type CreateContext, type Lease as LeaseRequest } from '../../protocol/smb2/contexts/create-contexts.js';
 import type { AccessPolicy } from '../access.js';
@@ -196,14 +196,19 @@ export class CachingManager {
       if (level !== OplockLevel.NONE) this.disk?.track(open.tree.share, open.node);
       return { oplockLevel: level, contexts: [] };
     }
-    // Directory leases are not offered (SMB2_GLOBAL_CAP_DIRECTORY_LEASING is not advertised): no lease on a directory.
-    if (open.isDirectory) return { oplockLevel: OplockLevel.NONE, contexts: [] };
     const rq = req.lease;
+    // The open's ParentLeaseKey: its changes to the directory do not break that directory's lease (3.3.5.9.11).
+    if (rq.version === 2 && rq.leaseFlags & LeaseFlags.PARENT_LEASE_KEY_SET) open.parentLeaseKey = Buffer.from(rq.parentLeaseKey);
+    // Directory leases (3.x, v2 contexts; SMB2_GLOBAL_CAP_DIRECTORY_LEASING): read and handle caching, never write.
+    if (open.isDirectory && (rq.version !== 2 || !(ctx.conn.serverCapabilities & GlobalCapabilities.DIRECTORY_LEASING))) {
+      return { oplockLevel: OplockLevel.NONE, contexts: [] };
+    }
+    const kindMask = open.isDirectory ? R | H : R | H | W;
     let lease = this.leases.get(ctx.conn.clientGuid, rq.leaseKey);
     // Attribute-only opens without a lease of their own do not keep a lease from caching writes.
     const foreign = others.filter((o) => (o.lease === undefined && !isLeaseStatOpen(o.grantedAccess)) || (o.lease !== undefined && o.lease !== lease));
     const allowed = (state: number) => {
-      let s = validLeaseState(state);
+      let s = validLeaseState(state) & kindMask;
       if (foreign.length > 0) s &= ~W;
       // Beside an oplock (level II after its break) a lease gets read caching only.
       if (foreign.some((o) => o.lease === undefined && o.oplockLevel !== OplockLevel.NONE)) s &= R;
@@ -225,7 +230,7 @@ export class CachingManager {
     } else if (!lease.breaking) {
       // A second open with the same key may upgrade the lease to a superset it can hold whole (beside other
       // clients' opens, W cannot be had, so asking for it changes nothing); never downgrade or sidegrade it.
-      const want = validLeaseState(rq.leaseState);
+      const want = validLeaseState(rq.leaseState) & kindMask;
       if ((want & lease.state) === lease.state && want !== lease.state && allowed(want) === want) {
         lease.state = want;
         if (lease.version === 2) lease.epoch = (lease.epoch + 1) & 0xffff;
@@ -271,6 +276,22 @@ export class CachingManager {
     }
     if (![...open.node.opens].some((o) => o !== open && !o.closed && (o.lease !== undefined || o.oplockLevel !== OplockLevel.NONE))) {
       this.disk?.untrack(open.node);
+    }
+  }
+
+  /**
+   * An entry of directory `dir` was added, removed, renamed, overwritten or written (seen at its close): the
+   * directory's leases break to none, except the one the acting open names as its parent lease (its client knows
+   * of the change). Nobody waits for the acknowledgments (MS-SMB2 3.3.4.7, smbtorture smb2.lease.v2_request).
+   */
+  directoryChanged(dir: FileNode, actor: Open | undefined): void {
+    const seen = new Set<Lease>();
+    for (const o of [...dir.opens]) {
+      const l = o.lease;
+      if (!l || o.closed || seen.has(l)) continue;
+      seen.add(l);
+      if (actor?.parentLeaseKey?.equals(l.key) && actor.clientGuid.equals(l.clientGuid)) continue;
+      this.breakLease(l, LeaseState.NONE);
     }
   }
 

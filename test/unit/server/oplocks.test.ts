@@ -39,14 +39,14 @@ function startCreate(c: RawClient, name: string, o: CreateOptions) {
   return c.start(Command.CREATE, (w) => encodeCreateRequest(w, RawClient.createRequest(name, o)));
 }
 
-test('LEASING is advertised from 2.1 on, not on 2.0.2', async () => {
+test('LEASING is advertised from 2.1 on, not on 2.0.2; DIRECTORY_LEASING from 3.0 on', async () => {
   const t = await server();
   try {
-    for (const [dialect, leasing] of [[Dialect.SMB202, false], [Dialect.SMB210, true], [Dialect.SMB311, true]] as const) {
+    for (const [dialect, leasing, dirLeasing] of [[Dialect.SMB202, false, false], [Dialect.SMB210, true, false], [Dialect.SMB300, true, true], [Dialect.SMB311, true, true]] as const) {
       const c = await t.connect();
       const neg = decodeNegotiateResponse((await c.negotiate([dialect])).body);
       assert.equal((neg.capabilities & GlobalCapabilities.LEASING) !== 0, leasing, `dialect 0x${dialect.toString(16)}`);
-      assert.equal(neg.capabilities & GlobalCapabilities.DIRECTORY_LEASING, 0);
+      assert.equal((neg.capabilities & GlobalCapabilities.DIRECTORY_LEASING) !== 0, dirLeasing, `dialect 0x${dialect.toString(16)}`);
       c.destroy();
     }
   } finally {
