@@ -450,6 +450,7 @@ export class SmbServer {
         else await store.unlink(node.path);
         if (open.stream === undefined || node.deletesFile) await noteRemoved(store, node.path);
         deleted = true;
+        node.deletions++;
         this.noteChildRemoved(open.tree.share, node.path);
         this.entryChanged(open.tree.share, node.path, open);
         this.notify.report(

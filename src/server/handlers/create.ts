@@ -78,6 +78,7 @@ export async function handleCreate(ctx: RequestContext): Promise<Outcome> {
   if (durable.kind === 'reconnect') return reconnectDurable(ctx, req, durable);
   const invalid = validateRequest(req);
   if (invalid !== undefined) return invalid;
+  const appInstanceId = dialect >= 0x0300 ? decodeAppInstanceId(req.createContexts) : undefined;
   if (durable.kind === 'open' && durable.version === 2) {
     const prior = ctx.conn.server.durables.findByCreateGuid(ctx.conn.clientGuid, durable.createGuid);
     if (prior) return replayCreate(ctx, prior, ctx.conn.server.durables.responseContexts(prior));
@@ -175,10 +176,19 @@ export async function handleCreate(ctx: RequestContext): Promise<Outcome> {
       }
       const overwrite = overwriting;
       if (overwrite && tree.readOnly) return Status.ACCESS_DENIED;
+      const deletionsBefore = node.deletions;
+      // MS-SMB2 3.3.5.9.13: the same application instance opening the file from another client (a failover)
+      // closes the open its previous instance left, before anything else looks at it.
+      if (appInstanceId) {
+        for (const o of [...node.opens]) {
+          if (o.appInstanceId?.equals(appInstanceId) && !o.clientGuid.equals(ctx.conn.clientGuid) && o.tree.share === share) await ctx.conn.server.closeOpen(o);
+        }
+      }
       const broken = await caching.beforeOpen(ctx, node, { access: granted, share: req.shareAccess, disposition, stream, leaseId: ownLease?.id, deleteOnClose });
       if (broken !== undefined) return broken;
-      // While the holders were asked to give up caching, they may have closed the file (and its node) or deleted it.
-      if (ctx.conn.server.nodes.get(node.key) !== node || node.deletePending) return RACED;
+      // While the holders were asked to give up caching, they may have closed the file (and its node) or deleted it
+      // (a disconnected durable delete-on-close open purged by the break, smbtorture durable-open.delete_on_close1).
+      if (ctx.conn.server.nodes.get(node.key) !== node || node.deletePending || node.deletions !== deletionsBefore) return RACED;
       if (isDataAccess(granted) && !node.shareAllows(granted, req.shareAccess, stream)) return Status.SHARING_VIOLATION;
       if (overwrite) {
         // MS-FSA 2.1.5.1.2.1: overwrite truncates and replaces the attributes (keeping HIDDEN/SYSTEM as asked).
@@ -270,6 +280,7 @@ export async function handleCreate(ctx: RequestContext): Promise<Outcome> {
     const server = ctx.conn.server;
     const fileId = registerOpen(ctx, { node, isDirectory, granted, req, stream, handle, deleteOnClose });
     const open = session.opens.get(fileId.volatile)!;
+    open.appInstanceId = appInstanceId;
     const cached = caching.grant(ctx, open, cachingRequest);
     const durableContexts = server.durables.grant(open, durable, { persistentAllowed: share.continuousAvailability && dialect >= 0x0300 && server.persistentHandles });
     await server.durables.changed(open);
@@ -312,6 +323,13 @@ export async function handleCreate(ctx: RequestContext): Promise<Outcome> {
     if (out !== RACED) return out;
     if (tries === 5) return Status.OBJECT_NAME_COLLISION;
   }
+}
+
+/** The AppInstanceId of an SMB2_CREATE_APP_INSTANCE_ID context (MS-SMB2 2.2.13.2.13); a malformed one is ignored. */
+function decodeAppInstanceId(contexts: readonly CreateContext[]): Buffer | undefined {
+  const c = findCreateContext(contexts, CreateContextName.APP_INSTANCE_ID);
+  if (!c || c.data.length !== 20 || c.data.readUInt16LE(0) !== 20) return undefined;
+  return Buffer.from(c.data.subarray(4, 20));
 }
 
 /** The SecD create context's descriptor (MS-SMB2 2.2.13.2.1), a status when it is malformed, or undefined. */

@@ -22,6 +22,8 @@ export class FileNode {
    * holds. Stores can't reserve space, so it is reported while the file is open (MS-FSA 2.1.5.14.1).
    */
   allocationSize = 0;
+  /** Times the file was deleted through a close while the node lived (a CREATE waiting on breaks looks again). */
+  deletions = 0;
   /** When smbkit last changed (or was about to change) the file: disk changes right after are its own echo. */
   localChangeAt = 0;
   /** The directory watch that looks for changes by other programs while the file is cached (DiskCachingWatch). */

@@ -64,6 +64,8 @@ export class Open {
   oplockBreakTo: number | undefined;
   /** The lease this open shares with the other opens of its ClientGuid and LeaseKey. */
   lease: Lease | undefined;
+  /** Open.AppInstanceId (MS-SMB2 2.2.13.2.13): another client's open with the same id closes this one. */
+  appInstanceId: Buffer | undefined;
   /** The ParentLeaseKey of its v2 lease request: the directory lease its changes must not break. */
   parentLeaseKey: Buffer | undefined;
   /** Data was written through this open: its close changes what the directory shows (breaks directory leases). */
