@@ -459,13 +459,25 @@ export class Connection {
         const sign = (session.signingRequired || (this.dialect ?? 0) >= 0x0300) && !session.identity?.anonymous && !session.identity?.guest;
         return sign && channelKey ? { key: channelKey, algorithm: this.signingAlgorithm } : undefined;
       }
-      if (!signed) return undefined;
+      if (!signed || !this.signedWithSessionKey(session, message)) return undefined;
       if (channelKey) return { key: channelKey, algorithm: this.signingAlgorithm };
       return session.signingKey ? { key: session.signingKey, algorithm: session.signingAlgorithm } : undefined;
     }
     if (channelKey) return session.signingRequired || signed ? { key: channelKey, algorithm: this.signingAlgorithm } : undefined;
-    if (signed && status === Status.USER_SESSION_DELETED && session.signingKey) return { key: session.signingKey, algorithm: session.signingAlgorithm };
+    if (signed && status === Status.USER_SESSION_DELETED && session.signingKey && this.signedWithSessionKey(session, message)) {
+      return { key: session.signingKey, algorithm: session.signingAlgorithm };
+    }
     return undefined;
+  }
+
+  /**
+   * The request was signed by a holder of the session's keys (its key, or this connection's channel key): only
+   * such a client gets its refusals signed, so that nobody else can have messages signed with a session's key.
+   */
+  private signedWithSessionKey(session: Session, message: Buffer): boolean {
+    const channelKey = session.signingKeyOn(this);
+    if (channelKey && verifyMessage(this.signingAlgorithm, channelKey, message)) return true;
+    return session.signingKey !== undefined && verifyMessage(session.signingAlgorithm, session.signingKey, message);
   }
 
   private buildReply(h: Smb2Header, ctx: RequestContext, outcome: Outcome, status: number): Buffer[] {

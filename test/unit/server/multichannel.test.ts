@@ -234,6 +234,19 @@ test('a SESSION_SETUP without the binding flag for a session of another connecti
       { sessionId: session.id, sign: false },
     );
     assert.equal(raw.status, Status.USER_SESSION_DELETED);
+    // Signed by the session's holder, a request of another connection hears USER_SESSION_DELETED signed; signed
+    // with any other key, the answer is not signed (no one else gets messages signed with the session's key).
+    b.signingKeys.set(session.id, session.key);
+    b.signingAlgorithm = session.algorithm;
+    b.sessionId = session.id;
+    const holder = await b.treeConnect(SHARE_PATH);
+    assert.equal(holder.status, Status.USER_SESSION_DELETED);
+    assert.ok(holder.header.flags & HeaderFlags.SIGNED);
+    assert.equal(holder.signatureValid, true);
+    b.signingKeys.set(session.id, Buffer.alloc(16, 7));
+    const stranger = await b.treeConnect(SHARE_PATH);
+    assert.equal(stranger.status, Status.USER_SESSION_DELETED);
+    assert.equal(stranger.header.flags & HeaderFlags.SIGNED, 0);
   } finally {
     await srv.stop();
   }
