@@ -56,6 +56,9 @@ export async function handleSessionBind(ctx: RequestContext, req: SessionSetupRe
   if (channel && channel.binding === undefined) return Status.REQUEST_NOT_ACCEPTED;
   if (!channel) {
     if (session.channels.length >= MAX_CHANNELS_PER_SESSION) return Status.INSUFFICIENT_RESOURCES;
+    // A channel counts as one of the connection's sessions ([server] max_sessions_per_connection).
+    const limited = server.admitSession(conn);
+    if (limited !== undefined) return limited;
     channel = { connection: conn, signingKey: undefined, binding: undefined };
     session.channels.push(channel);
     conn.sessions.set(session.id, session);

@@ -251,3 +251,30 @@ test('a SESSION_SETUP without the binding flag for a session of another connecti
     await srv.stop();
   }
 });
+
+test('a session takes at most 32 channels', async () => {
+  const srv = await start();
+  try {
+    const [a, first] = await twoConnections(srv, Dialect.SMB311);
+    const session = a.sessionKeyOf()!;
+    const clients = [first];
+    for (let i = 0; i < 31; i++) {
+      const c = i === 0 ? first : await srv.connect();
+      if (i > 0) {
+        await c.negotiate([Dialect.SMB311]);
+        clients.push(c);
+      }
+      assert.equal((await c.bindSession(TEST_USER, TEST_PASSWORD, session)).status, Status.SUCCESS, `channel ${i + 2}`);
+    }
+    const extra = await srv.connect();
+    await extra.negotiate([Dialect.SMB311]);
+    assert.equal((await extra.bindSession(TEST_USER, TEST_PASSWORD, session)).status, Status.INSUFFICIENT_RESOURCES);
+    // One channel fewer makes room again.
+    clients[5]!.destroy();
+    await clients[5]!.waitClosed();
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal((await extra.bindSession(TEST_USER, TEST_PASSWORD, session)).status, Status.SUCCESS);
+  } finally {
+    await srv.stop();
+  }
+});
