@@ -550,8 +550,9 @@ export class Connection {
 
   /**
    * The signature of a SESSION_SETUP for an existing session (MS-SMB2 3.3.5.2.4). On a channel of the session it
-   * is checked with the channel's key, and a session that requires signing takes no unsigned re-authentication
-   * there. Elsewhere (a binding, MS-SMB2 3.3.5.5.2) it is checked with the session's own key and algorithm, which
+   * is checked with the channel's key, and a session that requires signing takes no unsigned re-authentication on
+   * a bound channel (as Windows: smbtorture smb2.session.bind_negative_smb3signCtoH*; on the first channel the
+   * earlier rule stays, unchanged by multichannel). Elsewhere (a binding, MS-SMB2 3.3.5.5.2) it is checked with the session's own key and algorithm, which
    * is what the client holds until the new channel has its key. A bad signature is refused with ACCESS_DENIED, as
    * Windows does, without closing the connection: the session and the connection stay usable.
    */

@@ -25,6 +25,8 @@ export class Session {
   readonly cipher: number;
   /** Session.ChannelList: the first entry is the connection the session was established on, while it lasts. */
   readonly channels: Channel[] = [];
+  /** Where breaks went last; kept for a session whose channels are all gone (its opens may be durable). */
+  private lastConnection: Connection;
   state: 'in-progress' | 'valid' | 'expired' = 'in-progress';
   identity: AuthIdentity | undefined;
   authenticator: ServerAuthenticator | undefined;
@@ -55,8 +57,6 @@ export class Session {
     this.lastConnection = connection;
   }
 
-  private lastConnection: Connection;
-
   /**
    * A live connection of the session: where its oplock and lease breaks go. The first usable channel; once every
    * channel is gone, the last one the session had.
@@ -72,7 +72,7 @@ export class Session {
     return this.channels.find((c) => c.connection === conn);
   }
 
-  /** The session is usable on this connection: a channel whose establishment or binding completed. */
+  /** The session is served on this connection: its first channel, or a channel whose binding completed. */
   isBoundTo(conn: Connection): boolean {
     const c = this.channel(conn);
     return c !== undefined && c.binding === undefined;
