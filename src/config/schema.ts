@@ -124,6 +124,12 @@ export const ServerSection = z
      * connection (Wi-Fi, sleep) for a while, and the client takes it back when it reconnects.
      */
     durable_handles: z.boolean().default(true),
+    /**
+     * SMB 3 multichannel: a client may bind further connections (another NIC, more TCP streams) to its session
+     * (SMB2_GLOBAL_CAP_MULTI_CHANNEL, session binding). A lost connection then drops only that channel. Windows
+     * servers offer it too.
+     */
+    multichannel: z.boolean().default(true),
     /** Seconds a durable open waits for its client when the client names no time (Windows and Samba: 60). */
     durable_handle_timeout: z.number().min(1).max(3600).default(60),
     /** The longest wait (seconds) a client may ask for a durable open (longer requests are cut to it). */

@@ -66,6 +66,7 @@ export function serverConfigFrom(data: ConfigFileData, fileUsers: readonly Users
     users,
     allowGuest: data.share.some((s) => s.guest),
     allowAnonymous: data.server.anonymous,
+    multichannel: data.server.multichannel,
     shares,
     logLevel: data.server.log_level,
     access: accessPolicyFrom(data.server),

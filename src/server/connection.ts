@@ -28,13 +28,20 @@ import type { SmbServer } from './server.js';
 import type { Open } from './state/open.js';
 import type { Session } from './state/session.js';
 
+/** A key and the algorithm it signs with. */
+interface Signer {
+  key: Buffer;
+  algorithm: number;
+}
+
 /** A reply ready to chain, sign and send. */
 interface Built {
   header: Smb2Header;
   chunks: Buffer[];
-  session: Session | undefined;
-  signIt: boolean;
+  signer: Signer | undefined;
   onSent?: () => void;
+  /** Runs once the reply is signed (the preauth hash covers the message as sent). */
+  after?: (chunks: readonly Buffer[]) => void;
 }
 
 /** Commands that are not signed-checked before a session exists (MS-SMB2 3.3.5.2.4). */
@@ -90,6 +97,8 @@ export class Connection {
   /** Oplock and lease breaks sent on this connection and not yet acknowledged (capped by the access policy). */
   outstandingBreaks = 0;
   readonly sessions = new Map<bigint, Session>();
+  /** Keys of the sessions a failed re-authentication ended on this connection (the most recent few). */
+  private readonly endedSessions = new Map<bigint, Signer>();
 
   constructor(server: SmbServer, transport: Transport, id: number) {
     this.server = server;
@@ -148,7 +157,7 @@ export class Connection {
     if (this.idleTimer) clearTimeout(this.idleTimer);
     for (const p of this.pending.values()) p.cancel();
     this.pending.clear();
-    for (const s of this.sessions.values()) await this.server.destroySession(s);
+    for (const s of [...this.sessions.values()]) await this.server.connectionLost(s, this);
     this.sessions.clear();
     this.server.connectionClosed(this, reason);
   }
@@ -188,7 +197,7 @@ export class Connection {
       return;
     }
     const session = this.server.sessions.get(msg.readBigUInt64LE(44));
-    if (!session || session.connection !== this || !session.decryptionKey?.length) {
+    if (!session || !session.isBoundTo(this) || !session.decryptionKey?.length) {
       this.close('encrypted message for an unknown session');
       return;
     }
@@ -339,7 +348,8 @@ export class Connection {
     const chained = chainCompound(messages, run.compounded);
     for (let i = 0; i < replies.length; i++) {
       const r = replies[i]!;
-      if (!run.encryptedBy && r.signIt && r.session?.signingKey) this.signChunks(chained[i]!, r.session.signingKey);
+      if (!run.encryptedBy && r.signer) this.signChunks(chained[i]!, r.signer);
+      r.after?.(chained[i]!);
     }
     const sent = replies.map((r) => r.onSent).filter((f): f is () => void => f !== undefined);
     this.sendMessage(chained.flat(), run.encryptedBy, sent.length ? () => sent.forEach((f) => f()) : undefined);
@@ -357,11 +367,11 @@ export class Connection {
     this.transport.send(chunks, onSent);
   }
 
-  private signChunks(chunks: Buffer[], key: Buffer): void {
+  private signChunks(chunks: Buffer[], signer: Signer): void {
     const first = chunks[0]!;
     first.writeUInt32LE(first.readUInt32LE(HeaderOffset.FLAGS) | HeaderFlags.SIGNED, HeaderOffset.FLAGS);
     first.fill(0, HeaderOffset.SIGNATURE, HeaderOffset.SIGNATURE + 16);
-    const sig = sign(this.signingAlgorithm, key, chunks);
+    const sig = sign(signer.algorithm, signer.key, chunks);
     sig.copy(first, HeaderOffset.SIGNATURE);
   }
 
@@ -374,7 +384,6 @@ export class Connection {
     const related = index > 0 && flagged;
     const ctx = this.makeContext(message, h, related, run, lastInCompound);
     let outcome: Outcome;
-    let signIt = false;
     if (h.command === Command.CANCEL) {
       this.cancel(h);
       return undefined;
@@ -428,32 +437,65 @@ export class Connection {
       // The final response goes out alone once the handler finishes (already awaited above).
       this.pending.delete(ctx.asyncId);
     }
-    const session = ctx.session ?? this.server.sessions.get(h.sessionId);
-    signIt = this.shouldSign(h, session, status);
+    const signer = this.replySigner(h, ctx.session ?? this.server.sessions.get(h.sessionId), status, ctx.message);
     const chunks = this.buildReply(h, ctx, outcome, status);
     if (ctx.asyncId !== undefined) {
       if (!this.closed) {
         const chained = chainCompound([chunks]);
-        if (!encryptedBy && signIt && session?.signingKey) this.signChunks(chained[0]!, session.signingKey);
+        if (!encryptedBy && signer) this.signChunks(chained[0]!, signer);
         this.sendMessage(chained[0]!, encryptedBy, typeof outcome === 'number' ? undefined : outcome.onSent);
       } else if (typeof outcome !== 'number') {
         outcome.onSent?.();
       }
       return undefined;
     }
-    if (typeof outcome !== 'number' && outcome.after) outcome.after(chunks);
-    const built: Built = { header: h, chunks, session: ctx.session ?? session, signIt };
+    const built: Built = { header: h, chunks, signer };
     if (typeof outcome !== 'number' && outcome.onSent) built.onSent = outcome.onSent;
+    if (typeof outcome !== 'number' && outcome.after) built.after = outcome.after;
     return built;
   }
 
-  private shouldSign(h: Smb2Header, session: Session | undefined, status: number): boolean {
-    if (!session?.signingKey) return false;
-    if (h.command === Command.SESSION_SETUP) {
-      // MS-SMB2 3.3.5.5.3: the final SESSION_SETUP response is signed (3.x always; 2.x when signing is on).
-      return status === Status.SUCCESS && (session.signingRequired || (this.dialect ?? 0) >= 0x0300) && !session.identity?.anonymous && !session.identity?.guest;
+  /**
+   * Which key signs a reply, if any (MS-SMB2 3.3.4.1.1): the channel's key on a connection of the session. A
+   * SESSION_SETUP that binds a connection not yet a channel was signed with the session's own key and algorithm
+   * (MS-SMB2 3.3.5.2.4), and so are the answers to it until the binding completes; a signed request for a session
+   * of another connection gets its USER_SESSION_DELETED signed the same way (clients insist on the SIGNED flag).
+   */
+  private replySigner(h: Smb2Header, session: Session | undefined, status: number, message: Buffer): Signer | undefined {
+    if (!session) {
+      // A session that a failed re-authentication ended: its client still signs, and hears why with the SIGNED flag.
+      const ended = this.endedSessions.get(h.sessionId);
+      const signed = (h.flags & HeaderFlags.SIGNED) !== 0;
+      return ended && signed && status === Status.USER_SESSION_DELETED && verifyMessage(ended.algorithm, ended.key, message) ? ended : undefined;
     }
-    return session.signingRequired || (h.flags & HeaderFlags.SIGNED) !== 0;
+    const channelKey = session.signingKeyOn(this);
+    const signed = (h.flags & HeaderFlags.SIGNED) !== 0;
+    if (h.command === Command.SESSION_SETUP) {
+      if (status === Status.SUCCESS) {
+        // MS-SMB2 3.3.5.5.3: the final SESSION_SETUP response is signed (3.x always; 2.x when signing is on), a
+        // binding's with the new channel's key.
+        const sign = (session.signingRequired || (this.dialect ?? 0) >= 0x0300) && !session.identity?.anonymous && !session.identity?.guest;
+        return sign && channelKey ? { key: channelKey, algorithm: this.signingAlgorithm } : undefined;
+      }
+      if (!signed || !this.signedWithSessionKey(session, message)) return undefined;
+      if (channelKey) return { key: channelKey, algorithm: this.signingAlgorithm };
+      return session.signingKey ? { key: session.signingKey, algorithm: session.signingAlgorithm } : undefined;
+    }
+    if (channelKey) return session.signingRequired || signed ? { key: channelKey, algorithm: this.signingAlgorithm } : undefined;
+    if (signed && status === Status.USER_SESSION_DELETED && session.signingKey && this.signedWithSessionKey(session, message)) {
+      return { key: session.signingKey, algorithm: session.signingAlgorithm };
+    }
+    return undefined;
+  }
+
+  /**
+   * The request was signed by a holder of the session's keys (its key, or this connection's channel key): only
+   * such a client gets its refusals signed, so that nobody else can have messages signed with a session's key.
+   */
+  private signedWithSessionKey(session: Session, message: Buffer): boolean {
+    const channelKey = session.signingKeyOn(this);
+    if (channelKey && verifyMessage(this.signingAlgorithm, channelKey, message)) return true;
+    return session.signingKey !== undefined && verifyMessage(session.signingAlgorithm, session.signingKey, message);
   }
 
   private buildReply(h: Smb2Header, ctx: RequestContext, outcome: Outcome, status: number): Buffer[] {
@@ -496,16 +538,17 @@ export class Connection {
     const session = h.sessionId === 0n ? undefined : this.server.sessions.get(h.sessionId);
     if (h.command === Command.SESSION_SETUP) {
       ctx.session = session;
-      return undefined;
+      return session ? this.checkSessionSetupSignature(ctx, session) : undefined;
     }
-    if (!session || session.connection !== this) return Status.USER_SESSION_DELETED;
+    if (!session || !session.isBoundTo(this)) return Status.USER_SESSION_DELETED;
     if (session.state === 'expired') return Status.NETWORK_SESSION_EXPIRED;
     if (session.state !== 'valid') return Status.USER_SESSION_DELETED;
     // MS-SMB2 3.3.5.2.9: an encrypted session takes only encrypted requests.
     if (session.encryptData && !ctx.encrypted) return Status.ACCESS_DENIED;
-    if (!ctx.encrypted && !UNSIGNED_OK.has(h.command) && session.signingKey) {
+    const signingKey = session.signingKeyOn(this);
+    if (!ctx.encrypted && !UNSIGNED_OK.has(h.command) && signingKey) {
       if (h.flags & HeaderFlags.SIGNED) {
-        if (!verifyMessage(this.signingAlgorithm, session.signingKey, ctx.message)) {
+        if (!verifyMessage(this.signingAlgorithm, signingKey, ctx.message)) {
           this.log.warn('bad signature', { conn: this.id, command: COMMAND_NAMES[h.command], messageId: String(h.messageId) });
           return (this.dialect ?? 0) >= 0x0300 ? 'disconnect' : Status.ACCESS_DENIED;
         }
@@ -520,6 +563,33 @@ export class Connection {
     // MS-SMB2 3.3.5.2.11: likewise for a share that requires encryption.
     if (tree.encrypt && !ctx.encrypted) return Status.ACCESS_DENIED;
     ctx.tree = tree;
+    return undefined;
+  }
+
+  /**
+   * The signature of a SESSION_SETUP for an existing session (MS-SMB2 3.3.5.2.4). On a channel of the session it
+   * is checked with the channel's key, and a session that requires signing takes no unsigned re-authentication on
+   * a bound channel (as Windows: smbtorture smb2.session.bind_negative_smb3signCtoH*; on the first channel the
+   * earlier rule stays, unchanged by multichannel). Elsewhere (a binding, MS-SMB2 3.3.5.5.2) it is checked with the session's own key and algorithm, which
+   * is what the client holds until the new channel has its key. A bad signature is refused with ACCESS_DENIED, as
+   * Windows does, without closing the connection: the session and the connection stay usable.
+   */
+  private checkSessionSetupSignature(ctx: RequestContext, session: Session): number | undefined {
+    if (ctx.encrypted) return undefined;
+    const h = ctx.header;
+    const channelKey = session.signingKeyOn(this);
+    if (!(h.flags & HeaderFlags.SIGNED)) {
+      return channelKey && session.signingRequired && session.channel(this) !== session.channels[0] ? Status.ACCESS_DENIED : undefined;
+    }
+    const signer: Signer | undefined = channelKey
+      ? { key: channelKey, algorithm: this.signingAlgorithm }
+      : session.signingKey
+        ? { key: session.signingKey, algorithm: session.signingAlgorithm }
+        : undefined;
+    if (signer && !verifyMessage(signer.algorithm, signer.key, ctx.message)) {
+      this.log.warn('bad signature', { conn: this.id, command: 'SESSION_SETUP', messageId: String(h.messageId) });
+      return Status.ACCESS_DENIED;
+    }
     return undefined;
   }
 
@@ -635,6 +705,17 @@ export class Connection {
   smb1NegotiateAnswered(): void {
     this.low = 1n;
     this.high = 2n;
+  }
+
+  /**
+   * A failed re-authentication ended this session (MS-SMB2 3.3.5.5.3): its requests now get USER_SESSION_DELETED,
+   * signed with the key this connection had for it, as Windows does; remembered for the last few such sessions.
+   */
+  sessionEnded(session: Session): void {
+    const key = session.signingKeyOn(this);
+    if (!key) return;
+    this.endedSessions.set(session.id, { key, algorithm: this.signingAlgorithm });
+    if (this.endedSessions.size > 8) this.endedSessions.delete(this.endedSessions.keys().next().value!);
   }
 
   /** Preauth integrity (3.1.1): folds a message into the connection's hash. */

@@ -26,9 +26,9 @@ export const DIALECTS: ReadonlyMap<number, DialectTraits> = new Map(
   [
     T({ code: Dialect.SMB202, name: '2.0.2', defaultSigning: SigningAlgorithm.HMAC_SHA256, kdf: 'none', capabilities: GlobalCapabilities.DFS, largeMtu: false, negotiateContexts: false, validateNegotiate: false, multiCredit: false }),
     T({ code: Dialect.SMB210, name: '2.1', defaultSigning: SigningAlgorithm.HMAC_SHA256, kdf: 'none', capabilities: GlobalCapabilities.DFS | GlobalCapabilities.LARGE_MTU | GlobalCapabilities.LEASING, largeMtu: true, negotiateContexts: false, validateNegotiate: false, multiCredit: true }),
-    T({ code: Dialect.SMB300, name: '3.0', defaultSigning: SigningAlgorithm.AES_CMAC, kdf: 'smb30', capabilities: GlobalCapabilities.DFS | GlobalCapabilities.LARGE_MTU | GlobalCapabilities.LEASING, largeMtu: true, negotiateContexts: false, validateNegotiate: true, multiCredit: true }),
-    T({ code: Dialect.SMB302, name: '3.0.2', defaultSigning: SigningAlgorithm.AES_CMAC, kdf: 'smb30', capabilities: GlobalCapabilities.DFS | GlobalCapabilities.LARGE_MTU | GlobalCapabilities.LEASING, largeMtu: true, negotiateContexts: false, validateNegotiate: true, multiCredit: true }),
-    T({ code: Dialect.SMB311, name: '3.1.1', defaultSigning: SigningAlgorithm.AES_CMAC, kdf: 'smb311', capabilities: GlobalCapabilities.DFS | GlobalCapabilities.LARGE_MTU | GlobalCapabilities.LEASING, largeMtu: true, negotiateContexts: true, validateNegotiate: false, multiCredit: true }),
+    T({ code: Dialect.SMB300, name: '3.0', defaultSigning: SigningAlgorithm.AES_CMAC, kdf: 'smb30', capabilities: GlobalCapabilities.DFS | GlobalCapabilities.LARGE_MTU | GlobalCapabilities.LEASING | GlobalCapabilities.MULTI_CHANNEL, largeMtu: true, negotiateContexts: false, validateNegotiate: true, multiCredit: true }),
+    T({ code: Dialect.SMB302, name: '3.0.2', defaultSigning: SigningAlgorithm.AES_CMAC, kdf: 'smb30', capabilities: GlobalCapabilities.DFS | GlobalCapabilities.LARGE_MTU | GlobalCapabilities.LEASING | GlobalCapabilities.MULTI_CHANNEL, largeMtu: true, negotiateContexts: false, validateNegotiate: true, multiCredit: true }),
+    T({ code: Dialect.SMB311, name: '3.1.1', defaultSigning: SigningAlgorithm.AES_CMAC, kdf: 'smb311', capabilities: GlobalCapabilities.DFS | GlobalCapabilities.LARGE_MTU | GlobalCapabilities.LEASING | GlobalCapabilities.MULTI_CHANNEL, largeMtu: true, negotiateContexts: true, validateNegotiate: false, multiCredit: true }),
   ].map((t) => [t.code, t]),
 );
 

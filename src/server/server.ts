@@ -75,6 +75,8 @@ export interface ServerConfig {
   allowGuest: boolean;
   /** Null sessions may log on (IPC$ only). */
   allowAnonymous: boolean;
+  /** SMB 3 multichannel: session binding is offered (config/schema.ts gives the default; absent = not offered). */
+  multichannel?: boolean;
   shares: ShareOptions[];
   logLevel: LogLevel;
   logger?: Logger;
@@ -323,8 +325,19 @@ export class SmbServer {
   async destroySession(s: Session, keepDurable = true): Promise<void> {
     s.state = 'expired';
     this.sessions.delete(s.id);
-    s.connection.sessions.delete(s.id);
+    for (const c of s.channels) if (c.connection.sessions.get(s.id) === s) c.connection.sessions.delete(s.id);
     for (const t of [...s.trees.values()]) await this.closeTree(t, keepDurable);
+  }
+
+  /**
+   * A connection of a session went away (MS-SMB2 3.3.7.1): only its channel goes while another channel remains;
+   * the session, its trees and opens stay and are served on the others. The last channel takes the session with it.
+   */
+  async connectionLost(s: Session, conn: Connection): Promise<void> {
+    if (conn.sessions.get(s.id) === s) conn.sessions.delete(s.id);
+    const last = s.removeChannel(conn);
+    if (last && this.sessions.get(s.id) === s) await this.destroySession(s);
+    else if (!last) this.log.info('channel lost', { conn: conn.id, session: s.id.toString(16), channels: s.channels.length });
   }
 
   /** Ends a tree connect; TREE_DISCONNECT closes durable opens too (smbtorture smb2.durable-open.reopen3). */

@@ -30,6 +30,8 @@ export interface TortureTarget {
   share: string;
   user: string;
   password: string;
+  /** A second account (smbtorture's torture:user2name, e.g. smb2.session.bind_different_user), when the target has one. */
+  user2?: { name: string; password: string };
   stop(): Promise<void>;
 }
 
@@ -61,6 +63,8 @@ export const DEFAULT_SUITES = [
   // ~1 s each against smbkit.
   'smb2.durable-open',
   'smb2.durable-v2-open',
+  // ~20 s against smbkit (its lease and oplock subtests wait for breaks that do not come).
+  'smb2.multichannel',
 ];
 
 /** Per-suite hard limits; maxfid opens thousands of handles and is the slow one. */
@@ -70,6 +74,8 @@ export const DEFAULT_SUITE_TIMEOUT_MS = 300_000;
 export const TORTURE_USER = 'smbkit_t';
 export const TORTURE_PASSWORD = 'Sm6kit pass!';
 export const TORTURE_SHARE = 'public';
+/** The second account both targets have, for subtests that need another user. */
+export const TORTURE_USER2 = { name: 'smbkit_t2', password: 'Sm6kit other pass!' };
 
 /**
  * smbkit's own server (the real CLI with a TOML file) with the same user and share as the reference. Signing is
@@ -80,12 +86,23 @@ export async function startSmbkitTarget(address: string, label = 'smbkit'): Prom
   const s = await startSmbkit({
     address,
     port: 445,
-    users: [{ name: TORTURE_USER, password: TORTURE_PASSWORD }],
+    users: [{ name: TORTURE_USER, password: TORTURE_PASSWORD }, TORTURE_USER2],
     shares: [{ name: TORTURE_SHARE }],
     // Null sessions allowed, as on the reference Samba: smb2.session's reauth subtests re-authenticate anonymously.
-    server: { signing: 'enabled', anonymous: true },
+    // No per-address connection cap below what smbtorture holds at once (smb2.multichannel binds 32 channels while
+    // earlier subtests' connections are still open); the reference Samba has no such cap.
+    server: { signing: 'enabled', anonymous: true, max_connections_per_client: 1024 },
   });
-  return { label, host: address, port: 445, share: TORTURE_SHARE, user: TORTURE_USER, password: TORTURE_PASSWORD, stop: () => s.stop() };
+  return {
+    label,
+    host: address,
+    port: 445,
+    share: TORTURE_SHARE,
+    user: TORTURE_USER,
+    password: TORTURE_PASSWORD,
+    user2: TORTURE_USER2,
+    stop: () => s.stop(),
+  };
 }
 
 /** A Samba with Windows-like semantics (acl_xattr, streams_xattr, EAs, DOS attributes). */
@@ -94,7 +111,7 @@ export async function startSambaTarget(address: string, label = `samba@${address
     address,
     ports: [445],
     streams: true,
-    users: [{ name: TORTURE_USER, password: TORTURE_PASSWORD }],
+    users: [{ name: TORTURE_USER, password: TORTURE_PASSWORD }, TORTURE_USER2],
     shares: [{ name: TORTURE_SHARE }],
   });
   return {
@@ -104,6 +121,7 @@ export async function startSambaTarget(address: string, label = `samba@${address
     share: TORTURE_SHARE,
     user: TORTURE_USER,
     password: TORTURE_PASSWORD,
+    user2: TORTURE_USER2,
     stop: () => samba.stop(),
   };
 }
@@ -182,6 +200,7 @@ function torture(t: TortureTarget, suite: string, timeoutMs?: number): Promise<T
     password: t.password,
     suite,
     timeoutMs: timeoutFor(suite, timeoutMs),
+    ...(t.user2 ? { options: [`torture:user2name=${t.user2.name}`, `torture:user2password=${t.user2.password}`] } : {}),
   });
 }
 

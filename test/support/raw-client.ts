@@ -33,6 +33,7 @@ import {
   HeaderFlags,
   ImpersonationLevel,
   SecurityMode,
+  SessionSetupFlags,
   ShareAccess,
   SigningAlgorithm,
   SMB2_MAGIC,
@@ -570,6 +571,67 @@ export class RawClient {
       return res;
     }
     throw new Error('SESSION_SETUP did not finish in 4 rounds');
+  }
+
+  /** The key and algorithm this connection signs a session's requests with (what a binding connection needs). */
+  sessionKeyOf(sessionId = this.sessionId): { id: bigint; key: Buffer; algorithm: number } | undefined {
+    const key = this.signingKeys.get(sessionId);
+    return key ? { id: sessionId, key, algorithm: this.signingAlgorithm } : undefined;
+  }
+
+  /**
+   * Binds this connection to a session of another connection (MS-SMB2 3.2.4.2.3 / 3.2.5.3.3): SESSION_SETUP rounds
+   * with SMB2_SESSION_FLAG_BINDING, signed with the session's key and algorithm. On success the channel's own key
+   * (this exchange's session key; 3.1.1: this connection's preauth hash of the binding) signs from then on, and the
+   * final response must verify with it. Resolves with the last response, whatever its status; `signatureValid` of
+   * an error is checked with the session's key.
+   */
+  async bindSession(
+    user: string,
+    password: string,
+    session: { id: bigint; key: Buffer; algorithm: number },
+    opts: { sign?: boolean; flags?: number } = {},
+  ): Promise<RawResponse> {
+    const auth = new ClientAuthenticator({ user, password, domain: '' });
+    let token = auth.initial();
+    let hash: Buffer | undefined = this.preauthHash ? Buffer.from(this.preauthHash) : undefined;
+    for (let round = 0; round < 4; round++) {
+      const { message, header } = this.build(
+        Command.SESSION_SETUP,
+        (w) =>
+          encodeSessionSetupRequest(w, {
+            flags: opts.flags ?? SessionSetupFlags.BINDING,
+            securityMode: SecurityMode.SIGNING_ENABLED,
+            capabilities: 0,
+            channel: 0,
+            previousSessionId: 0n,
+            securityBuffer: token,
+          }),
+        { sessionId: session.id, sign: false },
+      );
+      if (opts.sign ?? true) {
+        message.writeUInt32LE((message.readUInt32LE(16) | HeaderFlags.SIGNED) >>> 0, 16);
+        signMessage(session.algorithm, session.key, message);
+      }
+      const p = this.expect(header.messageId, 15_000);
+      this.sendFrame(message);
+      if (hash) hash = preauthUpdate(hash, message);
+      const res = await p.final;
+      if (res.status !== Status.SUCCESS) {
+        if (res.header.flags & HeaderFlags.SIGNED) res.signatureValid = verifyMessage(session.algorithm, session.key, res.message);
+        if (res.status !== Status.MORE_PROCESSING_REQUIRED) return res;
+        if (hash) hash = preauthUpdate(hash, res.message);
+        token = auth.step(decodeSessionSetupResponse(new Reader(res.message, 64, res.message.length, 0)).securityBuffer).token;
+        continue;
+      }
+      auth.step(decodeSessionSetupResponse(new Reader(res.message, 64, res.message.length, 0)).securityBuffer);
+      const channelKey = deriveSmbKeys(this.dialect, auth.sessionKey(), hash).signingKey;
+      res.signatureValid = (res.header.flags & HeaderFlags.SIGNED) !== 0 && verifyMessage(this.signingAlgorithm, channelKey, res.message);
+      this.signingKeys.set(session.id, channelKey);
+      this.sessionId = session.id;
+      return res;
+    }
+    throw new Error('binding SESSION_SETUP did not finish in 4 rounds');
   }
 
   /** TREE_CONNECT to `\\host\share` (or a full path); records the tree id on success. */

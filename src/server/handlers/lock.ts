@@ -40,7 +40,7 @@ export async function handleLock(ctx: RequestContext): Promise<Outcome> {
 
 /**
  * MS-SMB2 3.3.5.14: lock sequences are checked on dialects after 2.0.2 for resilient and durable handles (as
- * Windows does, note <314>; the SMB 3 multichannel case does not arise, multichannel is not offered), and only for
+ * Windows does, note <314>, which skips the spec's SMB 3 multichannel case too), and only for
  * indexes that name an entry of the array.
  */
 function sequenceChecked(ctx: RequestContext, open: Open, req: LockRequest): boolean {

@@ -82,6 +82,8 @@ export function handleNegotiate(ctx: RequestContext): Outcome {
   conn.serverCapabilities = traits.capabilities & ~GlobalCapabilities.DFS;
   // Directory leases on 3.x (MS-SMB2 3.3.5.4).
   if (traits.kdf !== 'none') conn.serverCapabilities |= GlobalCapabilities.DIRECTORY_LEASING;
+  // Session binding (multichannel, MS-SMB2 3.3.5.5.2) is offered only when configured.
+  if (!cfg.multichannel) conn.serverCapabilities &= ~GlobalCapabilities.MULTI_CHANNEL;
   // Persistent handles (3.x) where a share is continuously available (MS-SMB2 3.3.5.4).
   if (traits.kdf !== 'none' && ctx.conn.server.persistentHandles) conn.serverCapabilities |= GlobalCapabilities.PERSISTENT_HANDLES;
   // 3.0/3.0.2 encrypt with AES-128-CCM when both sides have the capability (3.1.1 uses the context instead).

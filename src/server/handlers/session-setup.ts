@@ -7,20 +7,22 @@ import { preauthUpdate } from '../../crypto/preauth.js';
 import { cipherName } from '../../crypto/encryption.js';
 import { encodeErrorResponse } from '../../protocol/smb2/commands/error.js';
 import type { Outcome, RequestContext } from '../context.js';
+import { handleSessionBind, isInitialToken } from './session-bind.js';
 
 /** SESSION_SETUP (MS-SMB2 3.3.5.5): SPNEGO/NTLMSSP rounds, then keys and the session's signing rule. */
 export async function handleSessionSetup(ctx: RequestContext): Promise<Outcome> {
   const conn = ctx.conn;
   const server = conn.server;
   const req = decodeSessionSetupRequest(ctx.r);
-  if (req.flags & SessionSetupFlags.BINDING) return Status.REQUEST_NOT_ACCEPTED; // no multichannel
+  if (req.flags & SessionSetupFlags.BINDING) return handleSessionBind(ctx, req);
   let session = ctx.session;
   if (ctx.header.sessionId === 0n) {
     const limited = server.admitSession(conn);
     if (limited !== undefined) return limited;
     session = server.createSession(conn);
     ctx.session = session;
-  } else if (!session || session.connection !== conn) {
+  } else if (!session || !session.isBoundTo(conn)) {
+    // Not a session of this connection (MS-SMB2 3.3.5.5, step 5): only a binding adds a connection to a session.
     return Status.USER_SESSION_DELETED;
   } else if ((session.state === 'valid' || session.state === 'expired') && isInitialToken(req.securityBuffer)) {
     // Re-authentication (MS-SMB2 3.3.5.5.2): a new exchange on the same session; its later legs continue it.
@@ -51,6 +53,7 @@ export async function handleSessionSetup(ctx: RequestContext): Promise<Outcome> 
     server.events.emit('auth-failure', { conn: conn.id, remote, user, reason: step.reason });
     // A failed first logon ends the session, and so does a failed re-authentication (MS-SMB2 3.3.5.5.3): the
     // session's opens close and its further requests get USER_SESSION_DELETED, as on Windows.
+    if (reauthenticating) for (const c of session.channels) c.connection.sessionEnded(session);
     void server.destroySession(session);
     // Brute-force defence: hold the answer back a little more per recent failure, then block the address.
     const verdict = server.access.authFailed(remote, user);
@@ -70,6 +73,8 @@ export async function handleSessionSetup(ctx: RequestContext): Promise<Outcome> 
   if (!id.anonymous && !id.guest && id.sessionKey.length > 0 && !(reauthenticating && session.signingKey)) {
     const keys = deriveSmbKeys(conn.dialect!, id.sessionKey, session.preauthHash, conn.cipher);
     session.signingKey = keys.signingKey;
+    // The first channel signs with the session's key (MS-SMB2 3.3.5.5.3).
+    session.channel(conn)!.signingKey = keys.signingKey;
     session.decryptionKey = keys.clientToServerKey;
     session.encryptionKey = keys.serverToClientKey;
     session.applicationKey = keys.applicationKey;
@@ -127,10 +132,4 @@ export async function handleSessionSetup(ctx: RequestContext): Promise<Outcome> 
 /** Users are the server's own, so the name alone says who it is (the domain is whatever the client sent). */
 function sameUser(a: { user: string; guest: boolean }, b: { user: string; guest: boolean }): boolean {
   return a.user.toUpperCase() === b.user.toUpperCase() && a.guest === b.guest;
-}
-
-/** The first token of a GSS exchange: an SPNEGO NegTokenInit ([APPLICATION 0], 0x60) or a raw NTLMSSP NEGOTIATE. */
-function isInitialToken(token: Buffer): boolean {
-  if (token.length === 0 || token[0] === 0x60) return true;
-  return token.length >= 12 && token.toString('latin1', 0, 8) === 'NTLMSSP\u0000' && token.readUInt32LE(8) === 1;
 }
