@@ -150,6 +150,8 @@ export class RawClient {
   credits = 1;
   nextMessageId = 0n;
   closed = false;
+  /** The Capabilities field of the NEGOTIATE request (every SMB 3 capability by default). */
+  capabilities = 0x7f;
   /** Frames that matched no pending request (SMB1 answers, oplock breaks, responses to unknown ids). */
   readonly unmatched: Buffer[] = [];
   /** Every SMB2 response received, in order (interim ones too). */
@@ -483,7 +485,7 @@ export class RawClient {
       (w) =>
         encodeNegotiateRequest(w, {
           securityMode: SecurityMode.SIGNING_ENABLED,
-          capabilities: 0x7f,
+          capabilities: this.capabilities,
           clientGuid: randomBytes(16),
           dialects,
           negotiateContexts: contexts,

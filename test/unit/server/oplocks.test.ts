@@ -39,7 +39,7 @@ function startCreate(c: RawClient, name: string, o: CreateOptions) {
   return c.start(Command.CREATE, (w) => encodeCreateRequest(w, RawClient.createRequest(name, o)));
 }
 
-test('LEASING is advertised from 2.1 on, not on 2.0.2; DIRECTORY_LEASING from 3.0 on', async () => {
+test('LEASING is advertised from 2.1 on, not on 2.0.2; DIRECTORY_LEASING from 3.0 on to clients that offer it', async () => {
   const t = await server();
   try {
     for (const [dialect, leasing, dirLeasing] of [[Dialect.SMB202, false, false], [Dialect.SMB210, true, false], [Dialect.SMB300, true, true], [Dialect.SMB311, true, true]] as const) {
@@ -49,6 +49,12 @@ test('LEASING is advertised from 2.1 on, not on 2.0.2; DIRECTORY_LEASING from 3.
       assert.equal((neg.capabilities & GlobalCapabilities.DIRECTORY_LEASING) !== 0, dirLeasing, `dialect 0x${dialect.toString(16)}`);
       c.destroy();
     }
+    // As Windows: only to a client that offers it (impacket offers only ENCRYPTION and breaks on it).
+    const c = await t.connect();
+    c.capabilities = GlobalCapabilities.ENCRYPTION;
+    const neg = decodeNegotiateResponse((await c.negotiate([Dialect.SMB300])).body);
+    assert.equal(neg.capabilities & GlobalCapabilities.DIRECTORY_LEASING, 0);
+    c.destroy();
   } finally {
     await t.stop();
   }
