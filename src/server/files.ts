@@ -22,14 +22,16 @@ export interface ParsedName {
 }
 
 /**
- * Parses a CREATE or rename name: `dir\file`, `file:stream`, `file:stream:$DATA`, `file::$DATA`. Returns a
- * status for names Windows refuses.
+ * Parses a CREATE or rename name: `dir\file` (or `dir/file`), `file:stream`, `file:stream:$DATA`, `file::$DATA`.
+ * Returns a status for names Windows refuses.
  */
 export function parseSmbName(name: string): ParsedName | number {
   if (name === '') return { path: '', stream: undefined };
-  if (name.startsWith('\\')) return Status.INVALID_PARAMETER;
-  const parts = name.split('\\');
-  // A trailing backslash names the same object (Windows accepts "dir\").
+  if (name.startsWith('\\') || name.startsWith('/')) return Status.INVALID_PARAMETER;
+  // '/' cannot be part of a file name (MS-FSCC 2.1.5.2); like Samba and ksmbd, the server reads it as a separator
+  // (smbtorture sends "dir/file"), so both spellings name the same file and pass the same component checks.
+  const parts = name.split(/[\\/]/);
+  // A trailing separator names the same object (Windows accepts "dir\").
   if (parts.length > 1 && parts[parts.length - 1] === '') parts.pop();
   let stream: string | undefined;
   let unnamedData = false;

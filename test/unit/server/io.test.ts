@@ -242,6 +242,27 @@ test('delete-on-close removes the file when its last handle closes', async () =>
   }
 });
 
+test("'/' separates names like '\\' (as Samba reads it) and never reaches above the share", async () => {
+  const srv = await startTestServer();
+  try {
+    const c = await srv.login();
+    const dir = await c.create('d', { createDisposition: CreateDisposition.CREATE, createOptions: CreateOptions.DIRECTORY_FILE });
+    assert.equal(dir.status, Status.SUCCESS);
+    await c.close(dir.fileId);
+    const f = await c.create('d/f.txt', { desiredAccess: RW, createDisposition: CreateDisposition.CREATE });
+    assert.equal(f.status, Status.SUCCESS);
+    await c.close(f.fileId);
+    assert.equal((await srv.store.stat('d/f.txt')).type, 'file');
+    const same = await c.create('d\\f.txt', { createDisposition: CreateDisposition.CREATE });
+    assert.equal(same.status, Status.OBJECT_NAME_COLLISION, 'both spellings name one file');
+    assert.equal((await c.create('/d/f.txt', { createDisposition: CreateDisposition.OPEN })).status, Status.INVALID_PARAMETER);
+    assert.equal((await c.create('d/../../x', { createDisposition: CreateDisposition.CREATE })).status, Status.OBJECT_PATH_SYNTAX_BAD);
+    assert.equal((await c.create('d/f.txt:s/t', { createDisposition: CreateDisposition.CREATE })).status, Status.OBJECT_NAME_INVALID);
+  } finally {
+    await srv.stop();
+  }
+});
+
 test('QUERY_DIRECTORY lists what was created', async () => {
   const srv = await startTestServer();
   try {
