@@ -80,12 +80,10 @@ export function handleNegotiate(ctx: RequestContext): Outcome {
   conn.signingAlgorithm = signingAlgorithm;
   conn.serverSecurityMode = SecurityMode.SIGNING_ENABLED | (cfg.signingRequired ? SecurityMode.SIGNING_REQUIRED : 0);
   conn.serverCapabilities = traits.capabilities & ~GlobalCapabilities.DFS;
-  // Directory leases on 3.x (MS-SMB2 3.3.5.4), advertised as Windows does: only to a client that offers
+  // Directory leases (3.x, MS-SMB2 3.3.5.4) are advertised as Windows does: only to a client that offers
   // SMB2_GLOBAL_CAP_DIRECTORY_LEASING itself. impacket 0.10 offers only ENCRYPTION and fails every CREATE
   // at the share root when a server advertises directory leasing to it anyway.
-  if (traits.kdf !== 'none' && req.capabilities & GlobalCapabilities.DIRECTORY_LEASING) {
-    conn.serverCapabilities |= GlobalCapabilities.DIRECTORY_LEASING;
-  }
+  if (!(req.capabilities & GlobalCapabilities.DIRECTORY_LEASING)) conn.serverCapabilities &= ~GlobalCapabilities.DIRECTORY_LEASING;
   // Session binding (multichannel, MS-SMB2 3.3.5.5.2) is offered only when configured.
   if (!cfg.multichannel) conn.serverCapabilities &= ~GlobalCapabilities.MULTI_CHANNEL;
   // Persistent handles (3.x) where a share is continuously available (MS-SMB2 3.3.5.4).
