@@ -93,7 +93,7 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreUnd
       assert.ok(st.allocationSize >= 11);
       assert.equal(st.fileId, hs.fileId);
       assert.equal(st.nlink, 1);
-      assert.equal(st.dosAttributes, 0);
+      assert.equal(st.dosAttributes, 0x20); // ARCHIVE, a new file's default
       for (const t of [st.birthtimeMs, st.mtimeMs, st.atimeMs, st.ctimeMs]) assert.ok(t > 1e12, `time ${t}`);
       assert.equal((await readWhole(store, 'a.txt')).toString(), 'hello world');
     });
@@ -196,6 +196,19 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreUnd
       await rejectsWith(store.mkdir('d/f/y'), 'ENOTDIR');
       await rejectsWith(store.readdir('missing'), 'ENOENT');
       await rejectsWith(store.readdir('d/f'), 'ENOTDIR');
+    });
+
+    it('readdirNames lists names without stats, all or a few', async (store) => {
+      await store.mkdir('d');
+      await store.mkdir('d/e');
+      await writeWhole(store, 'd/f', 'abc');
+      await writeWhole(store, 'top', '');
+      assert.deepEqual((await store.readdirNames('d')).sort(), ['e', 'f']);
+      assert.deepEqual((await store.readdirNames('')).sort(), ['d', 'top']);
+      assert.equal((await store.readdirNames('d', 1)).length, 1);
+      assert.deepEqual(await store.readdirNames('d/e', 1), []);
+      await rejectsWith(store.readdirNames('missing'), 'ENOENT');
+      await rejectsWith(store.readdirNames('d/f', 1), 'ENOTDIR');
     });
 
     it('rmdir', async (store) => {
@@ -302,6 +315,11 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreUnd
       assert.equal((await store.stat('d')).dosAttributes, 0x4);
       await store.setAttributes('f', 0);
       assert.equal((await store.stat('f')).dosAttributes, 0);
+      await store.setAttributes('f', 0x20);
+      assert.equal((await store.stat('f')).dosAttributes, 0x20);
+      assert.equal((await store.stat('d')).dosAttributes, 0x4);
+      await store.mkdir('e');
+      assert.equal((await store.stat('e')).dosAttributes, 0);
       await store.setAttributes('', 0x2);
       assert.equal((await store.stat('')).dosAttributes, 0x2);
       await rejectsWith(store.setAttributes('nope', 1), 'ENOENT');
@@ -358,7 +376,7 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreUnd
       await store.unlink('d/g');
       await writeWhole(store, 'd/g', 'new');
       const fresh = await store.stat('d/g');
-      assert.equal(fresh.dosAttributes, 0);
+      assert.equal(fresh.dosAttributes, 0x20);
       assert.notEqual(fresh.birthtimeMs, 1e12);
       await rejectsWith(store.open('d/g', { write: false, stream: 'meta' }), 'ENOENT');
       // A directory's metadata follows it too, and dies with rmdir.
@@ -377,7 +395,7 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreUnd
       await store.setAttributes('b', 0x1);
       await writeWhole(store, 'b', 's', 'old');
       await store.rename('a', 'b', { replace: true });
-      assert.equal((await store.stat('b')).dosAttributes, 0);
+      assert.equal((await store.stat('b')).dosAttributes, 0x20);
       assert.deepEqual(await store.listStreams?.('b'), []);
     });
 

@@ -14,7 +14,7 @@ import type {
   StoreWatcher,
   StreamInfo,
 } from './types.js';
-import { DERIVED_ATTRIBUTES, StoreError, errorCode, storeError } from './types.js';
+import { DEFAULT_FILE_ATTRIBUTES, DERIVED_ATTRIBUTES, StoreError, errorCode, storeError } from './types.js';
 import { isValidStreamName, joinPath, MAX_COMPONENT_LENGTH, splitPath, upcase } from './resolve.js';
 
 /**
@@ -159,8 +159,7 @@ export class LocalStore implements FileStore {
     const atRoot = dir.real === this.realRoot;
     const entries = await Promise.all(
       names.map(async (name): Promise<DirEntry | undefined> => {
-        if (name.length > MAX_COMPONENT_LENGTH || name.includes('\\')) return undefined;
-        if (atRoot && name.toLowerCase() === METADATA_DIR) return undefined;
+        if (!this.listable(name, atRoot)) return undefined;
         const rel = loc.rel === '' ? name : `${loc.rel}/${name}`;
         try {
           const { st } = await this.follow({ rel, parts: [...loc.parts, name], abs: `${dir.real}/${name}` });
@@ -171,6 +170,38 @@ export class LocalStore implements FileStore {
       }),
     );
     return entries.filter((e): e is DirEntry => e !== undefined);
+  }
+
+  async readdirNames(path: string, limit = Infinity): Promise<string[]> {
+    const loc = await this.locate(path);
+    const dir = await this.follow(loc);
+    if (!dir.st.isDirectory()) throw storeError('ENOTDIR', loc.rel);
+    const atRoot = dir.real === this.realRoot;
+    const out: string[] = [];
+    try {
+      if (limit === Infinity) {
+        for (const name of await fsp.readdir(dir.real)) if (this.listable(name, atRoot)) out.push(name);
+        return out;
+      }
+      // A few names (an emptiness check): read only the first directory blocks.
+      const d = await fsp.opendir(dir.real, { bufferSize: 32 });
+      try {
+        for (let e = await d.read(); e !== null && out.length < limit; e = await d.read()) {
+          if (this.listable(e.name, atRoot)) out.push(e.name);
+        }
+      } finally {
+        await d.close().catch(() => undefined);
+      }
+    } catch (err) {
+      throw this.fail(err, loc.rel);
+    }
+    return out;
+  }
+
+  /** Names a client may see: not the sidecar, nothing a Windows path can't spell. */
+  private listable(name: string, atRoot: boolean): boolean {
+    if (name.length > MAX_COMPONENT_LENGTH || name.includes('\\')) return false;
+    return !(atRoot && name.toLowerCase() === METADATA_DIR);
   }
 
   async mkdir(path: string): Promise<void> {
@@ -276,7 +307,10 @@ export class LocalStore implements FileStore {
     const loc = await this.locate(path);
     const { st } = await this.follow(loc);
     this.checkWritable(loc.rel);
-    await this.updateMeta(st, (m) => void (m.attributes = dosAttributes & ~DERIVED_ATTRIBUTES));
+    const attributes = dosAttributes & ~DERIVED_ATTRIBUTES;
+    // The default needs no record (a created file's ARCHIVE costs no sidecar write).
+    if (attributes === defaultAttributes(st) && (await this.loadMeta(st))?.attributes === undefined) return;
+    await this.updateMeta(st, (m) => void (m.attributes = attributes));
   }
 
   async listStreams(path: string): Promise<StreamInfo[]> {
@@ -545,7 +579,7 @@ export class LocalStore implements FileStore {
       mtimeMs,
       atimeMs: nsToMs(st.atimeNs),
       ctimeMs: meta?.ctimeMs !== undefined && meta.ctimeAtSetNs === String(st.ctimeNs) ? meta.ctimeMs : ctimeMs,
-      dosAttributes: meta?.attributes ?? 0,
+      dosAttributes: meta?.attributes ?? defaultAttributes(st),
       fileId: st.ino,
       nlink: Number(st.nlink),
     };
@@ -689,6 +723,10 @@ export class LocalStore implements FileStore {
       baseFh,
     );
   }
+}
+
+function defaultAttributes(st: BigIntStats): number {
+  return st.isDirectory() ? 0 : DEFAULT_FILE_ATTRIBUTES;
 }
 
 function nsToMs(ns: bigint): number {

@@ -1,6 +1,6 @@
 import { constants as bufferConstants } from 'node:buffer';
 import type { DirEntry, FileStore, OpenOptions, SetTimes, StoreHandle, StoreStat, StoreStatFs, StreamInfo } from './types.js';
-import { DERIVED_ATTRIBUTES, storeError } from './types.js';
+import { DEFAULT_FILE_ATTRIBUTES, DERIVED_ATTRIBUTES, storeError } from './types.js';
 import { isValidStreamName, splitPath, upcase } from './resolve.js';
 
 export interface MemoryStoreOptions {
@@ -107,6 +107,17 @@ export class MemoryStore implements FileStore {
     const node = this.lookup(path);
     if (node.type !== 'directory') throw storeError('ENOTDIR', path);
     return [...node.children.values()].map((c) => ({ name: c.name, stat: statOf(c) }));
+  }
+
+  async readdirNames(path: string, limit = Infinity): Promise<string[]> {
+    const node = this.lookup(path);
+    if (node.type !== 'directory') throw storeError('ENOTDIR', path);
+    const out: string[] = [];
+    for (const c of node.children.values()) {
+      if (out.length >= limit) break;
+      out.push(c.name);
+    }
+    return out;
   }
 
   async mkdir(path: string): Promise<void> {
@@ -285,7 +296,7 @@ export class MemoryStore implements FileStore {
       mtimeMs: now,
       atimeMs: now,
       ctimeMs: now,
-      attributes: 0,
+      attributes: type === 'file' ? DEFAULT_FILE_ATTRIBUTES : 0,
       security: undefined,
       linked: true,
     };

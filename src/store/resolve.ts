@@ -61,11 +61,14 @@ export function isValidStreamName(name: string): boolean {
   return name.length > 0 && name.length <= MAX_COMPONENT_LENGTH && !/[\0/\\:]/.test(name);
 }
 
+const ASCII = /^[\x00-\x7f]*$/;
+
 /**
  * Upper-cases a name the way Windows compares names: one code point to one code point (simple case
  * mapping), so a character whose full upper case is longer (ß -> SS) stays as it is.
  */
 export function upcase(name: string): string {
+  if (ASCII.test(name)) return name.toUpperCase();
   let out = '';
   for (const ch of name) {
     const up = ch.toUpperCase();
@@ -160,14 +163,14 @@ async function dirIndex(store: FileStore, dir: string): Promise<DirIndex> {
     return cached;
   }
   const byUpper = new Map<string, string[]>();
-  const entries = await store.readdir(dir).catch((err: unknown) => {
+  const names = await store.readdirNames(dir).catch((err: unknown) => {
     throw asParentError(err);
   });
-  for (const e of entries) {
-    const k = upcase(e.name);
+  for (const name of names) {
+    const k = upcase(name);
     const list = byUpper.get(k);
-    if (list) list.push(e.name);
-    else byUpper.set(k, [e.name]);
+    if (list) list.push(name);
+    else byUpper.set(k, [name]);
   }
   const idx: DirIndex = { fileId: st.fileId, mtimeMs: st.mtimeMs, byUpper };
   map.delete(dir);

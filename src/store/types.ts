@@ -115,6 +115,11 @@ export interface FileStore {
   open(path: string, opts: OpenOptions): Promise<StoreHandle>;
   /** Entries in no particular order, without '.' and '..' and without the store's own metadata. */
   readdir(path: string): Promise<DirEntry[]>;
+  /**
+   * The names of a directory's entries (same rules as readdir), without stat'ing them: what name lookups and
+   * emptiness checks need. With `limit`, at most that many names (any of them).
+   */
+  readdirNames(path: string, limit?: number): Promise<string[]>;
   mkdir(path: string): Promise<void>;
   rmdir(path: string): Promise<void>;
   unlink(path: string): Promise<void>;
@@ -188,4 +193,10 @@ export function errorCode(err: unknown): string | undefined {
 }
 
 /** DOS attribute bits the server derives and stores never keep (MS-FSCC 2.6). */
+/**
+ * The attributes of a file whose attributes were never set: ARCHIVE, what NTFS gives every new or changed file.
+ * A directory's default is none. Stores keep nothing for a file until its attributes differ from this.
+ */
+export const DEFAULT_FILE_ATTRIBUTES = 0x20; /* ARCHIVE */
+
 export const DERIVED_ATTRIBUTES = 0x10 /* DIRECTORY */ | 0x80; /* NORMAL */

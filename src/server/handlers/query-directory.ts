@@ -3,8 +3,8 @@ import { AccessMask, QueryDirectoryFlags } from '../../protocol/smb2/constants.j
 import { decodeQueryDirectoryRequest, encodeQueryDirectoryResponse } from '../../protocol/smb2/commands/query-directory.js';
 import { DirectoryListingEncoder, dirInfoFixedSize, isSupportedDirInfoClass } from '../../protocol/smb2/fscc/dir-info.js';
 import { hasWildcards, matchWildcard } from '../../protocol/smb2/fscc/wildcard.js';
-import { namesEqualIgnoringCase, parentPath } from '../../store/resolve.js';
-import type { DirEntry, FileStore } from '../../store/types.js';
+import { isValidComponent, joinPath, namesEqualIgnoringCase, parentPath, resolveCaseInsensitive } from '../../store/resolve.js';
+import type { DirEntry, FileStore, StoreStat } from '../../store/types.js';
 import type { Outcome, RequestContext } from '../context.js';
 import { dirEntryFacts } from '../files.js';
 import type { Open } from '../state/open.js';
@@ -33,32 +33,33 @@ export async function handleQueryDirectory(ctx: RequestContext): Promise<Outcome
   if (!open.dir || restart) {
     try {
       const removedSeen = open.node.childrenRemoved;
-      open.dir = { pattern, entries: await snapshot(open.tree.share.store!, open, pattern), index: 0, removedSeen };
+      open.dir = { pattern, entries: await snapshot(open.tree.share.store!, open, pattern), index: 0, removedSeen, checkLive: false };
     } catch (err) {
       return storeErrorToStatus(err);
     }
     first = true;
   }
   const cursor = open.dir;
-  if (cursor.removedSeen !== open.node.childrenRemoved) {
-    // Entries deleted since the snapshot are no longer returned (MS-FSA 2.1.5.6.3 enumerates the live directory).
-    cursor.removedSeen = open.node.childrenRemoved;
-    try {
-      const present = new Set((await open.tree.share.store!.readdir(open.path)).map((e) => e.name));
-      const rest = cursor.entries.slice(cursor.index).filter((e) => e.name === '.' || e.name === '..' || present.has(e.name));
-      cursor.entries = cursor.entries.slice(0, cursor.index).concat(rest);
-    } catch (err) {
-      return storeErrorToStatus(err);
-    }
-  }
+  // Entries deleted since the snapshot are no longer returned (MS-FSA 2.1.5.6.3 enumerates the live directory):
+  // from then on each entry is looked up again as it is returned, a cost per entry sent, not per folder size.
+  if (cursor.removedSeen !== open.node.childrenRemoved) cursor.checkLive = true;
   const fixed = dirInfoFixedSize(req.fileInformationClass) ?? 0;
   if (req.outputBufferLength < fixed) return Status.INFO_LENGTH_MISMATCH;
   const enc = new DirectoryListingEncoder(req.fileInformationClass, req.outputBufferLength);
   const single = (req.flags & QueryDirectoryFlags.RETURN_SINGLE_ENTRY) !== 0;
   const nodes = ctx.conn.server.nodes;
   const share = open.tree.share;
+  const store = share.store!;
   while (cursor.index < cursor.entries.length) {
-    const e = cursor.entries[cursor.index]!;
+    let e = cursor.entries[cursor.index]!;
+    if (cursor.checkLive && e.name !== '.' && e.name !== '..') {
+      const live = await statIfPresent(store, joinPath(open.path, e.name));
+      if (live === undefined) {
+        cursor.index++;
+        continue;
+      }
+      e = cursor.entries[cursor.index] = { name: e.name, stat: live };
+    }
     // An open file's entry reports the last-write time its handles see (DelayedWriteTime).
     const node = e.name === '.' || e.name === '..' ? undefined : nodes.get(nodeKey(share, open.path === '' ? e.name : `${open.path}/${e.name}`));
     if (!enc.add(dirEntryFacts(e.name, e.stat, node))) break;
@@ -80,8 +81,20 @@ async function snapshot(store: FileStore, open: Open, pattern: string): Promise<
   const matches = (name: string) => (wild ? matchWildcard(pattern, name) : namesEqualIgnoringCase(pattern, name));
   if (matches('.')) out.push({ name: '.', stat: await store.stat(dirPath) });
   if (matches('..')) out.push({ name: '..', stat: await store.stat(dirPath === '' ? '' : parentPath(dirPath)) });
+  if (!wild) {
+    // One name: looked up, not searched for among the folder's entries.
+    if (pattern === '.' || pattern === '..' || !isValidComponent(pattern)) return out;
+    const found = await resolveCaseInsensitive(store, joinPath(dirPath, pattern));
+    if (found.exists && found.stat) out.push({ name: found.path.slice(found.path.lastIndexOf('/') + 1), stat: found.stat });
+    return out;
+  }
   const entries = await store.readdir(dirPath);
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const e of entries) if (matches(e.name)) out.push(e);
   return out;
+}
+
+/** An entry's current stat, or undefined when it is gone (or can no longer be read: not listed, as in readdir). */
+async function statIfPresent(store: FileStore, path: string): Promise<StoreStat | undefined> {
+  return store.stat(path).catch(() => undefined);
 }

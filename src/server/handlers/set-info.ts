@@ -255,8 +255,7 @@ async function setDisposition(ctx: RequestContext, open: Open, deletePending: bo
   const st = await store.stat(open.path);
   if (!ignoreReadOnly && st.dosAttributes & FileAttributes.READONLY) return Status.CANNOT_DELETE;
   if (open.isDirectory && open.stream === undefined) {
-    const entries = await store.readdir(open.path);
-    if (entries.length > 0) return Status.DIRECTORY_NOT_EMPTY;
+    if ((await store.readdirNames(open.path, 1)).length > 0) return Status.DIRECTORY_NOT_EMPTY;
   }
   if (open.path === '') return Status.CANNOT_DELETE; // the share root
   const broken = await ctx.conn.server.caching.beforeNamespaceChange(ctx, open);

@@ -12,8 +12,10 @@ export interface DirectoryCursor {
   /** The matching entries of the current enumeration (a snapshot taken by its first query). */
   entries: DirEntry[];
   index: number;
-  /** The directory node's childrenRemoved when `entries` was last checked. */
+  /** The directory node's childrenRemoved when the snapshot was taken. */
   removedSeen: number;
+  /** Set once an entry was removed after the snapshot: each entry is looked up again before it is returned. */
+  checkLive: boolean;
 }
 
 /** What a durable (or persistent) open keeps for its reconnect. */
