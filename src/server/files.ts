@@ -117,18 +117,16 @@ function allocationOf(st: StoreStat): bigint {
   return st.type === 'directory' ? 0n : BigInt(st.allocationSize);
 }
 
-/** Characters an 8.3 name may hold besides letters and digits (MS-FSCC 2.1.5.2.1). */
-const SHORT_NAME_EXTRA = "!#$%&'()-@^_`{}~";
+/** The characters an 8.3 name may hold (MS-FSCC 2.1.5.2.1): letters, digits and these. */
+const SHORT_CHAR = "A-Za-z0-9!#$%&'()\\-@^_`{}~";
+/** A valid 8.3 name (MS-FSCC 2.1.5.2.1): 1-8 short-name characters, an optional extension of 1-3. */
+const SHORT_NAME = new RegExp(`^[${SHORT_CHAR}]{1,8}(?:\\.[${SHORT_CHAR}]{1,3})?$`);
+/** Any character (code point) an 8.3 name can't hold. */
+const NOT_SHORT_CHAR = new RegExp(`[^${SHORT_CHAR}]`, 'gu');
 
-function isShortNameChar(c: string): boolean {
-  return /^[A-Za-z0-9]$/.test(c) || SHORT_NAME_EXTRA.includes(c);
-}
-
-/** Whether a name is already a valid 8.3 name (MS-FSCC 2.1.5.2.1): 1-8 characters, an optional 1-3 extension. */
+/** Whether a name is already a valid 8.3 name. */
 export function isShortName(name: string): boolean {
-  if (name === '.' || name === '..') return true;
-  const m = /^([^.]{1,8})(?:\.([^.]{1,3}))?$/.exec(name);
-  return m !== null && [...m[1]!, ...(m[2] ?? '')].every(isShortNameChar);
+  return name === '.' || name === '..' || SHORT_NAME.test(name);
 }
 
 /**
@@ -138,7 +136,7 @@ export function isShortName(name: string): boolean {
  */
 export function shortNameOf(name: string): string {
   if (isShortName(name)) return name.toUpperCase();
-  const clean = (part: string) => [...part.toUpperCase()].filter((c) => c !== ' ' && c !== '.').map((c) => (isShortNameChar(c) ? c : '_')).join('');
+  const clean = (part: string) => part.toUpperCase().replace(/[ .]/g, '').replace(NOT_SHORT_CHAR, '_');
   const dot = name.lastIndexOf('.');
   const base = clean(dot > 0 ? name.slice(0, dot) : name);
   const ext = dot > 0 ? clean(name.slice(dot + 1)).slice(0, 3) : '';
