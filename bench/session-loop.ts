@@ -73,11 +73,13 @@ export async function runSessionLoop(o: SessionLoopOptions): Promise<SessionLoop
     clients.push(c);
     const neg = await c.negotiate([dialect]);
     if (neg.status !== Status.SUCCESS) throw new Error(`negotiate: ${statusName(neg.status)}`);
-    // Unsigned unless the server requires signing (neither does as the benches configure them).
+    // The loop is unsigned unless the server requires signing (neither does as the benches configure them).
     const sign = ((c.negotiateResponse?.securityMode ?? 0) & SecurityMode.SIGNING_REQUIRED) !== 0;
     const ss = await c.sessionSetup(o.user, o.password);
     if (ss.status !== Status.SUCCESS) throw new Error(`session setup: ${statusName(ss.status)}`);
-    const tc = await c.treeConnect(`\\\\${o.host}\\${o.share}`, { sign });
+    // TREE_CONNECT is signed whatever the server requires, as Windows and smbclient sign it: on 3.1.1 Samba refuses
+    // an unsigned one (ACCESS_DENIED) from a session that has a signing key.
+    const tc = await c.treeConnect(`\\\\${o.host}\\${o.share}`, { sign: true });
     if (tc.status !== Status.SUCCESS) throw new Error(`tree connect: ${statusName(tc.status)}`);
     return { c, sign };
   };
