@@ -18,7 +18,6 @@
  *   sessions    the raw-protocol small-file loop (bench/session-loop.ts) at each session count; ops/s, latencies
  *   torture     smbtorture's smb2.bench.echo, smb2.bench.oplock1 and smb2.bench.path-contention-shared
  */
-import { spawn } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { run, runChecked } from '../test/interop/harness/proc.js';
 import { parseLs, smbclientArgs, writeAuthFile } from '../test/interop/harness/smbclient.js';
 import { Dialect } from '../src/protocol/smb2/constants.js';
+import { METADATA_DIR } from '../src/store/local.js';
 import { LIST_FILES, LIST_FOLDER, LOOP_FOLDER, OP_NAMES, runSessionLoop, type OpName } from './session-loop.js';
 import {
   idleChildren,
@@ -148,9 +148,15 @@ async function inBatches(count: number, width: number, fn: (i: number) => Promis
   );
 }
 
-/** Removes everything inside a share's folder on disk (not the folder). */
+/**
+ * Removes everything inside a share's folder on disk but the folder itself and smbkit's metadata sidecar
+ * (`.smbkit`, which the running server owns: without it every CREATE fails until a restart).
+ */
 async function clearShare(path: string): Promise<void> {
-  for (const e of await readdir(path)) await rm(join(path, e), { recursive: true, force: true });
+  for (const e of await readdir(path)) {
+    if (e === METADATA_DIR) continue;
+    await rm(join(path, e), { recursive: true, force: true });
+  }
 }
 
 /** A folder on the share that Samba's per-user smbd (not root) can write in. */
@@ -185,47 +191,25 @@ async function smbclientWith(s: Server, extra: string[], timeoutMs: number, cwd?
   }
 }
 
+/** A line for an smbclient script that prints the wall clock when smbclient reaches it (a shell escape). */
+const MARK_COMMAND = '!date +SMBKIT_MARK%s.%N';
+
 /**
- * One smbclient session fed a script on stdin, with `pwd` as a phase marker: smbclient answers each with a
- * "Current directory is" line, and stdbuf makes its stdout line-buffered, so the time each marker line arrives
- * marks the end of the phase before it. Resolves with the marker times (performance.now()) and the output.
+ * One smbclient session fed a script on stdin. Each MARK_COMMAND line makes smbclient run `date`, which writes the
+ * time smbclient got there straight to the shared stdout, so phase times do not depend on when this process reads
+ * the pipe (stdbuf keeps smbclient's stdout line-buffered, so a mark never lands inside one of its lines). Resolves with the marks (epoch seconds, in order) and the output.
  */
-async function smbclientScript(s: Server, script: string, cwd: string, timeoutMs: number): Promise<{ code: number; out: string; marks: number[]; started: number; ended: number }> {
+async function smbclientScript(s: Server, script: string, cwd: string, timeoutMs: number): Promise<{ code: number; out: string; marks: number[]; ms: number }> {
   const auth = await writeAuthFile(s.user, s.password);
   try {
     const env = { ...process.env };
     delete env['PASSWD'];
     delete env['USER'];
-    const started = performance.now();
-    const child = spawn('stdbuf', ['-oL', 'smbclient', ...smbclientBaseArgs(s, auth.path)], { cwd, env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
-    const marks: number[] = [];
-    let out = '';
-    let partial = '';
-    child.stdout.setEncoding('utf8');
-    child.stderr.setEncoding('utf8');
-    child.stdout.on('data', (chunk: string) => {
-      const now = performance.now();
-      const text = partial + chunk;
-      const lines = text.split('\n');
-      partial = lines.pop() ?? '';
-      for (const l of lines) if (l.includes('Current directory is')) marks.push(now);
-      out += chunk;
-    });
-    child.stderr.on('data', (chunk: string) => {
-      out += chunk;
-    });
-    child.stdin.on('error', () => {});
-    child.stdin.end(script);
-    const timer = setTimeout(() => {
-      try {
-        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }, timeoutMs);
-    const code = await new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? -1)));
-    clearTimeout(timer);
-    return { code, out, marks, started, ended: performance.now() };
+    // Line-buffered, so that smbclient's own output never stops mid-line where `date` writes its mark.
+    const r = await run('stdbuf', ['-oL', 'smbclient', ...smbclientBaseArgs(s, auth.path)], { timeoutMs, env, cwd, input: script });
+    const out = r.stdout + r.stderr;
+    const marks = [...out.matchAll(/SMBKIT_MARK(\d+\.\d+)/g)].map((m) => Number(m[1]));
+    return { code: r.code, out, marks, ms: r.durationMs };
   } finally {
     await auth.cleanup();
   }
@@ -300,7 +284,7 @@ export async function benchWorkloads(o: WorkloadOptions): Promise<WorkloadReport
     const one = join(local, 'one.bin');
     await writeFile(one, 'x');
     const names = Array.from({ length: n }, (_, i) => `f${String(i).padStart(6, '0')}.txt`);
-    const script = ['pwd', ...names.map((f) => `put one.bin ${f}`), 'pwd', 'ls', 'pwd', ...names.map((f) => `del ${f}`), 'pwd', 'quit', ''].join('\n');
+    const script = [MARK_COMMAND, ...names.map((f) => `put one.bin ${f}`), MARK_COMMAND, 'ls', MARK_COMMAND, ...names.map((f) => `del ${f}`), MARK_COMMAND, 'quit', ''].join('\n');
     await alternate(async (s, i) => {
       await clearShare(s.sharePath);
       const { value: r, cpuMs } = await measured(s, () => smbclientScript(s, script, local, 600_000));
@@ -315,14 +299,14 @@ export async function benchWorkloads(o: WorkloadOptions): Promise<WorkloadReport
       }
       const listed = parseLs(r.out).filter((e) => /^f\d{6}\.txt$/.test(e.name)).length;
       if (listed !== n) addError(s.kind, `smallfiles: ls listed ${listed} of ${n} files`);
-      const seconds = (m3 - m0) / 1000;
+      const seconds = m3 - m0;
       total.samples[s.kind].push({ value: ops / seconds, cpuMs, ops });
-      put.samples[s.kind].push({ value: (m1 - m0) / 1000, cpuMs: NaN, ops: n });
-      ls.samples[s.kind].push({ value: (m2 - m1) / 1000, cpuMs: NaN, ops: 1 });
-      del.samples[s.kind].push({ value: (m3 - m2) / 1000, cpuMs: NaN, ops: n });
+      put.samples[s.kind].push({ value: m1 - m0, cpuMs: NaN, ops: n });
+      ls.samples[s.kind].push({ value: m2 - m1, cpuMs: NaN, ops: 1 });
+      del.samples[s.kind].push({ value: m3 - m2, cpuMs: NaN, ops: n });
       o.log(
-        `run ${i + 1}/${o.runs} ${s.label}: ${(ops / seconds).toFixed(0)} ops/s (put ${((m1 - m0) / 1000).toFixed(2)} s, ls ${((m2 - m1) / 1000).toFixed(2)} s, ` +
-          `del ${((m3 - m2) / 1000).toFixed(2)} s; process ${((r.ended - r.started) / 1000).toFixed(2)} s with logon), server CPU ${cpuMs.toFixed(0)} ms`,
+        `run ${i + 1}/${o.runs} ${s.label}: ${(ops / seconds).toFixed(0)} ops/s (put ${(m1 - m0).toFixed(2)} s, ls ${(m2 - m1).toFixed(3)} s, ` +
+          `del ${(m3 - m2).toFixed(2)} s; process ${(r.ms / 1000).toFixed(2)} s with logon), server CPU ${cpuMs.toFixed(0)} ms`,
       );
     });
   }
