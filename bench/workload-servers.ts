@@ -122,11 +122,15 @@ function procTimes(pid: number): ProcTimes | undefined {
  * processes it may start.
  */
 export function treeCpuMs(pid: number): number {
+  return (treeTicks(pid) * 1000) / CLOCK_TICKS_PER_SECOND;
+}
+
+function treeTicks(pid: number): number {
   const t = procTimes(pid);
   if (t === undefined) return 0;
   let ticks = t.own + t.reaped;
-  for (const c of childPids(pid)) ticks += (treeCpuMs(c) * CLOCK_TICKS_PER_SECOND) / 1000;
-  return (ticks * 1000) / CLOCK_TICKS_PER_SECOND;
+  for (const c of childPids(pid)) ticks += treeTicks(c);
+  return ticks;
 }
 
 /**

@@ -178,13 +178,13 @@ function smbclientBaseArgs(s: Server, authPath: string): string[] {
 }
 
 /** Runs smbclient with the bench account (an auth file, never argv) and extra arguments. */
-async function smbclientWith(s: Server, extra: string[], timeoutMs: number, cwd?: string): Promise<{ code: number; out: string; ms: number; timedOut: boolean }> {
+async function smbclientWith(s: Server, extra: string[], timeoutMs: number): Promise<{ code: number; out: string; ms: number; timedOut: boolean }> {
   const auth = await writeAuthFile(s.user, s.password);
   try {
     const env = { ...process.env };
     delete env['PASSWD'];
     delete env['USER'];
-    const r = await run('smbclient', [...smbclientBaseArgs(s, auth.path), ...extra], { timeoutMs, env, ...(cwd !== undefined ? { cwd } : {}) });
+    const r = await run('smbclient', [...smbclientBaseArgs(s, auth.path), ...extra], { timeoutMs, env });
     return { code: r.code, out: r.stdout + r.stderr, ms: r.durationMs, timedOut: r.timedOut };
   } finally {
     await auth.cleanup();
@@ -197,7 +197,8 @@ const MARK_COMMAND = '!date +SMBKIT_MARK%s.%N';
 /**
  * One smbclient session fed a script on stdin. Each MARK_COMMAND line makes smbclient run `date`, which writes the
  * time smbclient got there straight to the shared stdout, so phase times do not depend on when this process reads
- * the pipe (stdbuf keeps smbclient's stdout line-buffered, so a mark never lands inside one of its lines). Resolves with the marks (epoch seconds, in order) and the output.
+ * the pipe (stdbuf keeps smbclient's stdout line-buffered, so a mark never lands inside one of its lines).
+ * Resolves with the marks (epoch seconds, in order) and the output.
  */
 async function smbclientScript(s: Server, script: string, cwd: string, timeoutMs: number): Promise<{ code: number; out: string; marks: number[]; ms: number }> {
   const auth = await writeAuthFile(s.user, s.password);
@@ -445,15 +446,16 @@ export async function benchWorkloads(o: WorkloadOptions): Promise<WorkloadReport
       const r = row(`smbtorture ${t.name} (${o.tortureNprocs} procs, ${o.tortureSeconds} s)`, 'ops/s', true);
       await alternate(async (s, i) => {
         await clearShare(s.sharePath);
-        const auth = `${s.user}%${s.password}`;
+        // The password goes through an authentication file, as the harness passes it, never argv.
+        const auth = await writeAuthFile(s.user, s.password);
         const res = await measured(s, () =>
           run(
             'smbtorture',
             [
               `//${s.host}/${s.share}`,
               '--configfile=/dev/null',
-              '-U',
-              auth,
+              '-A',
+              auth.path,
               '-p',
               String(s.port),
               `--option=torture:timelimit=${o.tortureSeconds}`,
@@ -462,7 +464,7 @@ export async function benchWorkloads(o: WorkloadOptions): Promise<WorkloadReport
             ],
             { timeoutMs: (o.tortureSeconds + 120) * 1000 },
           ),
-        );
+        ).finally(() => auth.cleanup());
         const out = res.value.stdout + res.value.stderr;
         const figure = parseTortureFigure(t.label, out, o.tortureSeconds);
         if (!/^success: /m.test(out)) {
