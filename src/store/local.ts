@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import { constants as fsConstants, promises as fsp, watch as fsWatch } from 'node:fs';
 import type { BigIntStats, FSWatcher } from 'node:fs';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type {
   DirEntry,
   FileStore,
@@ -17,17 +17,25 @@ import type {
 } from './types.js';
 import { DEFAULT_FILE_ATTRIBUTES, DERIVED_ATTRIBUTES, StoreError, errorCode, storeError } from './types.js';
 import { isValidStreamName, joinPath, MAX_COMPONENT_LENGTH, splitPath, upcase } from './resolve.js';
+import { RecordLog } from './record-log.js';
 
 /**
  * The hidden sidecar directory at the share root. It holds what a POSIX disk can't (Node has no xattr API):
- *   meta/<ino>.json        per-file record: DOS attributes, a client-set birth time, named streams, the
- *                          security descriptor
+ *   records.jsonl          per-file records (a RecordLog): DOS attributes, a client-set birth time, named
+ *                          streams, the security descriptor (older versions kept one meta/<ino>.json per file:
+ *                          read once and moved into the log)
  *   streams/<ino>/<hash>   the contents of each named stream
  * Records are keyed by inode number, so they follow a file on rename and across hard links. Each record keeps
  * the inode's real birth time: an inode number reused by a file created outside the store has another birth
  * time, and its stale record is dropped. It is never listed and no client path can reach it.
  */
 export const METADATA_DIR = '.smbkit';
+
+/**
+ * Reads up to this size are made synchronously: from the page cache they take microseconds, less than the
+ * thread-pool hand-off they would otherwise cost.
+ */
+const SYNC_IO_MAX = 64 * 1024;
 
 /** Entries stat'ed between two turns of the event loop in a listing. */
 const LISTING_BATCH = 512;
@@ -95,10 +103,8 @@ export class LocalStore implements FileStore {
   private realRoot = '';
   private rootPrefix = '';
   private metaDir = '';
-  /** inode numbers with a record on disk (loaded once), so stat of a plain file reads no sidecar */
-  private readonly metaIndex = new Set<bigint>();
-  private readonly metaCache = new Map<bigint, Meta>();
-  private readonly saving = new Map<bigint, Promise<void>>();
+  /** The records of the files that have one (most have none: plain files need no sidecar). */
+  private records!: RecordLog<Meta>;
 
   constructor(root: string, opts: LocalStoreOptions = {}) {
     this.root = root;
@@ -445,9 +451,9 @@ export class LocalStore implements FileStore {
     return { close: () => stop() };
   }
 
-  /** Waits for pending metadata writes. */
+  /** Closes the record log (records are written as they change; a later change opens it again). */
   async close(): Promise<void> {
-    await Promise.allSettled([...this.saving.values()]);
+    this.records?.close();
   }
 
   // ---- paths and confinement ----
@@ -464,20 +470,35 @@ export class LocalStore implements FileStore {
         // A disk we can't write to still serves; metadata changes will fail then, with the disk's error.
         try {
           if (metaSt === undefined) await fsp.mkdir(this.metaDir, 0o700);
-          await fsp.mkdir(`${this.metaDir}/meta`, { recursive: true, mode: 0o700 });
           await fsp.mkdir(`${this.metaDir}/streams`, { recursive: true, mode: 0o700 });
         } catch {
           // ignored, see above
         }
       }
-      const files = await fsp.readdir(`${this.metaDir}/meta`).catch(() => [] as string[]);
-      for (const f of files) {
-        const m = /^(\d+)\.json$/.exec(f);
-        if (m !== null) this.metaIndex.add(BigInt(m[1] as string));
-      }
+      this.records = new RecordLog<Meta>(`${this.metaDir}/records.jsonl`, this.readOnly);
+      const legacy = await this.legacyRecords();
+      this.records.load(legacy);
+      if (legacy.length > 0 && !this.readOnly) await fsp.rm(`${this.metaDir}/meta`, { recursive: true, force: true });
       this.initialized = true;
     })();
     return this.ready;
+  }
+
+  /** Records of the older one-file-per-inode layout (meta/<ino>.json), to move into the log. */
+  private async legacyRecords(): Promise<[bigint, Meta][]> {
+    const dir = `${this.metaDir}/meta`;
+    const out: [bigint, Meta][] = [];
+    for (const f of await fsp.readdir(dir).catch(() => [] as string[])) {
+      const m = /^(\d+)\.json$/.exec(f);
+      if (m === null) continue;
+      try {
+        const meta = JSON.parse(await fsp.readFile(`${dir}/${f}`, 'utf8')) as Meta;
+        if (typeof meta.btime === 'string') out.push([BigInt(m[1] as string), meta]);
+      } catch {
+        // unreadable: dropped
+      }
+    }
+    return out;
   }
 
   /** Validates a store path and resolves its parent to a real directory inside the root. */
@@ -573,7 +594,7 @@ export class LocalStore implements FileStore {
   // ---- stat and metadata ----
 
   private async toStat(st: BigIntStats, dataSt?: BigIntStats): Promise<StoreStat> {
-    const meta = this.metaIndex.has(st.ino) ? await this.loadMeta(st) : undefined;
+    const meta = this.records.has(st.ino) ? await this.loadMeta(st) : undefined;
     const isDir = st.isDirectory() && dataSt === undefined;
     const data = dataSt ?? st;
     const mtimeMs = nsToMs(st.mtimeNs);
@@ -592,82 +613,27 @@ export class LocalStore implements FileStore {
     };
   }
 
-  /** The record of an inode (cached), or undefined; a stale record of a reused inode number is dropped. */
+  /** The record of an inode, or undefined; a stale record of a reused inode number is dropped. */
   private async loadMeta(st: BigIntStats): Promise<Meta | undefined> {
-    const ino = st.ino;
-    if (!this.metaIndex.has(ino)) return undefined;
-    let meta = this.metaCache.get(ino);
-    if (meta === undefined) {
-      let loaded: Meta | undefined;
-      try {
-        loaded = JSON.parse(fs.readFileSync(this.metaPath(ino), 'utf8')) as Meta;
-      } catch {
-        loaded = undefined;
-      }
-      meta = this.metaCache.get(ino); // another call may have loaded or created it meanwhile
-      if (meta === undefined) {
-        if (loaded === undefined || typeof loaded.btime !== 'string') {
-          this.metaIndex.delete(ino);
-          return undefined;
-        }
-        meta = loaded;
-        this.metaCache.set(ino, meta);
-      }
-    }
-    if (meta.btime !== String(st.birthtimeNs)) {
-      await this.dropMeta(ino);
+    const meta = this.records.get(st.ino);
+    if (meta === undefined) return undefined;
+    if (typeof meta.btime !== 'string' || meta.btime !== String(st.birthtimeNs)) {
+      await this.dropMeta(st.ino);
       return undefined;
     }
     return meta;
   }
 
   private async updateMeta(st: BigIntStats, change: (m: Meta) => void): Promise<void> {
-    await this.loadMeta(st);
-    let meta = this.metaCache.get(st.ino);
-    if (meta === undefined) {
-      meta = { btime: String(st.birthtimeNs) };
-      this.metaCache.set(st.ino, meta);
-      this.metaIndex.add(st.ino);
-    }
+    const meta = (await this.loadMeta(st)) ?? { btime: String(st.birthtimeNs) };
     change(meta);
-    await this.persist(st.ino);
+    this.records.set(st.ino, meta);
   }
 
   private async dropMeta(ino: bigint): Promise<void> {
-    if (!this.metaIndex.has(ino)) return;
-    this.metaIndex.delete(ino);
-    this.metaCache.delete(ino);
-    await this.persist(ino);
+    if (!this.records.has(ino)) return;
+    this.records.set(ino, undefined);
     await fsp.rm(`${this.metaDir}/streams/${ino}`, { recursive: true, force: true });
-  }
-
-  /** Writes (or removes) an inode's record; writes of one inode are serialized, each writing the latest state. */
-  private persist(ino: bigint): Promise<void> {
-    const prev = this.saving.get(ino) ?? Promise.resolve();
-    const next = prev
-      .catch(() => undefined)
-      .then(async () => {
-        const file = this.metaPath(ino);
-        const meta = this.metaIndex.has(ino) ? this.metaCache.get(ino) : undefined;
-        if (meta === undefined) {
-          fs.rmSync(file, { force: true });
-          return;
-        }
-        const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
-        fs.writeFileSync(tmp, JSON.stringify(meta), { mode: 0o600 });
-        fs.renameSync(tmp, file);
-      });
-    this.saving.set(ino, next);
-    next
-      .finally(() => {
-        if (this.saving.get(ino) === next) this.saving.delete(ino);
-      })
-      .catch(() => undefined);
-    return next;
-  }
-
-  private metaPath(ino: bigint): string {
-    return `${this.metaDir}/meta/${ino}.json`;
   }
 
   private streamPath(ino: bigint, file: string): string {
@@ -768,6 +734,13 @@ class LocalHandle implements StoreHandle {
 
   async read(buf: Buffer, offset: number, length: number, position: number): Promise<number> {
     if (this.closed) throw storeError('EBADF', 'handle is closed');
+    if (length <= SYNC_IO_MAX) {
+      try {
+        return fs.readSync(this.fd, buf, offset, length, position);
+      } catch (err) {
+        throw handleError(err);
+      }
+    }
     return this.run<number>((done) => fs.read(this.fd, buf, offset, length, position, done));
   }
 

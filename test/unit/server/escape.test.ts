@@ -356,8 +356,7 @@ describe('share escape corpus through SMB2 (LocalStore)', () => {
     assert.equal(await etcPicture(), etcBefore);
     await assert.rejects(lstat(join(layout.outside, 'created_through_link.txt')));
     // The sidecar holds only what the store puts there.
-    for (const n of await readdir(join(layout.root, '.smbkit'))) assert.ok(['meta', 'streams'].includes(n), `.smbkit/${n}`);
-    for (const n of await readdir(join(layout.root, '.smbkit', 'meta'))) assert.match(n, /^\d+\.json$/);
+    for (const n of await readdir(join(layout.root, '.smbkit'))) assert.ok(['records.jsonl', 'streams'].includes(n), `.smbkit/${n}`);
     // Still serving: a fresh login writes and reads a file.
     const c = await srv.login();
     // A rename target's leading '\\' is the share root (MS-FSCC 2.4.42.2: share-relative), not the disk's.

@@ -1,3 +1,4 @@
+import { RecordLog } from '../../../src/store/record-log.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { link, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
@@ -161,7 +162,10 @@ test('LocalStore stays inside its root: symlinks, hard links and evil paths', as
     assert.deepEqual((await readdir(top)).sort(), ['secret', 'secretdir', 'share']);
     assert.ok((await readdir(share)).includes('link-secret'));
     // The sidecar still holds only what the store put there.
-    assert.deepEqual(await readdir(join(share, '.smbkit', 'meta')), []);
+    const records = new RecordLog(join(share, '.smbkit', 'records.jsonl'), true);
+    records.load();
+    assert.equal(records.size, 0);
+    assert.deepEqual((await readdir(join(share, '.smbkit'))).filter((n) => n !== 'records.jsonl'), ['streams']);
 
     if (hardLinked) {
       // A hard link is a file of the share (it was put there from outside); removing it leaves the other name.

@@ -1,11 +1,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, readdir, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readWhole, runStoreContract, writeWhole } from '../../../src/store/contract.js';
 import { LocalStore, METADATA_DIR } from '../../../src/store/local.js';
 import { errorCode } from '../../../src/store/types.js';
+import { RecordLog } from '../../../src/store/record-log.js';
+
+/** The records left in a store's record log, read as a new store would. */
+function liveRecords(root: string): number {
+  const log = new RecordLog(join(root, METADATA_DIR, 'records.jsonl'), true);
+  log.load();
+  return log.size;
+}
 
 async function tempRoot(): Promise<string> {
   return mkdtemp(join(tmpdir(), 'smbkit-store-'));
@@ -39,7 +47,7 @@ test('LocalStore: attributes, birth time and streams persist across store instan
     }
     await b.unlink('f');
     await b.close();
-    assert.deepEqual(await readdir(join(root, METADATA_DIR, 'meta')), []);
+    assert.equal(liveRecords(root), 0);
     assert.deepEqual(await readdir(join(root, METADATA_DIR, 'streams')), []);
   } finally {
     await rm(root, { recursive: true, force: true });
@@ -127,6 +135,46 @@ test('LocalStore: security descriptors persist across store instances; read-only
     const ro = new LocalStore(root, { readOnly: true });
     assert.deepEqual(await ro.getSecurity('d'), sd);
     await assert.rejects(ro.setSecurity('d', sd), (e: unknown) => errorCode(e) === 'EROFS');
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('LocalStore: records of the older one-file-per-inode layout are moved into the record log', async () => {
+  const root = await tempRoot();
+  try {
+    await writeFile(join(root, 'f'), 'x');
+    const st = await stat(join(root, 'f'), { bigint: true });
+    await mkdir(join(root, METADATA_DIR, 'meta'), { recursive: true });
+    await writeFile(join(root, METADATA_DIR, 'meta', `${st.ino}.json`), JSON.stringify({ btime: String(st.birthtimeNs), attributes: 0x2 }));
+    await writeFile(join(root, METADATA_DIR, 'meta', '12345.json'), '{torn');
+    const store = new LocalStore(root);
+    assert.equal((await store.stat('f')).dosAttributes, 0x2);
+    await store.close();
+    await assert.rejects(readdir(join(root, METADATA_DIR, 'meta')), (e: unknown) => errorCode(e) === 'ENOENT');
+    assert.equal(liveRecords(root), 1);
+    assert.equal((await new LocalStore(root).stat('f')).dosAttributes, 0x2);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('RecordLog: the last line of an inode wins, a torn line is skipped, dead lines are compacted away', async () => {
+  const root = await tempRoot();
+  try {
+    const file = join(root, 'records.jsonl');
+    const log = new RecordLog<{ n: number }>(file, false);
+    log.load();
+    for (let i = 0; i < 3000; i++) log.set(BigInt(i % 10), { n: i });
+    log.set(3n, undefined);
+    log.close();
+    await appendFile(file, '{"i":"7","m":{"n":');
+    const again = new RecordLog<{ n: number }>(file, true);
+    again.load();
+    assert.equal(again.size, 9);
+    assert.equal(again.get(3n), undefined);
+    assert.deepEqual(again.get(7n), { n: 2997 });
+    assert.ok((await readFile(file, 'utf8')).split('\n').length < 2000, 'compacted');
   } finally {
     await rm(root, { recursive: true, force: true });
   }

@@ -1,0 +1,101 @@
+import * as fs from 'node:fs';
+
+/**
+ * Per-inode records of a LocalStore kept in one append-only file of JSON lines: `{"i":"<ino>","m":{...}}` sets a
+ * record, `{"i":"<ino>"}` drops it; the last line of an inode wins. Every record is in memory; a change is one
+ * appended line (no file created per record, which cost more than the operation itself on small-file workloads).
+ * When dead lines outnumber live records the file is rewritten (to a temporary name, synced, renamed over).
+ * A torn last line (a crash mid-append) is skipped when the file is read again.
+ */
+export class RecordLog<T> {
+  private readonly records = new Map<bigint, T>();
+  private fd: number | undefined;
+  /** Lines in the file, live or dead. */
+  private lines = 0;
+
+  constructor(
+    private readonly file: string,
+    private readonly readOnly: boolean,
+  ) {}
+
+  /** Reads the file (a missing one is empty); `older` adds records found elsewhere (they win, then are kept here). */
+  load(older: Iterable<[bigint, T]> = []): void {
+    let text = '';
+    try {
+      text = fs.readFileSync(this.file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    for (const line of text.split('\n')) {
+      if (line === '') continue;
+      this.lines++;
+      let entry: { i?: unknown; m?: unknown };
+      try {
+        entry = JSON.parse(line) as { i?: unknown; m?: unknown };
+      } catch {
+        continue; // a torn line
+      }
+      if (typeof entry.i !== 'string' || !/^\d+$/.test(entry.i)) continue;
+      const ino = BigInt(entry.i);
+      if (entry.m !== null && typeof entry.m === 'object') this.records.set(ino, entry.m as T);
+      else this.records.delete(ino);
+    }
+    let added = false;
+    for (const [ino, record] of older) {
+      this.records.set(ino, record);
+      added = true;
+    }
+    if (added && !this.readOnly) this.compact();
+  }
+
+  get(ino: bigint): T | undefined {
+    return this.records.get(ino);
+  }
+
+  /** How many records there are. */
+  get size(): number {
+    return this.records.size;
+  }
+
+  has(ino: bigint): boolean {
+    return this.records.has(ino);
+  }
+
+  /** Stores (or, with undefined, drops) the record of an inode. Throws the disk's error when it can't be written. */
+  set(ino: bigint, record: T | undefined): void {
+    if (record === undefined) {
+      if (!this.records.delete(ino)) return;
+    } else {
+      this.records.set(ino, record);
+    }
+    this.append(JSON.stringify(record === undefined ? { i: String(ino) } : { i: String(ino), m: record }) + '\n');
+    if (this.lines > 1024 && this.lines > 2 * this.records.size) this.compact();
+  }
+
+  close(): void {
+    if (this.fd !== undefined) fs.closeSync(this.fd);
+    this.fd = undefined;
+  }
+
+  private append(line: string): void {
+    this.fd ??= fs.openSync(this.file, 'a', 0o600);
+    fs.writeSync(this.fd, line);
+    this.lines++;
+  }
+
+  private compact(): void {
+    const tmp = `${this.file}.tmp`;
+    let text = '';
+    for (const [ino, record] of this.records) text += JSON.stringify({ i: String(ino), m: record }) + '\n';
+    const fd = fs.openSync(tmp, 'w', 0o600);
+    try {
+      fs.writeSync(fd, text);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, this.file);
+    this.close();
+    this.lines = this.records.size;
+  }
+}
