@@ -463,7 +463,8 @@ export class Connection {
    */
   private replySigner(h: Smb2Header, session: Session | undefined, status: number, message: Buffer): Signer | undefined {
     if (!session) {
-      // A session that a failed re-authentication ended: its client still signs, and hears why with the SIGNED flag.
+      // A session that a LOGOFF or a failed re-authentication ended: its client still signs, and hears why with the
+      // SIGNED flag.
       const ended = this.endedSessions.get(h.sessionId);
       const signed = (h.flags & HeaderFlags.SIGNED) !== 0;
       return ended && signed && status === Status.USER_SESSION_DELETED && verifyMessage(ended.algorithm, ended.key, message) ? ended : undefined;
@@ -708,8 +709,9 @@ export class Connection {
   }
 
   /**
-   * A failed re-authentication ended this session (MS-SMB2 3.3.5.5.3): its requests now get USER_SESSION_DELETED,
-   * signed with the key this connection had for it, as Windows does; remembered for the last few such sessions.
+   * A LOGOFF (MS-SMB2 3.3.5.6) or a failed re-authentication (MS-SMB2 3.3.5.5.3) ended this session: its signed
+   * requests now get USER_SESSION_DELETED, signed with the key this connection had for it, as Windows and Samba do;
+   * remembered for the last few such sessions.
    */
   sessionEnded(session: Session): void {
     const key = session.signingKeyOn(this);
