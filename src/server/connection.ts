@@ -463,8 +463,7 @@ export class Connection {
    */
   private replySigner(h: Smb2Header, session: Session | undefined, status: number, message: Buffer): Signer | undefined {
     if (!session) {
-      // A session that a LOGOFF or a failed re-authentication ended: its client still signs, and hears why with the
-      // SIGNED flag.
+      // A session that ended while this connection stayed: its client still signs, and hears why with the SIGNED flag.
       const ended = this.endedSessions.get(h.sessionId);
       const signed = (h.flags & HeaderFlags.SIGNED) !== 0;
       return ended && signed && status === Status.USER_SESSION_DELETED && verifyMessage(ended.algorithm, ended.key, message) ? ended : undefined;
@@ -709,9 +708,10 @@ export class Connection {
   }
 
   /**
-   * A LOGOFF (MS-SMB2 3.3.5.6) or a failed re-authentication (MS-SMB2 3.3.5.5.3) ended this session: its signed
-   * requests now get USER_SESSION_DELETED, signed with the key this connection had for it, as Windows and Samba do;
-   * remembered for the last few such sessions.
+   * A session of this connection ended while the connection stays (LOGOFF, MS-SMB2 3.3.5.6; a failed
+   * re-authentication, 3.3.5.5.3; a reconnecting client's new session replacing it): its signed requests now get
+   * USER_SESSION_DELETED signed with the key this connection had for it, as Windows and Samba answer (a client that
+   * requires signing takes no unsigned answer); remembered for the last few such sessions.
    */
   sessionEnded(session: Session): void {
     const key = session.signingKeyOn(this);

@@ -354,7 +354,10 @@ export class SmbServer {
   async destroySession(s: Session, keepDurable = true): Promise<void> {
     s.state = 'expired';
     this.sessions.delete(s.id);
-    for (const c of s.channels) if (c.connection.sessions.get(s.id) === s) c.connection.sessions.delete(s.id);
+    for (const c of s.channels) {
+      if (c.connection.sessions.get(s.id) === s) c.connection.sessions.delete(s.id);
+      c.connection.sessionEnded(s);
+    }
     for (const t of [...s.trees.values()]) await this.closeTree(t, keepDurable);
   }
 

@@ -53,7 +53,6 @@ export async function handleSessionSetup(ctx: RequestContext): Promise<Outcome> 
     server.events.emit('auth-failure', { conn: conn.id, remote, user, reason: step.reason });
     // A failed first logon ends the session, and so does a failed re-authentication (MS-SMB2 3.3.5.5.3): the
     // session's opens close and its further requests get USER_SESSION_DELETED, as on Windows.
-    if (reauthenticating) for (const c of session.channels) c.connection.sessionEnded(session);
     void server.destroySession(session);
     // Brute-force defence: hold the answer back a little more per recent failure, then block the address.
     const verdict = server.access.authFailed(remote, user);
