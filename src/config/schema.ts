@@ -134,9 +134,9 @@ export const ServerSection = z
     /** WS-Discovery (UDP 3702) and its metadata over HTTP (TCP 5357) on the listen interfaces (Windows Network view). */
     wsdiscovery: z.boolean().default(false),
     /**
-     * Null sessions (no user name, no password) may log on. They reach only IPC$, where they can list the shares
-     * (`smbclient -L -N`). Off by default: Windows restricts anonymous access the same way, and the share list is
-     * reconnaissance for an attacker.
+     * Null sessions (no password: `smbclient -N`, `mount -t cifs -o guest`) may use IPC$, where they can list the
+     * shares (`smbclient -L -N`). Off by default: Windows restricts anonymous access the same way, and the share list
+     * is reconnaissance for an attacker. Guest shares admit null sessions whatever this says; no other share does.
      */
     anonymous: z.boolean().default(false),
     /**

@@ -73,7 +73,7 @@ export interface ServerConfig {
   users: UserStore;
   /** Unknown users and "guest" get guest sessions (only guest shares admit them). */
   allowGuest: boolean;
-  /** Null sessions may log on (IPC$ only). */
+  /** Null sessions may use IPC$ (list shares); guest shares admit them whatever this says. */
   allowAnonymous: boolean;
   /** SMB 3 multichannel: session binding is offered (config/schema.ts gives the default; absent = not offered). */
   multichannel?: boolean;
@@ -307,14 +307,16 @@ export class SmbServer {
     return [...this.shares.values()];
   }
 
-  /** Who may use a share: anonymous only IPC$; guests only guest shares; users by the share's list. */
+  /**
+   * Who may use a share: a guest share admits everyone when guests are allowed, null sessions too (as Samba's guest
+   * ok); IPC$ admits null sessions only when the server allows anonymous access; other shares admit users by their list.
+   */
   shareAccess(session: Session, share: ShareDef): 'denied' | 'read' | 'full' {
     const id = session.identity;
     if (!id) return 'denied';
     if (!hostAllowed(session.connection.transport.remoteAddress, share.hostsAllow, share.hostsDeny).ok) return 'denied';
-    if (share.kind === 'ipc') return 'read';
-    if (id.anonymous) return 'denied';
-    if (id.guest) return share.guest ? (share.readOnly ? 'read' : 'full') : 'denied';
+    if (share.kind === 'ipc') return id.anonymous && !this.config.allowAnonymous ? 'denied' : 'read';
+    if (id.anonymous || id.guest) return share.guest && this.config.allowGuest ? (share.readOnly ? 'read' : 'full') : 'denied';
     if (share.users && !share.users.has(id.user.toLowerCase())) return 'denied';
     return share.readOnly ? 'read' : 'full';
   }
@@ -328,7 +330,8 @@ export class SmbServer {
       dnsName: name.toLowerCase(),
       dnsDomain: '',
       allowGuest: this.config.allowGuest,
-      allowAnonymous: this.config.allowAnonymous,
+      // A null session logs on where something admits it: IPC$ (anonymous access), or a guest share.
+      allowAnonymous: this.config.allowAnonymous || (this.config.allowGuest && this.config.shares.some((s) => s.guest === true)),
     };
   }
 

@@ -95,9 +95,11 @@ export async function handleSessionSetup(ctx: RequestContext): Promise<Outcome> 
     server.log.info('previous session replaced', { conn: conn.id, session: previous.id.toString(16) });
     await server.destroySession(previous);
   }
+  // MS-SMB2 3.3.5.5.3: IS_NULL for a null session, IS_GUEST for a guest; a client that gave a name and no credential
+  // is a guest to it (as Samba answers), whatever the server lets it reach.
   let flags = 0;
   if (id.guest) flags |= SessionFlags.IS_GUEST;
-  if (id.anonymous) flags |= SessionFlags.IS_NULL;
+  else if (id.anonymous) flags |= SessionFlags.IS_NULL;
   if (session.encryptData) flags |= SessionFlags.ENCRYPT_DATA;
   server.log.info('session established', {
     conn: conn.id,
