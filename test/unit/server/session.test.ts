@@ -132,6 +132,26 @@ test('after LOGOFF a signed request on the session gets USER_SESSION_DELETED, si
   }
 });
 
+test('a signed request naming no session gets its USER_SESSION_DELETED signed with the key that signed it', async () => {
+  // smbtorture smb2.compound.invalid2 sends session id all ones, signed with its session's key (Samba signs the answer).
+  const srv = await startTestServer();
+  try {
+    const c = await srv.login([Dialect.SMB311]);
+    const noSession = 0xffffffffffffffffn;
+    c.signingKeys.set(noSession, c.signingKey!);
+    const signed = await c.request(Command.LOGOFF, (w) => encodeLogoffRequest(w), { sessionId: noSession });
+    assert.equal(signed.status, Status.USER_SESSION_DELETED);
+    assert.equal(signed.signatureValid, true);
+    c.signingKeys.set(noSession, Buffer.alloc(16, 7));
+    const foreign = await c.request(Command.LOGOFF, (w) => encodeLogoffRequest(w), { sessionId: noSession });
+    assert.equal(foreign.status, Status.USER_SESSION_DELETED);
+    assert.equal(foreign.header.flags & HeaderFlags.SIGNED, 0, 'a key that is none of the connection\'s signs nothing');
+    c.destroy();
+  } finally {
+    await srv.stop();
+  }
+});
+
 test('a message id outside the credit window closes the connection', async () => {
   const srv = await startTestServer();
   try {
