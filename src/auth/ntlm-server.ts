@@ -32,7 +32,9 @@ import type { UserStore } from './users.js';
 export interface AuthIdentity {
   user: string;
   domain: string;
+  /** The server's guest: a name that is no account (or "guest"), with or without a response. */
   guest: boolean;
+  /** No credential at all: a null session (empty name), or a name that is no account with no response. */
   anonymous: boolean;
   /** The 16-byte exported session key; empty for anonymous and guest sessions (nothing to sign with). */
   sessionKey: Buffer;
@@ -150,9 +152,13 @@ export class NtlmServer {
     const nt = auth.ntChallengeResponse;
 
     // MS-NLMP 3.2.5.1.2: anonymous is an empty user with an empty NT response and an empty (or Z(1)) LM response.
-    if (auth.user === '' && nt.length === 0 && (lm.length === 0 || (lm.length === 1 && lm[0] === 0))) {
+    // A name that is no account, with no response at all, offers no credential either (smbclient -N sends the local
+    // user's name): a null session too, which the client, having given a name, hears as a guest logon (as Samba
+    // answers it).
+    const noResponse = nt.length === 0 && (lm.length === 0 || (lm.length === 1 && lm[0] === 0));
+    if (noResponse && (auth.user === '' || this.opts.users.lookup(auth.user) === undefined)) {
       if (!this.opts.allowAnonymous) return fail('anonymous logon refused');
-      return { ok: true, identity: { user: '', domain: '', guest: false, anonymous: true, sessionKey: Buffer.alloc(0) } };
+      return { ok: true, identity: { user: '', domain: '', guest: auth.user !== '', anonymous: true, sessionKey: Buffer.alloc(0) } };
     }
     if (nt.length === 0) return fail(`LM-only response from ${auth.domain}\\${auth.user} refused`);
     if (nt.length === 24) return fail(`NTLMv1 response from ${auth.domain}\\${auth.user} refused`);

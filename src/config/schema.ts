@@ -65,8 +65,25 @@ export const ServerSection = z
     /** Only these addresses may connect (absent = any address not denied); checked before any SMB byte is read. */
     hosts_allow: z.array(cidr).optional(),
     hosts_deny: z.array(cidr).default([]),
-    max_connections: z.number().int().min(1).default(1024),
-    max_connections_per_client: z.number().int().min(1).default(64),
+    /**
+     * Connections at once, from everyone. Each is a file descriptor: the server warns at start when this does not fit
+     * the process's open-file limit (RLIMIT_NOFILE).
+     */
+    max_connections: z.number().int().min(1).default(8192),
+    /**
+     * Connections at once from one address. High: one address can be a whole office behind NAT, a terminal server or
+     * a VPN concentrator, each user with a connection. Floods are held back by the connection rate below.
+     */
+    max_connections_per_client: z.number().int().min(1).default(4096),
+    /**
+     * New connections per second one address may open, sustained (a token bucket; 0 = no limit). Faster ones wait
+     * their turn, unread; past connection_backlog_per_client waiting, they are refused.
+     */
+    connection_rate_per_client: z.number().min(0).default(100),
+    /** New connections one address may open at once before connection_rate_per_client applies (a login rush). */
+    connection_burst_per_client: z.number().int().min(1).default(200),
+    /** Connections over the rate that may wait for their turn, per address; more are refused. */
+    connection_backlog_per_client: z.number().int().min(0).default(200),
     max_sessions_per_connection: z.number().int().min(1).default(16),
     max_opens_per_session: z.number().int().min(16).default(16384),
     /** Seconds a new connection has to negotiate and log on. */
@@ -91,8 +108,11 @@ export const ServerSection = z
     oplock_break_timeout: z.number().min(0.01).max(300).default(35),
     /** Unacknowledged oplock/lease breaks one connection may have; past it, further breaks take effect at once. */
     max_outstanding_breaks: z.number().int().min(1).default(256),
-    /** Failed logons from one address within brute_force_window seconds that block it (0 = off). */
-    brute_force_failures: z.number().int().min(0).default(20),
+    /**
+     * Failed logons from one address within brute_force_window seconds that block it (0 = off). Not lower: behind one
+     * NAT, users' typos and clients retrying a changed password add up, and the block shuts out the whole address.
+     */
+    brute_force_failures: z.number().int().min(0).default(100),
     brute_force_window: z.number().min(1).default(600),
     /** Milliseconds added per recent failure before a failed logon is answered. */
     brute_force_delay_ms: z.number().int().min(0).max(5000).default(200),
@@ -114,9 +134,9 @@ export const ServerSection = z
     /** WS-Discovery (UDP 3702) and its metadata over HTTP (TCP 5357) on the listen interfaces (Windows Network view). */
     wsdiscovery: z.boolean().default(false),
     /**
-     * Null sessions (no user name, no password) may log on. They reach only IPC$, where they can list the shares
-     * (`smbclient -L -N`). Off by default: Windows restricts anonymous access the same way, and the share list is
-     * reconnaissance for an attacker.
+     * Null sessions (no password: `smbclient -N`, `mount -t cifs -o guest`) may use IPC$, where they can list the
+     * shares (`smbclient -L -N`). Off by default: Windows restricts anonymous access the same way, and the share list
+     * is reconnaissance for an attacker. Guest shares admit null sessions whatever this says; no other share does.
      */
     anonymous: z.boolean().default(false),
     /**

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { matchesAny, type CidrRange } from '../util/cidr.js';
 
 /**
@@ -12,6 +13,12 @@ export interface AccessPolicy {
   hostsDeny: readonly CidrRange[];
   maxConnections: number;
   maxConnectionsPerClient: number;
+  /** New connections per second one address may open, sustained (0 = no rate limit). */
+  connectionRatePerClient: number;
+  /** New connections one address may open at once before the rate applies. */
+  connectionBurstPerClient: number;
+  /** Connections over the rate that wait (unread) for their turn; past it they are refused. */
+  connectionBacklogPerClient: number;
   maxSessionsPerConnection: number;
   maxOpensPerSession: number;
   /** A connection must negotiate and authenticate within this time (0 = no deadline). */
@@ -45,6 +52,9 @@ export interface BruteForcePolicy {
 
 export type HostVerdict = { ok: true } | { ok: false; reason: string };
 
+/** A new connection: refused, or served after `delayMs` (0 = at once) when its address connects faster than its rate. */
+export type ConnectionVerdict = { ok: true; delayMs: number } | { ok: false; reason: string };
+
 /** Deny wins; then, when an allow list exists, the address must be in it. */
 export function hostAllowed(address: string, allow: readonly CidrRange[] | undefined, deny: readonly CidrRange[]): HostVerdict {
   if (matchesAny(address, deny)) return { ok: false, reason: 'denied by hosts_deny' };
@@ -53,6 +63,33 @@ export function hostAllowed(address: string, allow: readonly CidrRange[] | undef
 }
 
 const MAX_DELAY_MS = 5000;
+
+/** Descriptors the server needs besides its connections: listeners, logs, the journal, a few open files. */
+const DESCRIPTOR_RESERVE = 64;
+
+/**
+ * The most files this process may have open (RLIMIT_NOFILE), or undefined where it cannot be read. Node raises the
+ * soft limit to the hard one when it starts, so the limit read here is the one that holds.
+ */
+export function openFileLimit(): number | undefined {
+  try {
+    const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    if (!m) return undefined;
+    return m[1] === 'unlimited' ? Infinity : Number(m[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A warning when max_connections does not fit the open-file limit: every connection is a descriptor. */
+export function descriptorWarning(maxConnections: number, limit: number | undefined): string | undefined {
+  if (limit === undefined || maxConnections + DESCRIPTOR_RESERVE <= limit) return undefined;
+  return (
+    `max_connections (${maxConnections}) does not fit the open-file limit (${limit}): past about ${Math.max(0, limit - DESCRIPTOR_RESERVE)} ` +
+    'connections, accepts and opens will fail. Raise the limit (systemd: LimitNOFILE=65536 in the unit; a shell: ulimit -n 65536 ' +
+    'before starting) or lower max_connections.'
+  );
+}
 
 export class AccessControl {
   readonly policy: AccessPolicy;
@@ -63,14 +100,20 @@ export class AccessControl {
   private readonly failuresByAddress = new Map<string, number[]>();
   private readonly failuresByUser = new Map<string, number[]>();
   private readonly blocked = new Map<string, number>();
+  /** Each address's token bucket of new connections; tokens below zero are connections waiting their turn. */
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
 
   constructor(policy: AccessPolicy, now: () => number = Date.now) {
     this.policy = policy;
     this.now = now;
   }
 
-  /** Decides on a new connection before any byte of it is read. */
-  admit(address: string): HostVerdict {
+  /**
+   * Decides on a new connection before any byte of it is read. Limits that real use reaches (many users behind one
+   * NAT or terminal server) do not refuse: an address that connects faster than its rate has its connections served
+   * later, in turn; only a backlog past its bound is refused.
+   */
+  admit(address: string): ConnectionVerdict {
     const host = hostAllowed(address, this.policy.hostsAllow, this.policy.hostsDeny);
     if (!host.ok) return host;
     const until = this.blocked.get(address);
@@ -82,7 +125,40 @@ export class AccessControl {
     if ((this.perClient.get(address) ?? 0) >= this.policy.maxConnectionsPerClient) {
       return { ok: false, reason: 'too many connections from this address' };
     }
-    return { ok: true };
+    return this.takeConnectionToken(address);
+  }
+
+  /**
+   * The address's token bucket: `burst` tokens, refilled at `rate` per second. A connection with a token goes at
+   * once; without one it borrows the next token to come (down to -backlog) and waits until that token is due.
+   */
+  private takeConnectionToken(address: string): ConnectionVerdict {
+    const { connectionRatePerClient: rate, connectionBurstPerClient: burst, connectionBacklogPerClient: backlog } = this.policy;
+    if (rate <= 0) return { ok: true, delayMs: 0 };
+    const t = this.now();
+    const bucket = this.buckets.get(address) ?? { tokens: burst, at: t };
+    const tokens = Math.min(burst, bucket.tokens + ((t - bucket.at) * rate) / 1000);
+    if (tokens - 1 < -backlog) {
+      this.buckets.set(address, { tokens, at: t });
+      return { ok: false, reason: 'new connections from this address come faster than connection_rate_per_client' };
+    }
+    this.buckets.delete(address);
+    this.buckets.set(address, { tokens: tokens - 1, at: t });
+    this.forgetFullBuckets(t);
+    return { ok: true, delayMs: tokens >= 1 ? 0 : Math.ceil(((1 - tokens) * 1000) / rate) };
+  }
+
+  /**
+   * Bounds the bucket table: a bucket that has refilled is the same as none. The table is in order of last use, so
+   * the sweep stops at the first bucket still refilling.
+   */
+  private forgetFullBuckets(t: number): void {
+    if (this.buckets.size <= 4096) return;
+    const { connectionRatePerClient: rate, connectionBurstPerClient: burst } = this.policy;
+    for (const [address, b] of this.buckets) {
+      if (b.tokens + ((t - b.at) * rate) / 1000 < burst) return;
+      this.buckets.delete(address);
+    }
   }
 
   opened(address: string): void {

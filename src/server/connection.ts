@@ -462,12 +462,7 @@ export class Connection {
    * of another connection gets its USER_SESSION_DELETED signed the same way (clients insist on the SIGNED flag).
    */
   private replySigner(h: Smb2Header, session: Session | undefined, status: number, message: Buffer): Signer | undefined {
-    if (!session) {
-      // A session that a failed re-authentication ended: its client still signs, and hears why with the SIGNED flag.
-      const ended = this.endedSessions.get(h.sessionId);
-      const signed = (h.flags & HeaderFlags.SIGNED) !== 0;
-      return ended && signed && status === Status.USER_SESSION_DELETED && verifyMessage(ended.algorithm, ended.key, message) ? ended : undefined;
-    }
+    if (!session) return (h.flags & HeaderFlags.SIGNED) !== 0 && isErrorStatus(status) ? this.keyThatSigned(h, message) : undefined;
     const channelKey = session.signingKeyOn(this);
     const signed = (h.flags & HeaderFlags.SIGNED) !== 0;
     if (h.command === Command.SESSION_SETUP) {
@@ -484,6 +479,22 @@ export class Connection {
     if (channelKey) return session.signingRequired || signed ? { key: channelKey, algorithm: this.signingAlgorithm } : undefined;
     if (signed && status === Status.USER_SESSION_DELETED && session.signingKey && this.signedWithSessionKey(session, message)) {
       return { key: session.signingKey, algorithm: session.signingAlgorithm };
+    }
+    return undefined;
+  }
+
+  /**
+   * The key that signed a request naming no session of this connection, so that its error goes back signed (a client
+   * that requires signing takes no unsigned answer): the key of a session that ended while this connection stayed,
+   * or of a live session of this connection (smbtorture smb2.compound.invalid2 sends session id all ones inside a
+   * signed compound; Samba signs the USER_SESSION_DELETED). Only the key's holder gets messages signed with it.
+   */
+  private keyThatSigned(h: Smb2Header, message: Buffer): Signer | undefined {
+    const ended = this.endedSessions.get(h.sessionId);
+    if (ended && verifyMessage(ended.algorithm, ended.key, message)) return ended;
+    for (const s of this.sessions.values()) {
+      const key = s.signingKeyOn(this);
+      if (key && verifyMessage(this.signingAlgorithm, key, message)) return { key, algorithm: this.signingAlgorithm };
     }
     return undefined;
   }
@@ -708,8 +719,10 @@ export class Connection {
   }
 
   /**
-   * A failed re-authentication ended this session (MS-SMB2 3.3.5.5.3): its requests now get USER_SESSION_DELETED,
-   * signed with the key this connection had for it, as Windows does; remembered for the last few such sessions.
+   * A session of this connection ended while the connection stays (LOGOFF, MS-SMB2 3.3.5.6; a failed
+   * re-authentication, 3.3.5.5.3; a reconnecting client's new session replacing it): its signed requests now get
+   * USER_SESSION_DELETED signed with the key this connection had for it, as Windows and Samba answer (a client that
+   * requires signing takes no unsigned answer); remembered for the last few such sessions.
    */
   sessionEnded(session: Session): void {
     const key = session.signingKeyOn(this);

@@ -8,7 +8,7 @@ import { noteRemoved } from '../store/resolve.js';
 import { TcpTransport, normalizeAddress } from '../transport/tcp.js';
 import { Status } from '../protocol/nt-status.js';
 import type { CidrRange } from '../util/cidr.js';
-import { AccessControl, hostAllowed, type AccessPolicy } from './access.js';
+import { AccessControl, descriptorWarning, hostAllowed, openFileLimit, type AccessPolicy } from './access.js';
 import { AuditLog } from './audit.js';
 import { serverDomainSid } from './acl.js';
 import { createLogger, type Logger, type LogLevel } from '../util/log.js';
@@ -73,7 +73,7 @@ export interface ServerConfig {
   users: UserStore;
   /** Unknown users and "guest" get guest sessions (only guest shares admit them). */
   allowGuest: boolean;
-  /** Null sessions may log on (IPC$ only). */
+  /** Null sessions may use IPC$ (list shares); guest shares admit them whatever this says. */
   allowAnonymous: boolean;
   /** SMB 3 multichannel: session binding is offered (config/schema.ts gives the default; absent = not offered). */
   multichannel?: boolean;
@@ -120,6 +120,8 @@ export class SmbServer {
   /** The named pipes served on IPC$: the built-in RPC services and those the application registers. */
   readonly pipes: PipeRegistry;
   private readonly listeners: NetServer[] = [];
+  /** Accepted sockets waiting for their address's connection rate, and the timers that will serve them. */
+  private readonly waiting = new Map<Socket, NodeJS.Timeout>();
   private discovery: Discovery | undefined;
   /** The journal of persistent opens (only when a share is continuously available). */
   private journal: FileJournal | undefined;
@@ -188,6 +190,8 @@ export class SmbServer {
       const n = await recoverPersistentOpens(this, this.journal, opens);
       if (opens.length > 0) this.log.info('persistent handles recovered', { recovered: n, journalled: opens.length });
     }
+    const fdWarning = descriptorWarning(this.access.policy.maxConnections, openFileLimit());
+    if (fdWarning !== undefined) this.log.warn(fdWarning);
     const bound: ListenAddress[] = [];
     const all = [
       ...this.config.listen.map((a) => ({ ...a, kind: 'direct' as const })),
@@ -220,9 +224,12 @@ export class SmbServer {
     return bound;
   }
 
-  /** Serves an accepted socket (from a server made with pauseOnConnect, or any socket in tests). */
+  /**
+   * Serves an accepted socket (from a server made with pauseOnConnect, or any socket in tests). A socket whose
+   * address connects faster than its rate waits, unread but counted, until its turn; undefined then, and when refused.
+   */
   accept(socket: Socket, kind: 'direct' | 'netbios'): Connection | undefined {
-    // Host lists, blocks and connection limits are decided before any byte of the connection is read.
+    // Host lists, blocks, connection limits and rates are decided before any byte of the connection is read.
     const remote = normalizeAddress(socket.remoteAddress ?? '');
     const verdict = this.access.admit(remote);
     if (!verdict.ok) {
@@ -232,6 +239,27 @@ export class SmbServer {
       return undefined;
     }
     this.access.opened(remote);
+    if (verdict.delayMs === 0) return this.serve(socket, kind, remote);
+    this.log.debug('connection delayed: address over its connection rate', { remote, ms: verdict.delayMs });
+    const ignoreError = (): void => {};
+    const gaveUp = (): void => {
+      clearTimeout(this.waiting.get(socket));
+      this.waiting.delete(socket);
+      this.access.closed(remote);
+    };
+    socket.on('error', ignoreError);
+    socket.once('close', gaveUp);
+    const timer = setTimeout(() => {
+      this.waiting.delete(socket);
+      socket.off('close', gaveUp);
+      socket.off('error', ignoreError);
+      this.serve(socket, kind, remote);
+    }, verdict.delayMs);
+    this.waiting.set(socket, timer);
+    return undefined;
+  }
+
+  private serve(socket: Socket, kind: 'direct' | 'netbios', remote: string): Connection {
     const transport = new TcpTransport(socket, kind, this.config.maxIoSize + 64 * 1024);
     const conn = new Connection(this, transport, this.nextConnId++);
     this.connections.add(conn);
@@ -254,6 +282,7 @@ export class SmbServer {
     this.discovery = undefined;
     const closed = this.listeners.map((l) => new Promise<void>((r) => l.close(() => r())));
     this.listeners.length = 0;
+    for (const socket of [...this.waiting.keys()]) socket.destroy();
     // Persistent opens stay in the journal for the next start: only their files are closed here.
     for (const o of [...[...this.sessions.values()].flatMap((s) => [...s.opens.values()]), ...this.durables.all()]) {
       if (o.durable?.persistent && !o.closed) await this.suspendPersistent(o);
@@ -278,14 +307,16 @@ export class SmbServer {
     return [...this.shares.values()];
   }
 
-  /** Who may use a share: anonymous only IPC$; guests only guest shares; users by the share's list. */
+  /**
+   * Who may use a share: a guest share admits everyone when guests are allowed, null sessions too (as Samba's guest
+   * ok); IPC$ admits null sessions only when the server allows anonymous access; other shares admit users by their list.
+   */
   shareAccess(session: Session, share: ShareDef): 'denied' | 'read' | 'full' {
     const id = session.identity;
     if (!id) return 'denied';
     if (!hostAllowed(session.connection.transport.remoteAddress, share.hostsAllow, share.hostsDeny).ok) return 'denied';
-    if (share.kind === 'ipc') return 'read';
-    if (id.anonymous) return 'denied';
-    if (id.guest) return share.guest ? (share.readOnly ? 'read' : 'full') : 'denied';
+    if (share.kind === 'ipc') return id.anonymous && !this.config.allowAnonymous ? 'denied' : 'read';
+    if (id.anonymous || id.guest) return share.guest && this.config.allowGuest ? (share.readOnly ? 'read' : 'full') : 'denied';
     if (share.users && !share.users.has(id.user.toLowerCase())) return 'denied';
     return share.readOnly ? 'read' : 'full';
   }
@@ -299,7 +330,8 @@ export class SmbServer {
       dnsName: name.toLowerCase(),
       dnsDomain: '',
       allowGuest: this.config.allowGuest,
-      allowAnonymous: this.config.allowAnonymous,
+      // A null session logs on where something admits it: IPC$ (anonymous access), or a guest share.
+      allowAnonymous: this.config.allowAnonymous || (this.config.allowGuest && this.config.shares.some((s) => s.guest === true)),
     };
   }
 
@@ -325,7 +357,10 @@ export class SmbServer {
   async destroySession(s: Session, keepDurable = true): Promise<void> {
     s.state = 'expired';
     this.sessions.delete(s.id);
-    for (const c of s.channels) if (c.connection.sessions.get(s.id) === s) c.connection.sessions.delete(s.id);
+    for (const c of s.channels) {
+      if (c.connection.sessions.get(s.id) === s) c.connection.sessions.delete(s.id);
+      c.connection.sessionEnded(s);
+    }
     for (const t of [...s.trees.values()]) await this.closeTree(t, keepDurable);
   }
 

@@ -53,7 +53,6 @@ export async function handleSessionSetup(ctx: RequestContext): Promise<Outcome> 
     server.events.emit('auth-failure', { conn: conn.id, remote, user, reason: step.reason });
     // A failed first logon ends the session, and so does a failed re-authentication (MS-SMB2 3.3.5.5.3): the
     // session's opens close and its further requests get USER_SESSION_DELETED, as on Windows.
-    if (reauthenticating) for (const c of session.channels) c.connection.sessionEnded(session);
     void server.destroySession(session);
     // Brute-force defence: hold the answer back a little more per recent failure, then block the address.
     const verdict = server.access.authFailed(remote, user);
@@ -96,9 +95,11 @@ export async function handleSessionSetup(ctx: RequestContext): Promise<Outcome> 
     server.log.info('previous session replaced', { conn: conn.id, session: previous.id.toString(16) });
     await server.destroySession(previous);
   }
+  // MS-SMB2 3.3.5.5.3: IS_NULL for a null session, IS_GUEST for a guest; a client that gave a name and no credential
+  // is a guest to it (as Samba answers), whatever the server lets it reach.
   let flags = 0;
   if (id.guest) flags |= SessionFlags.IS_GUEST;
-  if (id.anonymous) flags |= SessionFlags.IS_NULL;
+  else if (id.anonymous) flags |= SessionFlags.IS_NULL;
   if (session.encryptData) flags |= SessionFlags.ENCRYPT_DATA;
   server.log.info('session established', {
     conn: conn.id,

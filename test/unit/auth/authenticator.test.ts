@@ -119,6 +119,32 @@ test('NTLMv1 and LM-only responses are refused', () => {
   }
 });
 
+test('a name with no response at all (smbclient -N) is a null session when the name is no account; a known user is refused', () => {
+  const noResponse = (user: string, over: Partial<ServerAuthOptions> = {}): AuthStep => {
+    const server = new ServerAuthenticator(options(over));
+    const client = new NtlmClient({ user: 'alice', password: 'correct horse', domain: 'X' });
+    const c = server.step(client.negotiate());
+    if (c.kind !== 'continue') throw new Error('no challenge');
+    return server.step(
+      encodeAuthenticate({
+        flags: NegotiateFlags.UNICODE | NegotiateFlags.NTLM,
+        lmChallengeResponse: Buffer.alloc(0),
+        ntChallengeResponse: Buffer.alloc(0),
+        domain: 'WORKGROUP',
+        user,
+        workstation: 'VM',
+        encryptedRandomSessionKey: Buffer.alloc(0),
+        withMic: false,
+      }),
+    );
+  };
+  const root = noResponse('root');
+  assert.ok(root.kind === 'done' && root.identity.anonymous && root.identity.guest && root.identity.sessionKey.length === 0);
+  assert.equal(noResponse('root', { allowAnonymous: false }).kind, 'fail');
+  const alice = noResponse('alice');
+  assert.ok(alice.kind === 'fail' && alice.status === Status.LOGON_FAILURE, 'an account is never logged on without its password');
+});
+
 test('a tampered MIC or mechListMIC fails', () => {
   // MIC inside the AUTHENTICATE message.
   {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AccessControl, hostAllowed, type AccessPolicy } from '../../../src/server/access.js';
+import { AccessControl, descriptorWarning, hostAllowed, openFileLimit, type AccessPolicy } from '../../../src/server/access.js';
 import { parseCidr } from '../../../src/util/cidr.js';
 
 function policy(over: Partial<AccessPolicy> = {}): AccessPolicy {
@@ -9,6 +9,9 @@ function policy(over: Partial<AccessPolicy> = {}): AccessPolicy {
     hostsDeny: [],
     maxConnections: 100,
     maxConnectionsPerClient: 10,
+    connectionRatePerClient: 0,
+    connectionBurstPerClient: 1,
+    connectionBacklogPerClient: 0,
     maxSessionsPerConnection: 8,
     maxOpensPerSession: 1000,
     handshakeTimeoutMs: 30_000,
@@ -72,4 +75,31 @@ test('failures outside the window do not count; success clears the address', () 
   assert.equal(ac.authFailed('127.0.0.9', 'bob').blocked, false);
   assert.equal(ac.authFailed('127.0.0.9', 'bob').blocked, false);
   assert.equal(ac.authFailed('127.0.0.9', 'bob').blocked, true);
+});
+
+test('new connections from one address: a burst at once, then the rate; over it they wait their turn, past the backlog they are refused', () => {
+  let now = 0;
+  const ac = new AccessControl(policy({ maxConnectionsPerClient: 1000, connectionRatePerClient: 10, connectionBurstPerClient: 5, connectionBacklogPerClient: 3 }), () => now);
+  const verdicts = Array.from({ length: 10 }, () => ac.admit('127.0.0.7'));
+  assert.deepEqual(verdicts.slice(0, 5).map((v) => v.ok && v.delayMs), [0, 0, 0, 0, 0], 'the burst goes at once');
+  assert.deepEqual(verdicts.slice(5, 8).map((v) => v.ok && v.delayMs), [100, 200, 300], 'the backlog waits, each for the next token');
+  assert.deepEqual(verdicts.slice(8).map((v) => v.ok), [false, false], 'past the backlog: refused');
+  assert.deepEqual(ac.admit('127.0.0.8'), { ok: true, delayMs: 0 }, 'another address has its own bucket');
+  now += 1000;
+  // Ten tokens came back: three paid the backlog's debt, five refill the burst (its cap), the rest are lost.
+  assert.deepEqual(Array.from({ length: 5 }, () => ac.admit('127.0.0.7')).map((v) => v.ok && v.delayMs), [0, 0, 0, 0, 0]);
+  assert.equal(ac.admit('127.0.0.7').ok && ac.admit('127.0.0.7').ok, true, 'then the backlog again');
+});
+
+test('connection rate 0 means no rate limit', () => {
+  const ac = new AccessControl(policy({ maxConnectionsPerClient: 10_000, connectionRatePerClient: 0, connectionBurstPerClient: 1, connectionBacklogPerClient: 0 }), () => 0);
+  for (let i = 0; i < 2000; i++) assert.deepEqual(ac.admit('127.0.0.7'), { ok: true, delayMs: 0 });
+});
+
+test('the server warns when max_connections does not fit the open-file limit', () => {
+  assert.equal(descriptorWarning(8192, 524_288), undefined);
+  assert.equal(descriptorWarning(8192, undefined), undefined, 'no warning where the limit cannot be read');
+  assert.match(descriptorWarning(8192, 1024) ?? '', /max_connections \(8192\) does not fit the open-file limit \(1024\).*LimitNOFILE.*ulimit -n/);
+  const limit = openFileLimit();
+  if (process.platform === 'linux') assert.ok(limit !== undefined && limit > 0, 'read from /proc/self/limits');
 });

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { Status } from '../../../src/protocol/nt-status.js';
 import { Command, Dialect, HeaderFlags } from '../../../src/protocol/smb2/constants.js';
 import { encodeTreeConnectRequest } from '../../../src/protocol/smb2/commands/tree-connect.js';
+import { encodeLogoffRequest } from '../../../src/protocol/smb2/commands/logoff.js';
 import { startTestServer, TEST_PASSWORD, TEST_SHARE, TEST_USER } from '../../support/raw-client.js';
 
 const ALL = [0x0202, 0x0210, 0x0300, 0x0302, 0x0311];
@@ -99,6 +100,53 @@ test('unsigned requests on a signing-required session get STATUS_ACCESS_DENIED',
       assert.equal(create.status, Status.ACCESS_DENIED);
       c.destroy();
     }
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('after LOGOFF a signed request on the session gets USER_SESSION_DELETED, signed; an unsigned one gets it unsigned', async () => {
+  // smbtorture smb2.connect under signing required: the client takes no unsigned answer to a signed request.
+  const srv = await startTestServer();
+  try {
+    for (const d of [Dialect.SMB202, Dialect.SMB210, Dialect.SMB300, Dialect.SMB311]) {
+      const c = await srv.connect();
+      await c.negotiate([d]);
+      assert.equal((await c.sessionSetup(TEST_USER, TEST_PASSWORD)).status, Status.SUCCESS);
+      const logoff = await c.request(Command.LOGOFF, (w) => encodeLogoffRequest(w));
+      assert.equal(logoff.status, Status.SUCCESS);
+      assert.equal(logoff.signatureValid, true, `LOGOFF response signed on ${d.toString(16)}`);
+      const again = await c.request(Command.LOGOFF, (w) => encodeLogoffRequest(w));
+      assert.equal(again.status, Status.USER_SESSION_DELETED, `dialect ${d.toString(16)}`);
+      assert.equal(again.signatureValid, true, `USER_SESSION_DELETED signed on ${d.toString(16)}`);
+      const tc = await c.request(Command.TREE_CONNECT, (w) => encodeTreeConnectRequest(w, { flags: 0, path: SHARE_PATH }));
+      assert.equal(tc.status, Status.USER_SESSION_DELETED);
+      assert.equal(tc.signatureValid, true);
+      const unsigned = await c.request(Command.LOGOFF, (w) => encodeLogoffRequest(w), { sign: false });
+      assert.equal(unsigned.status, Status.USER_SESSION_DELETED);
+      assert.equal(unsigned.header.flags & HeaderFlags.SIGNED, 0, 'no signature for a request its key did not sign');
+      c.destroy();
+    }
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('a signed request naming no session gets its USER_SESSION_DELETED signed with the key that signed it', async () => {
+  // smbtorture smb2.compound.invalid2 sends session id all ones, signed with its session's key (Samba signs the answer).
+  const srv = await startTestServer();
+  try {
+    const c = await srv.login([Dialect.SMB311]);
+    const noSession = 0xffffffffffffffffn;
+    c.signingKeys.set(noSession, c.signingKey!);
+    const signed = await c.request(Command.LOGOFF, (w) => encodeLogoffRequest(w), { sessionId: noSession });
+    assert.equal(signed.status, Status.USER_SESSION_DELETED);
+    assert.equal(signed.signatureValid, true);
+    c.signingKeys.set(noSession, Buffer.alloc(16, 7));
+    const foreign = await c.request(Command.LOGOFF, (w) => encodeLogoffRequest(w), { sessionId: noSession });
+    assert.equal(foreign.status, Status.USER_SESSION_DELETED);
+    assert.equal(foreign.header.flags & HeaderFlags.SIGNED, 0, 'a key that is none of the connection\'s signs nothing');
+    c.destroy();
   } finally {
     await srv.stop();
   }
