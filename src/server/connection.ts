@@ -567,6 +567,11 @@ export class Connection {
         return Status.ACCESS_DENIED;
       }
     }
+    // MS-SMB2 3.3.5.7: on 3.1.1 a user's TREE_CONNECT must come signed or encrypted (it protects the negotiate).
+    if (h.command === Command.TREE_CONNECT && this.dialect === 0x0311 && !ctx.encrypted && !(h.flags & HeaderFlags.SIGNED)) {
+      const id = session.identity;
+      if (id && !id.guest && !id.anonymous) return 'disconnect';
+    }
     ctx.session = session;
     if (!needsTree) return undefined;
     const tree = session.trees.get(h.treeId);

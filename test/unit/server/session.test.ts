@@ -65,6 +65,31 @@ test('on 3.x a request with a wrong signature closes the connection', async () =
   }
 });
 
+test('on 3.1.1 an unsigned TREE_CONNECT of a user closes the connection (MS-SMB2 3.3.5.7); 3.0.2 takes it', async () => {
+  for (const signingRequired of [true, false]) {
+    const srv = await startTestServer({ signingRequired });
+    try {
+      const c = await srv.connect();
+      await c.negotiate([Dialect.SMB311]);
+      assert.equal((await c.sessionSetup(TEST_USER, TEST_PASSWORD)).status, Status.SUCCESS);
+      const unsigned = c.request(Command.TREE_CONNECT, (w) => encodeTreeConnectRequest(w, { flags: 0, path: SHARE_PATH }), { sign: false });
+      if (signingRequired) {
+        // The signature check comes first (MS-SMB2 3.3.5.2.4): a session that requires signing refuses it.
+        assert.equal((await unsigned).status, Status.ACCESS_DENIED);
+        continue;
+      }
+      await assert.rejects(unsigned, { name: 'ConnectionClosedError' });
+      const older = await srv.connect();
+      await older.negotiate([Dialect.SMB302]);
+      assert.equal((await older.sessionSetup(TEST_USER, TEST_PASSWORD)).status, Status.SUCCESS);
+      const tc = await older.request(Command.TREE_CONNECT, (w) => encodeTreeConnectRequest(w, { flags: 0, path: SHARE_PATH }), { sign: false });
+      assert.equal(tc.status, Status.SUCCESS);
+    } finally {
+      await srv.stop();
+    }
+  }
+});
+
 test('on 2.x a request with a wrong signature gets STATUS_ACCESS_DENIED and the connection stays', async () => {
   const srv = await startTestServer();
   try {
