@@ -125,13 +125,28 @@ export function encryptMessage(
 }
 
 /**
- * Encrypts the plaintext chunks under `header` (from transformHeader) into `out`, which holds exactly the
- * plaintext's length (memory the caller reuses), and writes the tag into the header's Signature.
+ * Encrypts the chunks under `header` (from transformHeader) in place: each chunk's bytes are replaced by their
+ * ciphertext, and the tag goes into the header's Signature. Writing back over the bytes just read keeps the work in
+ * cache, where a separate output buffer would not be.
  */
-export function sealInto(cipher: number, key: Uint8Array, header: Buffer, plaintext: readonly Buffer[], out: Buffer): void {
-  if (out.length !== header.readUInt32LE(36)) throw new RangeError('output length differs from the message size');
-  let pos = 0;
-  for (const piece of sealPieces(cipher, key, header, plaintext)) pos += piece.copy(out, pos);
+export function sealInPlace(cipher: number, key: Uint8Array, header: Buffer, chunks: readonly Buffer[]): void {
+  let size = 0;
+  for (const c of chunks) size += c.length;
+  if (size !== header.readUInt32LE(36)) throw new RangeError('chunks differ from the message size');
+  let chunk = 0;
+  let at = 0;
+  for (const piece of sealPieces(cipher, key, header, chunks)) {
+    // Pieces follow the plaintext in order and in total length, though not chunk by chunk (CCM is one piece).
+    for (let from = 0; from < piece.length; ) {
+      while (at === chunks[chunk]!.length) {
+        chunk++;
+        at = 0;
+      }
+      const n = piece.copy(chunks[chunk]!, at, from);
+      from += n;
+      at += n;
+    }
+  }
 }
 
 /**
