@@ -5,15 +5,18 @@
  *
  *   node dist/bench/transfer.js [--size 1G|256M|...] [--runs 3] [--protection encrypt|sign] [--cipher gcm|ccm]
  *     [--dialect SMB3_11|SMB3_00|SMB2_10] [--address 127.0.0.3] [--reference-address 127.0.0.2]
- *     [--crypto-threads auto|N]
+ *     [--crypto-threads auto|N] [--probe]
  *
  * `--cipher gcm` is AES-128-GCM at SMB3_11 (the default); `--cipher ccm` is AES-128-CCM at SMB3_00, the only cipher
  * 3.0 has. `--dialect` overrides the dialect (e.g. SMB3_00 signs with AES-CMAC, SMB2_10 with HMAC-SHA256).
+ * `--probe`: during each get, a second connection (smbkit's client, same protection) stats the file over and over;
+ * the latencies of those small requests show whether the large transfer holds up other connections.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { connect } from '../src/index.js';
 import { makeFile, GiB } from '../test/interop/harness/files.js';
 import { startSamba } from '../test/interop/harness/samba.js';
 import { startSmbkit } from '../test/interop/harness/smbkit.js';
@@ -38,6 +41,8 @@ export interface BenchOptions {
   /** Dialect smbclient is held to; default SMB3_11. */
   dialect?: SmbclientProtocol;
   referenceAddress?: string;
+  /** Measure small-request latency on another connection during each get. */
+  probe?: boolean;
   log?: (line: string) => void;
 }
 
@@ -51,6 +56,8 @@ export interface BenchRow {
   /** Server CPU seconds per GiB moved, per run (empty when the server's pid is unknown). */
   getCpu: number[];
   putCpu: number[];
+  /** With `probe`: milliseconds of each small request made on another connection during the gets. */
+  probeMs: number[];
 }
 
 export interface BenchReport {
@@ -98,6 +105,37 @@ async function cpuSeconds(pid: number): Promise<number> {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // fields[0] is field 3 (state): utime..cstime are fields 14..17.
   return [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i]), 0) / CLOCK_TICKS;
+}
+
+const PROBE_LIMIT = 100_000;
+
+/** Stats the file on a connection of its own until `busy` settles; returns each request's milliseconds. */
+async function probeLatency(s: BenchTarget, protection: 'sign' | 'encrypt' | undefined, busy: Promise<unknown>): Promise<number[]> {
+  const client = await connect({
+    host: s.host,
+    port: s.port,
+    share: s.share,
+    user: s.user,
+    password: s.password,
+    encryption: protection === 'encrypt' ? 'required' : 'off',
+    signing: protection === 'sign' ? 'required' : 'desired',
+  });
+  let done = false;
+  void busy.finally(() => {
+    done = true;
+  });
+  const times: number[] = [];
+  try {
+    const share = client.share();
+    while (!done && times.length < PROBE_LIMIT) {
+      const t = performance.now();
+      await share.stat('bench.bin');
+      times.push(performance.now() - t);
+    }
+  } finally {
+    await client.close();
+  }
+  return times;
 }
 
 async function childPids(pid: number): Promise<Set<string>> {
@@ -154,7 +192,7 @@ export async function bench(startTarget: StartBenchTarget = () => startSmbkitBen
     target = await startTarget();
     const servers = [reference, target];
     const rows = new Map<BenchTarget, BenchRow>(
-      servers.map((s) => [s, { label: s.label, getBps: 0, putBps: 0, getRuns: [], putRuns: [], getCpu: [], putCpu: [] }]),
+      servers.map((s) => [s, { label: s.label, getBps: 0, putBps: 0, getRuns: [], putRuns: [], getCpu: [], putCpu: [], probeMs: [] }]),
     );
     const call = (s: BenchTarget, commands: string): Promise<SmbclientResult> =>
       smbclient({
@@ -175,7 +213,11 @@ export async function bench(startTarget: StartBenchTarget = () => startSmbkitBen
       for (const s of servers) {
         const row = rows.get(s);
         if (row === undefined) continue;
-        const get = await measureCpu(s.pid, () => call(s, 'get bench.bin /dev/null'));
+        const get = await measureCpu(s.pid, async () => {
+          const transfer = call(s, 'get bench.bin /dev/null');
+          if (opts.probe) row.probeMs.push(...(await probeLatency(s, opts.protection, transfer)));
+          return transfer;
+        });
         const g = rate(get.result, size, `${s.label} get`);
         row.getRuns.push(g);
         if (get.cpu !== undefined) row.getCpu.push((get.cpu * GiB) / size);
@@ -218,6 +260,12 @@ export function formatBench(r: BenchReport): string {
       `${row.label.padEnd(14)} ${spread(row.getRuns).padStart(22)} ${cpu(row.getCpu).padStart(6)} ${spread(row.putRuns).padStart(22)} ${cpu(row.putCpu).padStart(6)}`,
     );
   }
+  for (const row of [r.reference, r.target]) {
+    if (row.probeMs.length === 0) continue;
+    const sorted = [...row.probeMs].sort((a, b) => a - b);
+    const at = (q: number): string => (sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0).toFixed(1);
+    lines.push(`${row.label}: ${sorted.length} stats on another connection during the gets: p50 ${at(0.5)} ms, p99 ${at(0.99)} ms, max ${at(1)} ms`);
+  }
   const ratio = (a: number, b: number): string => (b > 0 ? (a / b).toFixed(2) : '-');
   lines.push(`${'target/samba'.padEnd(14)} ${ratio(r.target.getBps, r.reference.getBps).padStart(22)} ${''.padStart(6)} ${ratio(r.target.putBps, r.reference.putBps).padStart(22)}`);
   return lines.join('\n');
@@ -257,6 +305,7 @@ async function main(): Promise<void> {
     ...(protection !== undefined ? { protection } : {}),
     dialect,
     referenceAddress,
+    probe: argv.includes('--probe'),
   });
   process.stdout.write(`${formatBench(report)}\n`);
 }

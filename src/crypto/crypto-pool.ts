@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { WireError } from '../errors.js';
+import { SigningAlgorithm } from '../protocol/smb2/constants.js';
 import { TRANSFORM_HEADER_SIZE } from '../protocol/smb2/transform.js';
 
 /**
@@ -9,6 +10,14 @@ import { TRANSFORM_HEADER_SIZE } from '../protocol/smb2/transform.js';
  * Smaller ones cost less inline than the hand-off.
  */
 export const OFFLOAD_MIN = 64 * 1024;
+
+/**
+ * Whether signing or verifying `size` bytes with `algorithm` goes to the pool. AES-GMAC is GHASH alone, several
+ * GB/s with no output: a whole 8 MiB message costs less inline than copying it for the hand-off.
+ */
+export function signsInPool(algorithm: number, size: number): boolean {
+  return algorithm !== SigningAlgorithm.AES_GMAC && size >= OFFLOAD_MIN;
+}
 
 /**
  * What a worker is asked to do (crypto-worker.ts). Message bytes are views of shared memory; seal and open work on

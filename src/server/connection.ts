@@ -15,7 +15,7 @@ import { encodeErrorResponse } from '../protocol/smb2/commands/error.js';
 import { isRelatedFileId, type FileId } from '../protocol/smb2/commands/file-id.js';
 import { sign, verifyMessage } from '../crypto/signing.js';
 import { decryptMessage, encryptMessage, transformHeader, TRANSFORM_HEADER_SIZE } from '../crypto/encryption.js';
-import { cryptoThreadCount, OFFLOAD_MIN, sharedCryptoPool, sharedMemoryPool, type CryptoPool } from '../crypto/crypto-pool.js';
+import { cryptoThreadCount, OFFLOAD_MIN, sharedCryptoPool, sharedMemoryPool, signsInPool, type CryptoPool } from '../crypto/crypto-pool.js';
 import { preauthUpdate } from '../crypto/preauth.js';
 import { Reader } from '../util/reader.js';
 import { Writer } from '../util/writer.js';
@@ -509,7 +509,7 @@ export class Connection {
     const first = chunks[0]!;
     first.writeUInt32LE(first.readUInt32LE(HeaderOffset.FLAGS) | HeaderFlags.SIGNED, HeaderOffset.FLAGS);
     first.fill(0, HeaderOffset.SIGNATURE, HeaderOffset.SIGNATURE + 16);
-    if (this.cryptoPool && messageLength(chunks) >= OFFLOAD_MIN) {
+    if (this.cryptoPool && signsInPool(signer.algorithm, messageLength(chunks))) {
       return this.cryptoPool.sign(signer.algorithm, signer.key, chunks).then((sig) => {
         sig.copy(first, HeaderOffset.SIGNATURE);
       });
@@ -688,7 +688,7 @@ export class Connection {
     const signingKey = session.signingKeyOn(this);
     if (!ctx.encrypted && !UNSIGNED_OK.has(h.command) && signingKey) {
       if (h.flags & HeaderFlags.SIGNED) {
-        if (this.cryptoPool && ctx.message.length >= OFFLOAD_MIN) {
+        if (this.cryptoPool && signsInPool(this.signingAlgorithm, ctx.message.length)) {
           return this.cryptoPool
             .verify(this.signingAlgorithm, signingKey, [ctx.message])
             .then((good) => (good ? this.admit(ctx, session, needsTree) : this.badSignature(h)));
