@@ -59,6 +59,11 @@ export const ServerSection = z
       .default(['aes-128-gcm', 'aes-256-gcm', 'aes-128-ccm', 'aes-256-ccm']),
     /** Largest READ/WRITE/TRANSACT the server offers (MaxReadSize etc.), bytes. */
     max_io_size: z.number().int().min(65536).max(8 * 1024 * 1024).default(8 * 1024 * 1024),
+    /**
+     * Worker threads that encrypt, decrypt, sign and verify large messages (64 KiB and up), so one connection's
+     * 8 MiB READ does not hold up the others: "auto" = one fewer than the processors (1 to 4); 0 = all inline.
+     */
+    crypto_threads: z.union([z.literal('auto'), z.number().int().min(0).max(64)]).default('auto'),
     /** Credits a connection may hold at once. */
     max_credits: z.number().int().min(16).max(65535).default(8192),
     log_level: z.enum(['error', 'warn', 'info', 'debug']).default('info'),

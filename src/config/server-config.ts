@@ -62,6 +62,7 @@ export function serverConfigFrom(data: ConfigFileData, fileUsers: readonly Users
     encryption: data.server.encryption,
     ciphers: data.server.ciphers.map((c) => CIPHER_CODES[c]),
     maxIoSize: data.server.max_io_size,
+    cryptoThreads: data.server.crypto_threads,
     maxCredits: data.server.max_credits,
     users,
     allowGuest: data.share.some((s) => s.guest),

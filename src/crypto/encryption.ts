@@ -55,27 +55,16 @@ export function nextNonce(cipher: number): Buffer {
   return n;
 }
 
-
 function checkKey(info: CipherInfo, key: Uint8Array): void {
   if (key.length !== info.keyLength) throw new RangeError(`${info.name} needs a ${info.keyLength}-byte key`);
 }
 
 /**
- * Encrypts one SMB2 message (or a compound chain) into [transform header, ciphertext...]. The AAD is the header
- * from Nonce to the end (bytes 20..52); the tag goes into Signature. `nonce` is for tests: leave it out in real use.
+ * The TRANSFORM header (MS-SMB2 2.2.41) for `size` plaintext bytes, with the next nonce (or `nonce`, for tests) and
+ * the Signature still zero: sealing writes the tag there. Nonces are taken here, on the thread that owns the keys.
  */
-export function encryptMessage(
-  cipher: number,
-  key: Uint8Array,
-  sessionId: bigint,
-  plaintext: Buffer | readonly Buffer[],
-  nonce?: Buffer,
-): Buffer[] {
+export function transformHeader(cipher: number, sessionId: bigint, size: number, nonce?: Buffer): Buffer {
   const info = cipherInfo(cipher);
-  checkKey(info, key);
-  const chunks = Buffer.isBuffer(plaintext) ? [plaintext] : plaintext;
-  let size = 0;
-  for (const c of chunks) size += c.length;
   const n = nonce ?? nextNonce(cipher);
   if (n.length !== info.nonceLength) throw new RangeError(`${info.name} needs a ${info.nonceLength}-byte nonce`);
   const header = Buffer.alloc(TRANSFORM_HEADER_SIZE);
@@ -84,38 +73,87 @@ export function encryptMessage(
   header.writeUInt32LE(size, 36);
   header.writeUInt16LE(TRANSFORM_FLAG_ENCRYPTED, 42);
   header.writeBigUInt64LE(BigInt.asUintN(64, sessionId), 44);
-  const aad = header.subarray(AAD_OFFSET);
-  const out: Buffer[] = [header];
-  if (info.ccm) {
-    // node's CCM takes the whole plaintext in one update call.
-    const c = createCipheriv(info.name as 'aes-128-ccm', key, n, { authTagLength: 16 });
-    c.setAAD(aad, { plaintextLength: size });
-    const whole = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks as Buffer[]);
-    out.push(c.update(whole));
-    c.final();
-    c.getAuthTag().copy(header, 4);
-  } else {
-    const c = createCipheriv(info.name as 'aes-128-gcm', key, n, { authTagLength: 16 });
-    c.setAAD(aad);
-    for (const p of chunks) {
-      // Small pieces: their outputs come from reused heap memory, where one multi-MiB output would fault in
-      // fresh pages (far slower than the cipher on these machines).
-      for (let off = 0; off < p.length; off += PIECE) out.push(c.update(p.subarray(off, off + PIECE)));
-    }
-    c.final();
-    c.getAuthTag().copy(header, 4);
-  }
-  return out;
+  return header;
 }
 
 /**
- * Decrypts a whole transform message (header + ciphertext) and returns the plaintext SMB2 message(s). Throws
- * WireError for a malformed header, a size mismatch, or an authentication failure.
+ * Encrypts the plaintext chunks under `header` (from transformHeader): yields the ciphertext in order, then writes
+ * the tag into the header's Signature. The AAD is the header from Nonce to the end (bytes 20..52).
  */
+function* sealPieces(cipher: number, key: Uint8Array, header: Buffer, chunks: readonly Buffer[]): Generator<Buffer> {
+  const info = cipherInfo(cipher);
+  checkKey(info, key);
+  const size = header.readUInt32LE(36);
+  const nonce = header.subarray(20, 20 + info.nonceLength);
+  const aad = header.subarray(AAD_OFFSET, TRANSFORM_HEADER_SIZE);
+  if (info.ccm) {
+    // node's CCM takes the whole plaintext in one update call.
+    const c = createCipheriv(info.name as 'aes-128-ccm', key, nonce, { authTagLength: 16 });
+    c.setAAD(aad, { plaintextLength: size });
+    yield c.update(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks as Buffer[], size));
+    c.final();
+    c.getAuthTag().copy(header, 4);
+    return;
+  }
+  const c = createCipheriv(info.name as 'aes-128-gcm', key, nonce, { authTagLength: 16 });
+  c.setAAD(aad);
+  for (const p of chunks) {
+    // Small pieces: their outputs come from reused heap memory, where one multi-MiB output would fault in
+    // fresh pages (far slower than the cipher on these machines).
+    for (let off = 0; off < p.length; off += PIECE) yield c.update(p.subarray(off, off + PIECE));
+  }
+  c.final();
+  c.getAuthTag().copy(header, 4);
+}
+
 /**
- * Decrypts and authenticates a TRANSFORM message; throws WireError when it does not authenticate. With GCM the
- * plaintext is written into `out` when given (exactly the ciphertext's length, e.g. from a buffer pool) in
- * pieces, so no multi-MiB output is allocated fresh; CCM needs one call and returns its own buffer.
+ * Encrypts one SMB2 message (or a compound chain) into [transform header, ciphertext...]; the tag goes into
+ * Signature. `nonce` is for tests: leave it out in real use.
+ */
+export function encryptMessage(
+  cipher: number,
+  key: Uint8Array,
+  sessionId: bigint,
+  plaintext: Buffer | readonly Buffer[],
+  nonce?: Buffer,
+): Buffer[] {
+  const chunks = Buffer.isBuffer(plaintext) ? [plaintext] : plaintext;
+  let size = 0;
+  for (const c of chunks) size += c.length;
+  const header = transformHeader(cipher, sessionId, size, nonce);
+  return [header, ...sealPieces(cipher, key, header, chunks)];
+}
+
+/**
+ * Encrypts the chunks under `header` (from transformHeader) in place: each chunk's bytes are replaced by their
+ * ciphertext, and the tag goes into the header's Signature. Writing back over the bytes just read keeps the work in
+ * cache, where a separate output buffer would not be.
+ */
+export function sealInPlace(cipher: number, key: Uint8Array, header: Buffer, chunks: readonly Buffer[]): void {
+  let size = 0;
+  for (const c of chunks) size += c.length;
+  if (size !== header.readUInt32LE(36)) throw new RangeError('chunks differ from the message size');
+  let chunk = 0;
+  let at = 0;
+  for (const piece of sealPieces(cipher, key, header, chunks)) {
+    // Pieces follow the plaintext in order and in total length, though not chunk by chunk (CCM is one piece).
+    for (let from = 0; from < piece.length; ) {
+      while (at === chunks[chunk]!.length) {
+        chunk++;
+        at = 0;
+      }
+      const n = piece.copy(chunks[chunk]!, at, from);
+      from += n;
+      at += n;
+    }
+  }
+}
+
+/**
+ * Decrypts and authenticates a TRANSFORM message and returns the plaintext SMB2 message(s); throws WireError for
+ * a malformed header, a size mismatch, or an authentication failure. When `out` is given (exactly the ciphertext's
+ * length, e.g. from a buffer pool) the plaintext is written there: GCM in pieces, so no multi-MiB output is
+ * allocated fresh; CCM needs one call and its output is copied.
  */
 export function decryptMessage(cipher: number, key: Uint8Array, transform: Buffer, out?: Buffer): Buffer {
   const info = cipherInfo(cipher);
@@ -135,7 +173,9 @@ export function decryptMessage(cipher: number, key: Uint8Array, transform: Buffe
       d.setAAD(aad, { plaintextLength: ciphertext.length });
       const plain = d.update(ciphertext);
       d.final();
-      return plain;
+      if (out === undefined || out.length !== ciphertext.length) return plain;
+      plain.copy(out);
+      return out;
     }
     const d = createDecipheriv(info.name as 'aes-128-gcm', key, nonce, { authTagLength: 16 });
     d.setAuthTag(h.signature);

@@ -30,6 +30,8 @@ function headerOf(chunks: readonly Buffer[]): Buffer {
 // ---- AES-CMAC (RFC 4493) ----
 
 const ZERO16 = Buffer.alloc(16);
+/** Bytes per CBC update call in aesCmac. */
+const CMAC_PIECE = 64 * 1024;
 
 function dbl(b: Buffer): Buffer {
   const out = Buffer.alloc(16);
@@ -67,7 +69,11 @@ export function aesCmac(key: Uint8Array, message: MessageChunks): Buffer {
   let pos = 0;
   for (const c of chunks) {
     const end = pos + c.length;
-    if (pos < lastStart) cbc.update(c.subarray(0, Math.min(c.length, lastStart - pos)));
+    if (pos < lastStart) {
+      // In pieces: CBC returns as much output as it takes, and small outputs reuse heap memory.
+      const macEnd = Math.min(c.length, lastStart - pos);
+      for (let off = 0; off < macEnd; off += CMAC_PIECE) cbc.update(c.subarray(off, Math.min(macEnd, off + CMAC_PIECE)));
+    }
     if (end > lastStart) {
       const from = Math.max(0, lastStart - pos);
       c.copy(last, pos + from - lastStart, from);

@@ -14,7 +14,8 @@ import { chainCompound, splitCompound } from '../protocol/smb2/compound.js';
 import { encodeErrorResponse } from '../protocol/smb2/commands/error.js';
 import { isRelatedFileId, type FileId } from '../protocol/smb2/commands/file-id.js';
 import { sign, verifyMessage } from '../crypto/signing.js';
-import { decryptMessage, encryptMessage, TRANSFORM_HEADER_SIZE } from '../crypto/encryption.js';
+import { decryptMessage, encryptMessage, transformHeader, TRANSFORM_HEADER_SIZE } from '../crypto/encryption.js';
+import { cryptoThreadCount, OFFLOAD_MIN, sharedCryptoPool, sharedMemoryPool, signsInPool, type CryptoPool } from '../crypto/crypto-pool.js';
 import { preauthUpdate } from '../crypto/preauth.js';
 import { Reader } from '../util/reader.js';
 import { Writer } from '../util/writer.js';
@@ -43,6 +44,15 @@ interface Built {
   /** Runs once the reply is signed (the preauth hash covers the message as sent). */
   after?: (chunks: readonly Buffer[]) => void;
 }
+
+/** A message ready for the transport, and what to run once the socket no longer needs its chunks. */
+interface Outgoing {
+  chunks: Buffer[];
+  onWritten: (() => void) | undefined;
+}
+
+/** The outcome of the session, tree and signature checks (checkSessionAndTree). */
+type Admission = number | 'disconnect' | undefined;
 
 /** Commands that are not signed-checked before a session exists (MS-SMB2 3.3.5.2.4). */
 const UNSIGNED_OK = new Set<number>([Command.NEGOTIATE, Command.SESSION_SETUP]);
@@ -99,6 +109,17 @@ export class Connection {
   readonly sessions = new Map<bigint, Session>();
   /** Keys of the sessions a failed re-authentication ended on this connection (the most recent few). */
   private readonly endedSessions = new Map<bigint, Signer>();
+  /** Where large messages are encrypted, decrypted, signed and verified (undefined: all inline, crypto_threads = 0). */
+  private readonly cryptoPool: CryptoPool | undefined;
+  /**
+   * Received messages are taken in arrival order: while an earlier one is being decrypted in the pool, later ones
+   * wait here (their own decryption already running).
+   */
+  private inboundTail: Promise<void> = Promise.resolve();
+  private inboundQueued = 0;
+  /** Likewise, messages go out in the order they were sent: one still being signed or encrypted holds the rest. */
+  private outboundTail: Promise<void> = Promise.resolve();
+  private outboundQueued = 0;
 
   constructor(server: SmbServer, transport: Transport, id: number) {
     this.server = server;
@@ -107,6 +128,8 @@ export class Connection {
     this.maxTransactSize = server.config.maxIoSize;
     this.maxReadSize = server.config.maxIoSize;
     this.maxWriteSize = server.config.maxIoSize;
+    const threads = cryptoThreadCount(server.config.cryptoThreads ?? 'auto');
+    this.cryptoPool = threads > 0 ? sharedCryptoPool(threads) : undefined;
     transport.onMessage = (msg) => this.onMessage(msg);
     transport.onClose = (reason) => void this.teardown(reason);
     const policy = server.access.policy;
@@ -165,6 +188,25 @@ export class Connection {
   private onMessage(msg: Buffer): void {
     if (this.closed) return;
     this.idleTimer?.refresh();
+    const decrypting = this.decryptInPool(msg);
+    if (decrypting === undefined && this.inboundQueued === 0) {
+      this.take(msg);
+      return;
+    }
+    const next = decrypting ?? Promise.resolve(() => this.take(msg));
+    this.inboundQueued++;
+    const taken = this.inboundTail
+      .then(() => next)
+      .then((step) => {
+        if (!this.closed) step();
+      })
+      .finally(() => this.inboundQueued--);
+    this.inboundTail = taken;
+    this.track(taken);
+  }
+
+  /** Takes one received message: SMB1 NEGOTIATE, a TRANSFORM, or SMB2. */
+  private take(msg: Buffer): void {
     if (msg.length >= 4) {
       const magic = msg.readUInt32BE(0);
       if (magic === SMB1_MAGIC) {
@@ -214,11 +256,39 @@ export class Connection {
       sharedPool.release(msg);
     }
     if (plain !== out) sharedPool.release(out);
+    this.takeDecrypted(plain, session);
+  }
+
+  private takeDecrypted(plain: Buffer, session: Session): void {
     if (plain.length < 4 || plain.readUInt32BE(0) !== SMB2_MAGIC) {
+      releaseFrame(plain);
       this.close('encrypted payload is not an SMB2 message');
       return;
     }
     this.onSmb2(plain, session);
+  }
+
+  /**
+   * A large TRANSFORM for a session of ours starts decrypting in the pool at once; what to do with the result is
+   * returned, to run in arrival order. Anything else (undefined) is taken inline, where onTransform's checks close
+   * the connection for a message that cannot be ours.
+   */
+  private decryptInPool(msg: Buffer): Promise<() => void> | undefined {
+    if (!this.cryptoPool || this.cipher === 0 || msg.length < TRANSFORM_HEADER_SIZE + OFFLOAD_MIN) return undefined;
+    if (msg.readUInt32BE(0) !== SMB2_TRANSFORM_MAGIC) return undefined;
+    const session = this.server.sessions.get(msg.readBigUInt64LE(44));
+    const key = session?.decryptionKey;
+    if (!session || !session.isBoundTo(this) || !key?.length) return undefined;
+    const opened = this.cryptoPool.open(this.cipher, key, msg);
+    // The pool took its own copy of the frame.
+    sharedPool.release(msg);
+    return opened.then(
+      (plain) => () => this.takeDecrypted(plain, session),
+      (err: unknown) => () => {
+        this.log.warn('decryption failed: closing', { conn: this.id, error: (err as Error).message });
+        this.close('decryption failed');
+      },
+    );
   }
 
   private onSmb2(msg: Buffer, encryptedBy: Session | undefined): void {
@@ -259,7 +329,7 @@ export class Connection {
       headers.push(h);
     }
     // A reassembled large frame came from the pool: give it back once every request in it has finished.
-    this.track(this.runCompound(msg, parts, headers, encryptedBy).finally(() => sharedPool.release(msg)));
+    this.track(this.runCompound(msg, parts, headers, encryptedBy).finally(() => releaseFrame(msg)));
   }
 
   /**
@@ -334,52 +404,124 @@ export class Connection {
       run.replies.push(out);
     }
     if (run.replies.length === 0 || this.closed) return;
-    this.sendReplies(run.replies.splice(0), run);
+    await this.sendReplies(run.replies.splice(0), run);
   }
 
   /**
    * Sends a compound's replies chained in one message, each signed as its request asks, and after them the
    * interim response of the request that went async, if any (MS-SMB2 3.3.4.1.3, 3.3.4.2). Every reply to a
-   * compounded request is padded to 8 bytes, the last one included, as Windows and Samba send them.
+   * compounded request is padded to 8 bytes, the last one included, as Windows and Samba send them. Resolves once
+   * the message is handed to the transport.
    */
-  private sendReplies(replies: Built[], run: CompoundRun, interim?: Buffer[]): void {
+  private sendReplies(replies: Built[], run: CompoundRun, interim?: Buffer[]): Promise<void> | undefined {
     const messages = replies.map((r) => r.chunks);
     if (interim) messages.push(interim);
     const chained = chainCompound(messages, run.compounded);
+    const signing: Promise<void>[] = [];
     for (let i = 0; i < replies.length; i++) {
       const r = replies[i]!;
-      if (!run.encryptedBy && r.signer) this.signChunks(chained[i]!, r.signer);
-      r.after?.(chained[i]!);
+      if (!run.encryptedBy && r.signer) {
+        const pending = this.signChunks(chained[i]!, r.signer);
+        if (pending) signing.push(pending);
+      }
     }
     const sent = replies.map((r) => r.onSent).filter((f): f is () => void => f !== undefined);
-    this.sendMessage(chained.flat(), run.encryptedBy, sent.length ? () => sent.forEach((f) => f()) : undefined);
+    const onSent = sent.length ? () => sent.forEach((f) => f()) : undefined;
+    const signed = (): Buffer[] => {
+      for (let i = 0; i < replies.length; i++) replies[i]!.after?.(chained[i]!);
+      return chained.flat();
+    };
+    if (signing.length === 0) return this.sendMessage(signed(), run.encryptedBy, onSent);
+    // Signing and encryption never go together: a signed reply goes out as it is.
+    return this.deliver(
+      Promise.all(signing).then(
+        () => ({ chunks: signed(), onWritten: onSent }),
+        (err: unknown) => {
+          onSent?.();
+          throw err;
+        },
+      ),
+    );
   }
 
-  /** Sends one message (or compound), inside a TRANSFORM when the request came encrypted (MS-SMB2 3.3.4.1.4). */
-  private sendMessage(chunks: Buffer[], encryptFor: Session | undefined, onSent?: () => void): void {
-    if (encryptFor?.encryptionKey?.length) {
-      const out = encryptMessage(this.cipher, encryptFor.encryptionKey, encryptFor.id, chunks);
-      this.transport.send(out);
+  /**
+   * Sends one message (or compound), inside a TRANSFORM when the request came encrypted (MS-SMB2 3.3.4.1.4). The
+   * nonce is taken here, on the protocol thread, whether the cipher then runs inline or in the pool.
+   */
+  private sendMessage(chunks: Buffer[], encryptFor: Session | undefined, onSent?: () => void): Promise<void> | undefined {
+    const key = encryptFor?.encryptionKey;
+    if (!encryptFor || !key?.length) return this.deliver({ chunks, onWritten: onSent });
+    let size = 0;
+    for (const c of chunks) size += c.length;
+    if (!this.cryptoPool || size < OFFLOAD_MIN) {
+      const out = encryptMessage(this.cipher, key, encryptFor.id, chunks);
       // The plaintext chunks are no longer needed once encrypted.
       onSent?.();
-      return;
+      return this.deliver({ chunks: out, onWritten: undefined });
     }
-    this.transport.send(chunks, onSent);
+    const header = transformHeader(this.cipher, encryptFor.id, size);
+    // Payloads in shared memory (READ data) are encrypted in place: they go back to their pool once sent.
+    const sealed = this.cryptoPool.seal(this.cipher, key, header, chunks);
+    return this.deliver(
+      sealed.then(
+        (s) => ({
+          chunks: [header, ...s.chunks],
+          onWritten: () => {
+            s.release();
+            onSent?.();
+          },
+        }),
+        (err: unknown) => {
+          onSent?.();
+          throw err;
+        },
+      ),
+    );
   }
 
-  private signChunks(chunks: Buffer[], signer: Signer): void {
+  /**
+   * Hands a message to the transport now, or (when it is still being signed or encrypted, or an earlier one is)
+   * once it and every message before it are ready, so that responses keep their order (an interim response
+   * before its final one). A failure here is a bug: the connection closes.
+   */
+  private deliver(message: Outgoing | Promise<Outgoing>): Promise<void> | undefined {
+    if (!(message instanceof Promise) && this.outboundQueued === 0) {
+      this.transport.send(message.chunks, message.onWritten);
+      return undefined;
+    }
+    this.outboundQueued++;
+    const delivered = this.outboundTail
+      .then(() => message)
+      .then(
+        (m) => this.transport.send(m.chunks, m.onWritten),
+        (err: unknown) => {
+          this.log.error('signing or encryption failed', { conn: this.id, error: (err as Error).stack ?? String(err) });
+          this.close('internal error');
+        },
+      )
+      .finally(() => this.outboundQueued--);
+    this.outboundTail = delivered;
+    return delivered;
+  }
+
+  /** Signs a reply in place (MS-SMB2 3.1.4.1): inline, or in the pool for a large one (then resolves when done). */
+  private signChunks(chunks: Buffer[], signer: Signer): Promise<void> | undefined {
     const first = chunks[0]!;
     first.writeUInt32LE(first.readUInt32LE(HeaderOffset.FLAGS) | HeaderFlags.SIGNED, HeaderOffset.FLAGS);
     first.fill(0, HeaderOffset.SIGNATURE, HeaderOffset.SIGNATURE + 16);
-    const sig = sign(signer.algorithm, signer.key, chunks);
-    sig.copy(first, HeaderOffset.SIGNATURE);
+    if (this.cryptoPool && signsInPool(signer.algorithm, messageLength(chunks))) {
+      return this.cryptoPool.sign(signer.algorithm, signer.key, chunks).then((sig) => {
+        sig.copy(first, HeaderOffset.SIGNATURE);
+      });
+    }
+    sign(signer.algorithm, signer.key, chunks).copy(first, HeaderOffset.SIGNATURE);
+    return undefined;
   }
 
   /** Runs one request; returns its reply (header + body chunks), or undefined when it went async. */
   private async runOne(message: Buffer, h: Smb2Header, index: number, run: CompoundRun, lastInCompound: boolean): Promise<Built | undefined> {
     const handler = HANDLERS[h.command];
     const compound = run.state;
-    const encryptedBy = run.encryptedBy;
     const flagged = (h.flags & HeaderFlags.RELATED_OPERATIONS) !== 0;
     const related = index > 0 && flagged;
     const ctx = this.makeContext(message, h, related, run, lastInCompound);
@@ -403,7 +545,8 @@ export class Connection {
       this.close(`${COMMAND_NAMES[h.command] ?? h.command} before NEGOTIATE`);
       return undefined;
     } else {
-      const pre = this.checkSessionAndTree(ctx, handler.needsSession, handler.needsTree);
+      const admission = this.checkSessionAndTree(ctx, handler.needsSession, handler.needsTree);
+      const pre = admission instanceof Promise ? await admission : admission;
       if (pre !== undefined) {
         if (pre === 'disconnect') {
           this.close('bad signature');
@@ -439,18 +582,14 @@ export class Connection {
     }
     const signer = this.replySigner(h, ctx.session ?? this.server.sessions.get(h.sessionId), status, ctx.message);
     const chunks = this.buildReply(h, ctx, outcome, status);
-    if (ctx.asyncId !== undefined) {
-      if (!this.closed) {
-        const chained = chainCompound([chunks]);
-        if (!encryptedBy && signer) this.signChunks(chained[0]!, signer);
-        this.sendMessage(chained[0]!, encryptedBy, typeof outcome === 'number' ? undefined : outcome.onSent);
-      } else if (typeof outcome !== 'number') {
-        outcome.onSent?.();
-      }
-      return undefined;
-    }
     const built: Built = { header: h, chunks, signer };
     if (typeof outcome !== 'number' && outcome.onSent) built.onSent = outcome.onSent;
+    if (ctx.asyncId !== undefined) {
+      // The final response goes out alone, unpadded.
+      if (this.closed) built.onSent?.();
+      else await this.sendReplies([built], { ...run, compounded: false });
+      return undefined;
+    }
     if (typeof outcome !== 'number' && outcome.after) built.after = outcome.after;
     return built;
   }
@@ -541,9 +680,10 @@ export class Connection {
 
   /**
    * Session and tree lookup, and the signature check (MS-SMB2 3.3.5.2.4, 3.3.5.2.9, 3.3.5.2.11). Returns an error
-   * status, 'disconnect', or undefined when the request may run.
+   * status, 'disconnect', or undefined when the request may run; a promise of that while a large request's
+   * signature is checked in the pool.
    */
-  private checkSessionAndTree(ctx: RequestContext, needsSession: boolean, needsTree: boolean): number | 'disconnect' | undefined {
+  private checkSessionAndTree(ctx: RequestContext, needsSession: boolean, needsTree: boolean): Admission | Promise<Admission> {
     const h = ctx.header;
     if (!needsSession && h.command !== Command.SESSION_SETUP) return undefined;
     const session = h.sessionId === 0n ? undefined : this.server.sessions.get(h.sessionId);
@@ -559,14 +699,28 @@ export class Connection {
     const signingKey = session.signingKeyOn(this);
     if (!ctx.encrypted && !UNSIGNED_OK.has(h.command) && signingKey) {
       if (h.flags & HeaderFlags.SIGNED) {
-        if (!verifyMessage(this.signingAlgorithm, signingKey, ctx.message)) {
-          this.log.warn('bad signature', { conn: this.id, command: COMMAND_NAMES[h.command], messageId: String(h.messageId) });
-          return (this.dialect ?? 0) >= 0x0300 ? 'disconnect' : Status.ACCESS_DENIED;
+        if (this.cryptoPool && signsInPool(this.signingAlgorithm, ctx.message.length)) {
+          return this.cryptoPool
+            .verify(this.signingAlgorithm, signingKey, [ctx.message])
+            .then((good) => (good ? this.admit(ctx, session, needsTree) : this.badSignature(h)));
         }
+        if (!verifyMessage(this.signingAlgorithm, signingKey, ctx.message)) return this.badSignature(h);
       } else if (session.signingRequired && h.command !== Command.OPLOCK_BREAK) {
         return Status.ACCESS_DENIED;
       }
     }
+    return this.admit(ctx, session, needsTree);
+  }
+
+  /** MS-SMB2 3.3.5.2.4: a request whose signature does not verify (3.x: the connection closes). */
+  private badSignature(h: Smb2Header): Admission {
+    this.log.warn('bad signature', { conn: this.id, command: COMMAND_NAMES[h.command], messageId: String(h.messageId) });
+    return (this.dialect ?? 0) >= 0x0300 ? 'disconnect' : Status.ACCESS_DENIED;
+  }
+
+  /** The session checked out: the request runs in it, and in its tree when it needs one. */
+  private admit(ctx: RequestContext, session: Session, needsTree: boolean): Admission {
+    const h = ctx.header;
     // MS-SMB2 3.3.5.7: on 3.1.1 a user's TREE_CONNECT must come signed or encrypted (it protects the negotiate).
     if (h.command === Command.TREE_CONNECT && this.dialect === 0x0311 && !ctx.encrypted && !(h.flags & HeaderFlags.SIGNED)) {
       const id = session.identity;
@@ -756,6 +910,18 @@ const LOOKUP_FAILURES: ReadonlySet<number> = new Set([Status.USER_SESSION_DELETE
 
 /** Requests whose result (FileId, session, tree) the rest of a related chain inherits. */
 const CHAIN_SOURCES: ReadonlySet<number> = new Set([Command.CREATE, Command.SESSION_SETUP, Command.TREE_CONNECT]);
+
+/** A received frame, or its decrypted plaintext, goes back to the pool it came from (if any) once finished. */
+function releaseFrame(frame: Buffer): void {
+  sharedPool.release(frame);
+  sharedMemoryPool.release(frame);
+}
+
+function messageLength(chunks: readonly Buffer[]): number {
+  let n = 0;
+  for (const c of chunks) n += c.length;
+  return n;
+}
 
 function isErrorStatus(s: number): boolean {
   return s >>> 30 === 3;

@@ -69,6 +69,8 @@ export interface ServerConfig {
   /** Cipher ids for 3.1.1, in preference order. */
   ciphers: number[];
   maxIoSize: number;
+  /** Crypto worker threads for large messages ('auto' when absent; 0 = inline; config/schema.ts crypto_threads). */
+  cryptoThreads?: number | 'auto';
   maxCredits: number;
   users: UserStore;
   /** Unknown users and "guest" get guest sessions (only guest shares admit them). */

@@ -37,7 +37,9 @@ describe('encryption and signing (smbkit)', () => {
       address: HOST,
       users: [{ name: USER, password: PASSWORD }],
       shares: [{ name: 'data' }, { name: 'secret', encrypt: true }],
-      server: { encryption: 'desired' },
+      // Two crypto workers even on a 2-processor machine, so that messages of several connections are in
+      // different workers at once.
+      server: { encryption: 'desired', crypto_threads: 2 },
     });
     signOnly = await startSmbkit({
       address: SIGN_HOST,
@@ -84,6 +86,22 @@ describe('encryption and signing (smbkit)', () => {
       assert.match(logs, new RegExp(`cipher=${cipher} encrypted=true`), 'the server logs the negotiated cipher');
     });
   }
+
+  it('concurrent encrypted transfers on several connections (GCM and CCM) stay byte-exact', async () => {
+    const f = files.get(100 * MiB)!;
+    const jobs = (['SMB3_11', 'SMB3_00', 'SMB3_11', 'SMB3_02'] as const).map(async (proto, i) => {
+      const back = join(local, `back_concurrent_${i}`);
+      const r = await smbclient({
+        ...base(HOST, proto),
+        protection: 'encrypt',
+        commands: `put ${f.path} c_${i}.bin; get c_${i}.bin ${back}; del c_${i}.bin`,
+        timeoutMs: 240_000,
+      });
+      assert.equal(ntStatusIn(r.stdout + r.stderr).length, 0, r.stdout + r.stderr);
+      assert.equal(await sha256File(back), f.hash, `connection ${i} (${proto})`);
+    });
+    await Promise.all(jobs);
+  });
 
   it('--client-protection=sign round trips against a signing-only server', async () => {
     for (const proto of ['SMB3_00', 'SMB3_02', 'SMB3_11'] as const) {
@@ -132,24 +150,34 @@ describe('encryption and signing (smbkit)', () => {
     assert.ok(countCcm(await enc.logs()) > ccmBefore, 'impacket logged on with an encrypted AES-128-CCM session');
   });
 
-  for (const mode of ['encrypt', 'sign'] as const) {
-    it(`a flipped byte in a ${mode === 'encrypt' ? 'encrypted' : 'signed'} WRITE closes the connection and changes nothing`, async () => {
+  // 3.1.1 encrypts with GCM and signs with AES-GMAC (verified inline); 3.0 with CCM and AES-CMAC (in the pool).
+  const tamperCases = [
+    ['encrypt', 'SMB3_11'],
+    ['encrypt', 'SMB3_00'],
+    ['sign', 'SMB3_11'],
+    ['sign', 'SMB3_00'],
+  ] as const;
+  for (const [mode, proto] of tamperCases) {
+    it(`a flipped byte in a ${mode === 'encrypt' ? 'encrypted' : 'signed'} ${proto} WRITE closes the connection and changes nothing`, async () => {
       const target = mode === 'encrypt' ? enc : signOnly;
+      const closing = mode === 'encrypt' ? /decryption failed/g : /bad signature/g;
+      const closings = async (): Promise<number> => ((await target.logs()).match(closing) ?? []).length;
+      const closingsBefore = await closings();
       const proxy = await startTamperProxy({ listenHost: PROXY_HOST, listenPort: 445, targetHost: target.address, targetPort: 445, minFrameSize: 512 * 1024 });
       try {
         const f = files.get(MiB)!;
-        const r = await smbclient({ ...base(PROXY_HOST, 'SMB3_11'), protection: mode, commands: `put ${f.path} tampered_${mode}.bin`, timeoutMs: 60_000 });
+        const name = `tampered_${mode}_${proto}.bin`;
+        const r = await smbclient({ ...base(PROXY_HOST, proto), protection: mode, commands: `put ${f.path} ${name}`, timeoutMs: 60_000 });
         assert.equal(proxy.tampered, 1, 'the proxy altered one frame');
         assert.ok(r.code !== 0 || ntStatusIn(r.stdout + r.stderr).length > 0, `smbclient should fail: ${r.stdout}${r.stderr}`);
-        const onDisk = join(target.sharePaths.get('data')!, `tampered_${mode}.bin`);
+        const onDisk = join(target.sharePaths.get('data')!, name);
         const st = await stat(onDisk).catch(() => undefined);
         if (st) {
           // The create may have happened before the tampered write: then the file must not hold the data.
           assert.notEqual(await sha256File(onDisk), f.hash);
           assert.ok(st.size < MiB, 'no tampered data was written');
         }
-        const logs = await target.logs();
-        assert.match(logs, mode === 'encrypt' ? /decryption failed/ : /bad signature/);
+        assert.ok((await closings()) > closingsBefore, `the server logged ${closing.source} for this connection`);
       } finally {
         await proxy.close();
       }

@@ -1,5 +1,6 @@
 import { Status } from '../../protocol/nt-status.js';
-import { AccessMask } from '../../protocol/smb2/constants.js';
+import { AccessMask, HeaderFlags } from '../../protocol/smb2/constants.js';
+import { sharedMemoryPool } from '../../crypto/crypto-pool.js';
 import { decodeReadRequest, encodeReadResponseHeader } from '../../protocol/smb2/commands/read.js';
 import type { Outcome, RequestContext } from '../context.js';
 import { sharedPool } from '../../util/buffer-pool.js';
@@ -25,16 +26,18 @@ export async function handleRead(ctx: RequestContext): Promise<Outcome> {
   if (req.length > 0 && open.node.existingLocks(open)?.ioConflicts(open, req.offset, BigInt(req.length), false)) {
     return Status.FILE_LOCK_CONFLICT;
   }
-  const buf = sharedPool.acquire(req.length);
+  // A reply that goes out encrypted or signed is read into memory the crypto workers see without a copy.
+  const pool = ctx.encrypted || (ctx.header.flags & HeaderFlags.SIGNED) !== 0 ? sharedMemoryPool : sharedPool;
+  const buf = pool.acquire(req.length);
   let n: number;
   try {
     n = req.length === 0 ? 0 : await readFully(open.handle, buf, Number(req.offset));
   } catch (err) {
-    sharedPool.release(buf);
+    pool.release(buf);
     return storeErrorToStatus(err);
   }
   if ((n === 0 && req.length > 0) || n < req.minimumCount) {
-    sharedPool.release(buf);
+    pool.release(buf);
     return Status.END_OF_FILE;
   }
   open.currentByteOffset = req.offset + BigInt(n);
@@ -42,7 +45,7 @@ export async function handleRead(ctx: RequestContext): Promise<Outcome> {
   return {
     body: (w) => encodeReadResponseHeader(w, { dataLength: n, dataRemaining: 0 }),
     tail: data,
-    onSent: () => sharedPool.release(buf),
+    onSent: () => pool.release(buf),
   };
 }
 
