@@ -225,6 +225,7 @@ export async function handleCreate(ctx: RequestContext): Promise<Outcome> {
     const writable = (granted & (AccessMask.FILE_WRITE_DATA | AccessMask.FILE_APPEND_DATA)) !== 0 || action !== CreateAction.OPENED;
     try {
       if (action === CreateAction.CREATED) {
+        node.noteLocalChange(); // the disk will echo the new entry: not another program's change
         if (isDirectory) {
           await store.mkdir(path);
           handle = undefined;
