@@ -145,6 +145,13 @@ export class CachingManager {
       // conflict); giving up H or R alone is the holder's business (smbtorture smb2.lease.breaking4, as Windows).
       leaseWaits: (l) => (l.state & W) !== 0 || [...l.opens].some((o) => sameStream(o) && conflicts(o)),
     };
+    const durableHolder = (o: Open) => !o.closed && !o.disconnected && o.durable !== undefined && (o.lease !== undefined || o.oplockLevel !== OplockLevel.NONE);
+    if ([...node.opens].some((o) => durableHolder(o) && o.session.connection !== ctx.conn)) {
+      // A durable holder whose connection has just closed (its client coming back on another one, as smbtorture's
+      // durable tests do) is seen disconnected before it is asked to break: its open is then kept for its
+      // reconnect or purged, not waited for until the break times out.
+      await pollOnce();
+    }
     return this.breakAndWait(ctx, node, rule);
   }
 
@@ -369,12 +376,6 @@ export class CachingManager {
    * that need an acknowledgment; repeats while a round reveals more to break.
    */
   private async breakAndWait(ctx: RequestContext, node: FileNode, rule: BreakRule): Promise<number | undefined> {
-    if ([...node.opens].some((o) => !o.closed && !o.disconnected && (o.lease || o.oplockLevel !== OplockLevel.NONE))) {
-      // A holder's connection that has just closed (its client reconnecting elsewhere, as smbtorture's durable
-      // tests do) is seen as closed before it is asked to break: its durable open is then purged or kept
-      // disconnected, not waited for until the break times out.
-      await pollOnce();
-    }
     for (let round = 0; round < MAX_BREAK_ROUNDS; round++) {
       const waits: PendingBreak[] = [];
       const purges: Open[] = [];
