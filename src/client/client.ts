@@ -73,9 +73,12 @@ export interface ConnectOptions {
   ciphers?: CipherName[];
   /** Per-request timeout (and connect timeout), ms; default 30 s. 0 = none. */
   timeoutMs?: number;
-  /** Largest READ/WRITE the client issues (capped by the server's maxima); default 1 MiB. */
+  /** Largest READ/WRITE the client issues (capped by the server's maxima); default 8 MiB. */
   ioSize?: number;
-  /** READ/WRITE requests kept in flight by large transfers and streams; default 8. */
+  /**
+   * READ/WRITE requests kept in flight by large transfers and streams; default enough for 16 MiB (2 of 8 MiB,
+   * 16 of 1 MiB or less).
+   */
   concurrency?: number;
   /**
    * Reconnect when the connection is lost (MS-SMB2 3.2.4.4): a new connection with the same ClientGuid, a session
@@ -107,8 +110,10 @@ export interface ClientInfo {
 
 const DEFAULT_TIMEOUT_MS = 30_000;
 const DEFAULT_RECONNECT: Required<ReconnectOptions> = { attempts: 30, delayMs: 1000 };
-const DEFAULT_IO_SIZE = 1024 * 1024;
-const DEFAULT_CONCURRENCY = 8;
+// Few large requests cost far less CPU per byte than many small ones (Samba offers 8 MiB, as smbclient uses).
+const DEFAULT_IO_SIZE = 8 * 1024 * 1024;
+const DEFAULT_IN_FLIGHT_BYTES = 16 * 1024 * 1024;
+const MAX_DEFAULT_CONCURRENCY = 16;
 const SMALL_MTU = 65536;
 
 /** Parses `smb://[domain;]user:pass@host[:port]/share[/...]` into options (percent-escapes decoded). */
@@ -150,7 +155,8 @@ interface ClientParams {
   signing: Protection;
   encryption: Protection;
   ioSize: number;
-  concurrency: number;
+  /** Undefined: per tree, from its READ size. */
+  concurrency: number | undefined;
   share: string | undefined;
   /** Undefined: no automatic reconnect. */
   reconnect: Required<ReconnectOptions> | undefined;
@@ -237,10 +243,12 @@ export class Client {
     const largeMtu = session.conn.largeMtu;
     const negotiated = session.negotiated;
     const cap = (serverMax: number) => Math.max(4096, Math.min(serverMax, largeMtu ? this.params.ioSize : SMALL_MTU));
+    const readSize = cap(negotiated.maxReadSize);
+    const defaultConcurrency = Math.min(MAX_DEFAULT_CONCURRENCY, Math.max(2, Math.ceil(DEFAULT_IN_FLIGHT_BYTES / readSize)));
     return new Tree(session, info, {
-      readSize: cap(negotiated.maxReadSize),
+      readSize,
       writeSize: cap(negotiated.maxWriteSize),
-      concurrency: this.params.concurrency,
+      concurrency: this.params.concurrency ?? defaultConcurrency,
       listSize: Math.max(4096, Math.min(negotiated.maxTransactSize, largeMtu ? 256 * 1024 : SMALL_MTU)),
     });
   }
@@ -498,7 +506,7 @@ export async function connect(target: string | URL | ConnectOptions, extra: Part
       signing,
       encryption,
       ioSize: o.ioSize ?? DEFAULT_IO_SIZE,
-      concurrency: Math.max(1, o.concurrency ?? DEFAULT_CONCURRENCY),
+      concurrency: o.concurrency === undefined ? undefined : Math.max(1, o.concurrency),
       share: o.share,
       reconnect: reconnectPolicy(o.reconnect),
     });

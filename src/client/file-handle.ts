@@ -415,6 +415,54 @@ export function statsFromAllInformation(body: Reader): SmbStats {
 
 const DEFAULT_STREAM_HIGH_WATER_MARK = 1024 * 1024;
 
+/** One READ's data in the response's memory; `release()` hands the memory back for reuse. */
+export interface ChunkView {
+  data: Buffer;
+  release: () => void;
+}
+
+/**
+ * The file's bytes from `start` up to `stop` in order, as READs of the tree's read size with `window` of them in
+ * flight. The next READ goes out before a chunk is handed on, so the server keeps sending while the consumer writes
+ * the chunk somewhere. Ends at end of file; after a short read the rest is asked for again from where it stopped.
+ */
+export async function* readAhead(h: FileHandle, start: number, stop: number, window: number): AsyncGenerator<ChunkView> {
+  const size = h.tuning.readSize;
+  const inFlight: { offset: number; length: number; view: Promise<ChunkView> }[] = [];
+  let next = start;
+  const issue = (): void => {
+    while (inFlight.length < window && next < stop) {
+      const length = Math.min(size, stop - next);
+      const view = h.readChunkView(next, length);
+      view.catch(() => {});
+      inFlight.push({ offset: next, length, view });
+      next += length;
+    }
+  };
+  const drain = async (): Promise<void> => {
+    for (const r of inFlight.splice(0)) (await r.view.catch(() => undefined))?.release();
+  };
+  try {
+    issue();
+    while (inFlight.length > 0) {
+      const head = inFlight.shift()!;
+      const chunk = await head.view;
+      if (chunk.data.length === 0) {
+        chunk.release();
+        break; // end of file
+      }
+      if (chunk.data.length < head.length) {
+        await drain();
+        next = head.offset + chunk.data.length;
+      }
+      issue();
+      yield chunk;
+    }
+  } finally {
+    await drain();
+  }
+}
+
 function readStream(
   handle: FileHandle | (() => Promise<FileHandle>),
   o: { start?: number; end?: number; highWaterMark?: number },
@@ -422,36 +470,11 @@ function readStream(
 ): Readable {
   async function* chunks(): AsyncGenerator<Buffer> {
     const h = typeof handle === 'function' ? await handle() : handle;
-    const size = h.tuning.readSize;
-    const window = h.tuning.concurrency;
-    const inFlight: { length: number; offset: number; data: Promise<Buffer> }[] = [];
-    let next = o.start ?? 0;
-    const stop = o.end === undefined ? Infinity : o.end + 1;
-    const issue = () => {
-      while (inFlight.length < window && next < stop) {
-        const length = Math.min(size, stop - next);
-        const data = h.readChunk(next, length);
-        data.catch(() => {});
-        inFlight.push({ length, offset: next, data });
-        next += length;
-      }
-    };
     try {
-      issue();
-      while (inFlight.length > 0) {
-        const head = inFlight.shift()!;
-        const data = await head.data;
-        if (data.length === 0) break; // end of file
-        yield data;
-        if (data.length < head.length) {
-          // Short read: at end of file the next read is empty; otherwise the rest is read again from here.
-          for (const p of inFlight.splice(0)) await p.data.catch(() => undefined);
-          next = head.offset + data.length;
-        }
-        issue();
-      }
+      const stop = o.end === undefined ? Infinity : o.end + 1;
+      // The consumer may keep each chunk, so none is released: the pool never hands that memory out again.
+      for await (const chunk of readAhead(h, o.start ?? 0, stop, h.tuning.concurrency)) yield chunk.data;
     } finally {
-      for (const p of inFlight.splice(0)) await p.data.catch(() => undefined);
       if (autoClose) await h.close();
     }
   }

@@ -6,7 +6,7 @@
  */
 import { open as openLocal } from 'node:fs/promises';
 import type { FileHandle as LocalFile } from 'node:fs/promises';
-import { runWindow, type FileHandle } from './file-handle.js';
+import { readAhead, runWindow, type FileHandle } from './file-handle.js';
 
 export interface TransferOptions {
   /** Called after each chunk with the bytes moved so far. */
@@ -17,38 +17,26 @@ export interface TransferOptions {
 
 /**
  * Copies the remote file (open for reading) to `localPath` (created or replaced). Reads up to the size the file has
- * when the copy starts; a file that shrinks meanwhile ends where its data ends. Returns the bytes copied.
+ * when the copy starts; a file that shrinks meanwhile ends where its data ends. Returns the bytes copied. The local
+ * writes go one after another, in order, while the next READs are in flight.
  */
 export async function download(remote: FileHandle, localPath: string, o: TransferOptions = {}): Promise<number> {
   const size = (await remote.stat()).size;
   const local = await openLocal(localPath, 'w');
   try {
-    const chunk = remote.tuning.readSize;
-    const count = Math.ceil(size / chunk);
-    let end = size;
     let moved = 0;
-    await runWindow(count, remote.tuning.concurrency, async (i) => {
-      let offset = i * chunk;
-      const stop = Math.min(size, offset + chunk);
-      while (offset < Math.min(stop, end)) {
+    for await (const chunk of readAhead(remote, 0, size, remote.tuning.concurrency)) {
+      const n = chunk.data.length;
+      try {
         o.signal?.throwIfAborted();
-        const got = await remote.readChunkView(offset, stop - offset);
-        try {
-          if (got.data.length === 0) {
-            end = Math.min(end, offset); // the file is shorter now: nothing is read past here
-            return;
-          }
-          await writeAll(local, got.data, offset);
-        } finally {
-          got.release();
-        }
-        offset += got.data.length;
-        moved += got.data.length;
-        o.onProgress?.(moved);
+        await writeAll(local, chunk.data, moved);
+      } finally {
+        chunk.release();
       }
-    });
-    if (end < size) await local.truncate(end);
-    return Math.min(end, size);
+      moved += n;
+      o.onProgress?.(moved);
+    }
+    return moved;
   } finally {
     await local.close();
   }
