@@ -215,12 +215,15 @@ export class FileHandle {
     }
   }
 
-  /** One WRITE of all of `data` at `offset` (a short count is continued). */
-  async writeChunk(offset: number, data: Buffer): Promise<void> {
+  /** One WRITE of all of `data` (or of its buffers, in order) at `offset` (a short count is continued). */
+  async writeChunk(offset: number, data: Buffer | readonly Buffer[]): Promise<void> {
+    const parts = Buffer.isBuffer(data) ? [data] : data;
+    let total = 0;
+    for (const p of parts) total += p.length;
     let done = 0;
-    while (done < data.length) {
-      const part = done === 0 ? data : data.subarray(done);
-      const res = await this.call((id) => this.tree.writeRequest(id, offset + done, part), true);
+    while (done < total) {
+      const rest = done === 0 ? parts : partsFrom(parts, done);
+      const res = await this.call((id) => this.tree.writeRequest(id, offset + done, rest), true);
       this.tree.check(res, this.path);
       const n = decodeWriteResponse(res.body).count;
       if (n <= 0) throw clientError(Status.DISK_FULL, 'ENOSPC', this.unc);
@@ -397,6 +400,21 @@ export class FileHandle {
   }
 }
 
+/** The buffers of `parts` from byte `from` on (views, not copies). */
+function partsFrom(parts: readonly Buffer[], from: number): Buffer[] {
+  const out: Buffer[] = [];
+  let skip = from;
+  for (const p of parts) {
+    if (skip >= p.length) {
+      skip -= p.length;
+      continue;
+    }
+    out.push(skip > 0 ? p.subarray(skip) : p);
+    skip = 0;
+  }
+  return out;
+}
+
 export function statsFromAllInformation(body: Reader): SmbStats {
   const out = decodeQueryInfoResponse(body).outputBuffer;
   const f = decodeFileInfo(new Reader(out), FileInfoClass.FileAllInformation);
@@ -494,33 +512,26 @@ function writeStream(
   let parts: Buffer[] = [];
   let partsBytes = 0;
   const inFlight: Promise<void>[] = [];
-  const take = (n: number): Buffer => {
-    const first = parts[0]!;
-    if (first.length >= n) {
-      const out = first.subarray(0, n);
-      if (first.length === n) parts.shift();
-      else parts[0] = first.subarray(n);
-      partsBytes -= n;
-      return out;
-    }
-    const out = Buffer.allocUnsafe(n);
-    let filled = 0;
-    while (filled < n) {
+  /** The next `n` bytes written to the stream, as views of the chunks (one WRITE sends them gathered). */
+  const take = (n: number): Buffer[] => {
+    const out: Buffer[] = [];
+    let taken = 0;
+    while (taken < n) {
       const p = parts[0]!;
-      const k = Math.min(p.length, n - filled);
-      p.copy(out, filled, 0, k);
-      filled += k;
+      const k = Math.min(p.length, n - taken);
+      out.push(k === p.length ? p : p.subarray(0, k));
+      taken += k;
       if (k === p.length) parts.shift();
       else parts[0] = p.subarray(k);
     }
     partsBytes -= n;
     return out;
   };
-  const issue = (data: Buffer) => {
+  const issue = (data: Buffer[]) => {
     const p = h!.writeChunk(position, data);
     p.catch(() => {});
     inFlight.push(p);
-    position += data.length;
+    for (const d of data) position += d.length;
   };
   return new Writable({
     highWaterMark: highWaterMark ?? DEFAULT_STREAM_HIGH_WATER_MARK,
