@@ -1,7 +1,7 @@
 /**
  * Client benchmark: smbkit's client (share.download/upload, and its streams) next to smbclient against one Samba (127.0.0.24
- * unless `--address`), alternating, get and put of one large file, min/median/max MB/s and the ratio of the medians
- * client/smbclient; then 1 MiB and 64 MiB reads through @marsaud/smb2
+ * unless `--address`), get and put of one large file, the clients taking turns going first, min/median/max MB/s and
+ * the ratio of the medians client/smbclient; then 1 MiB and 64 MiB reads through @marsaud/smb2
  * (NTLMv1 + MD4, so in a child process with Node's legacy OpenSSL provider), its data checked by SHA-256.
  * Both clients run with the same protection: `--protection off` (neither signs: smbclient's default, and smbkit's
  * client with signing 'off'), `sign` (both sign every message), or `both` (the two, one after the other).
@@ -11,7 +11,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -157,7 +157,21 @@ export async function benchClient(opts: ClientBenchOptions = {}): Promise<Client
     global: { 'ntlm auth': 'yes', 'server min protocol': 'SMB2_02' },
   });
   try {
+    const shareDir = samba.sharePaths.get(SHARE);
+    if (shareDir === undefined) throw new Error('no share path');
+    const flush = async (path: string): Promise<void> => {
+      const f = await open(path, 'r');
+      try {
+        await f.sync();
+      } finally {
+        await f.close();
+      }
+    };
+    // Each measurement starts with the share's copy on disk: the writeback of the put before must not slow the
+    // transfer after it (each put leaves 1 GiB of dirty pages, and the order of the runs is fixed).
+    const settle = (): Promise<void> => flush(join(shareDir, 'bench.bin'));
     await makeFile(src, size);
+    await flush(src);
     const srcSha = await sha256File(src);
     const smbclientCall = (commands: string, protection: BenchProtection): Promise<SmbclientResult> =>
       smbclient({
@@ -184,7 +198,7 @@ export async function benchClient(opts: ClientBenchOptions = {}): Promise<Client
         streamGet: m('smbkit client read stream'),
         streamPut: m('smbkit client write stream'),
       };
-      let clientGetVerified = false;
+      let clientGetVerified = true;
       const call = (commands: string): Promise<SmbclientResult> => smbclientCall(commands, protection);
       // One connection for the whole pass, as smbclient's figure excludes connect and login too.
       const client = await connect({
@@ -199,22 +213,45 @@ export async function benchClient(opts: ClientBenchOptions = {}): Promise<Client
         const s = client.share();
         await s.connect();
         const timed = async (into: Measure, f: () => Promise<unknown>): Promise<void> => {
+          await settle();
           const t = performance.now();
           await f();
           into.runs.push(size / ((performance.now() - t) / 1000));
         };
+        const verify = async (): Promise<void> => {
+          clientGetVerified &&= (await sha256File(dst)) === srcSha;
+        };
         for (let i = 0; i < runs; i++) {
-          await timed(r.clientGet, () => s.download('bench.bin', dst));
-          if (i === 0) clientGetVerified = (await sha256File(dst)) === srcSha;
-          await rm(dst, { force: true });
-          r.smbclientGet.runs.push(smbclientRate(await call(`get bench.bin ${quotePath(dst)}`), size, 'smbclient get'));
-          await rm(dst, { force: true });
-          await timed(r.streamGet, () => pipeline(s.createReadStream('bench.bin'), createWriteStream(dst)));
-          if (i === 0) clientGetVerified &&= (await sha256File(dst)) === srcSha;
-          await rm(dst, { force: true });
-          await timed(r.clientPut, () => s.upload(src, 'bench.bin'));
-          r.smbclientPut.runs.push(smbclientRate(await call(`put ${quotePath(src)} bench.bin`), size, 'smbclient put'));
-          await timed(r.streamPut, () => pipeline(createReadStream(src, { highWaterMark: MiB }), s.createWriteStream('bench.bin')));
+          // The three gets, and then the three puts, take turns going first: here the first get after a put is
+          // several times slower whoever makes it (the local file's pages come back slowly after the put), so a
+          // fixed order would put that cost on one client every time.
+          const gets = [
+            async () => {
+              await timed(r.clientGet, () => s.download('bench.bin', dst));
+              if (i === 0) await verify();
+            },
+            async () => {
+              await settle();
+              r.smbclientGet.runs.push(smbclientRate(await call(`get bench.bin ${quotePath(dst)}`), size, 'smbclient get'));
+            },
+            async () => {
+              await timed(r.streamGet, () => pipeline(s.createReadStream('bench.bin'), createWriteStream(dst)));
+              if (i === 0) await verify();
+            },
+          ];
+          const puts = [
+            () => timed(r.clientPut, () => s.upload(src, 'bench.bin')),
+            async () => {
+              await settle();
+              r.smbclientPut.runs.push(smbclientRate(await call(`put ${quotePath(src)} bench.bin`), size, 'smbclient put'));
+            },
+            () => timed(r.streamPut, () => pipeline(createReadStream(src, { highWaterMark: MiB }), s.createWriteStream('bench.bin'))),
+          ];
+          for (let k = 0; k < gets.length; k++) {
+            await gets[(i + k) % gets.length]!();
+            await rm(dst, { force: true });
+          }
+          for (let k = 0; k < puts.length; k++) await puts[(i + k) % puts.length]!();
           log(
             `${protection} run ${i + 1}/${runs}: get download ${mb(r.clientGet.runs.at(-1))} stream ${mb(r.streamGet.runs.at(-1))} smbclient ${mb(r.smbclientGet.runs.at(-1))}; ` +
               `put upload ${mb(r.clientPut.runs.at(-1))} stream ${mb(r.streamPut.runs.at(-1))} smbclient ${mb(r.smbclientPut.runs.at(-1))} MB/s`,
@@ -228,8 +265,6 @@ export async function benchClient(opts: ClientBenchOptions = {}): Promise<Client
     }
 
     const marsaud: MarsaudResult[] = [];
-    const shareDir = samba.sharePaths.get(SHARE);
-    if (shareDir === undefined) throw new Error('no share path');
     for (const n of [MiB, 64 * MiB]) {
       const name = `m${n}.bin`;
       const p = join(shareDir, name);
