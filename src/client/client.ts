@@ -115,6 +115,7 @@ const DEFAULT_RECONNECT: Required<ReconnectOptions> = { attempts: 30, delayMs: 1
 const DEFAULT_IO_SIZE = 8 * 1024 * 1024;
 const DEFAULT_IN_FLIGHT_BYTES = 16 * 1024 * 1024;
 const MAX_DEFAULT_CONCURRENCY = 16;
+const SMALL_MTU = 65536;
 /** A page: more than the 80 bytes of headers (SMB2 and READ response) that come with a READ's data. */
 const READ_HEADROOM = 4096;
 
@@ -127,7 +128,6 @@ const READ_HEADROOM = 4096;
 function readLengthWithin(limit: number): number {
   return limit >= MIN_POOLED && (limit & (limit - 1)) === 0 ? limit - READ_HEADROOM : limit;
 }
-const SMALL_MTU = 65536;
 
 /** Parses `smb://[domain;]user:pass@host[:port]/share[/...]` into options (percent-escapes decoded). */
 export function parseSmbUrl(url: string | URL): ConnectOptions {
