@@ -25,7 +25,7 @@ export async function download(remote: FileHandle, localPath: string, o: Transfe
   const local = await openLocal(localPath, 'w');
   try {
     let moved = 0;
-    for await (const chunk of readAhead(remote, 0, size, remote.tuning.concurrency)) {
+    for await (const chunk of readAhead(remote, 0, size, remote.tuning.transferConcurrency)) {
       const n = chunk.data.length;
       try {
         o.signal?.throwIfAborted();
@@ -44,13 +44,13 @@ export async function download(remote: FileHandle, localPath: string, o: Transfe
 
 /**
  * Copies an open local file into the remote file (open for writing, normally just created or truncated). Returns the
- * bytes. The next chunk is read from the local file while `concurrency` WRITEs are in flight; each WRITE's buffer is
+ * bytes. The next chunk is read from the local file while its WRITEs are in flight; each WRITE's buffer is
  * reused once the server has answered it.
  */
 export async function upload(local: LocalFile, remote: FileHandle, o: TransferOptions = {}): Promise<number> {
   const size = (await local.stat()).size;
   const chunk = remote.tuning.writeSize;
-  const window = remote.tuning.concurrency;
+  const window = remote.tuning.transferConcurrency;
   const spare: Buffer[] = [];
   const writes = new Set<Promise<void>>();
   let failure: { error: unknown } | undefined;
