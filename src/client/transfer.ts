@@ -25,7 +25,7 @@ export async function download(remote: FileHandle, localPath: string, o: Transfe
   const local = await openLocal(localPath, 'w');
   try {
     let moved = 0;
-    for await (const chunk of readAhead(remote, 0, size, remote.tuning.transferConcurrency)) {
+    for await (const chunk of readAhead(remote, 0, size, remote.tuning.concurrency)) {
       const n = chunk.data.length;
       try {
         o.signal?.throwIfAborted();
@@ -50,7 +50,7 @@ export async function download(remote: FileHandle, localPath: string, o: Transfe
 export async function upload(local: LocalFile, remote: FileHandle, o: TransferOptions = {}): Promise<number> {
   const size = (await local.stat()).size;
   const chunk = remote.tuning.writeSize;
-  const window = remote.tuning.transferConcurrency;
+  const window = remote.tuning.uploadConcurrency;
   const spare: Buffer[] = [];
   const writes = new Set<Promise<void>>();
   let failure: { error: unknown } | undefined;

@@ -38,8 +38,8 @@ export interface TreeTuning {
   writeSize: number;
   /** Requests of that size kept in flight by streams and large reads/writes. */
   concurrency: number;
-  /** Requests of that size kept in flight by download/upload (their buffers are reused). */
-  transferConcurrency: number;
+  /** WRITEs kept in flight by upload (its buffers are reused). */
+  uploadConcurrency: number;
   /** QUERY_DIRECTORY output buffer size. */
   listSize: number;
 }

@@ -61,7 +61,7 @@ test('after a large frame only the next frame headers are read into the stage', 
 /** A file handle stand-in that answers READs from `data`, shortening the answers at the offsets in `shortAt`. */
 function fakeHandle(data: Buffer, readSize: number, shortAt: Set<number>, log: string[]): FileHandle {
   return {
-    tuning: { readSize, writeSize: readSize, concurrency: 2, transferConcurrency: 2, listSize: 4096 },
+    tuning: { readSize, writeSize: readSize, concurrency: 2, uploadConcurrency: 2, listSize: 4096 },
     readChunkView: async (offset: number, length: number): Promise<ChunkView> => {
       log.push(`read ${offset}`);
       await new Promise((r) => setImmediate(r));
