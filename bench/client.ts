@@ -1,16 +1,17 @@
 /**
- * Client benchmark: smbkit's client (share.download/upload, and its streams) next to smbclient against one Samba (127.0.0.24), alternating, get and put of
- * one large file, median MB/s and the ratio client/smbclient; then 1 MiB and 64 MiB reads through @marsaud/smb2
+ * Client benchmark: smbkit's client (share.download/upload, and its streams) next to smbclient against one Samba (127.0.0.24
+ * unless `--address`), get and put of one large file, the clients taking turns going first, min/median/max MB/s and
+ * the ratio of the medians client/smbclient; then 1 MiB and 64 MiB reads through @marsaud/smb2
  * (NTLMv1 + MD4, so in a child process with Node's legacy OpenSSL provider), its data checked by SHA-256.
  * Both clients run with the same protection: `--protection off` (neither signs: smbclient's default, and smbkit's
  * client with signing 'off'), `sign` (both sign every message), or `both` (the two, one after the other).
  *
- *   node dist/bench/client.js [--size 1G|256M|...] [--runs 3] [--protection off|sign|both]
+ *   node dist/bench/client.js [--size 1G|256M|...] [--runs 3] [--protection off|sign|both] [--address 127.0.0.24]
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -22,7 +23,7 @@ import { parseAverageRate, quotePath, smbclient } from '../test/interop/harness/
 import type { SmbclientResult } from '../test/interop/harness/smbclient.js';
 import { parseSize } from './transfer.js';
 
-const HOST = '127.0.0.24';
+const DEFAULT_ADDRESS = '127.0.0.24';
 const SHARE = 'bench';
 const USER = 'smbkit_cb';
 const PASSWORD = 'Cl1ent bench!';
@@ -30,6 +31,8 @@ const PASSWORD = 'Cl1ent bench!';
 export type BenchProtection = 'off' | 'sign';
 
 export interface ClientBenchOptions {
+  /** Loopback address Samba listens on (default 127.0.0.24). */
+  address?: string;
   size?: number;
   runs?: number;
   /** Protection used by both clients in each pass (default both passes: off, then sign). */
@@ -66,6 +69,7 @@ export interface ProtectionPass {
 }
 
 export interface ClientBenchReport {
+  address: string;
   size: number;
   passes: ProtectionPass[];
   marsaud: MarsaudResult[];
@@ -86,10 +90,10 @@ function smbclientRate(r: SmbclientResult, size: number, what: string): number {
 const mb = (bps: number | undefined): string => (bps === undefined || Number.isNaN(bps) ? '-' : (bps / 1e6).toFixed(0));
 
 /** Reads `file` through @marsaud/smb2 in a child (NODE_OPTIONS=--openssl-legacy-provider for MD4). */
-function marsaudRead(file: string, expectedSha: string, size: number): Promise<MarsaudResult> {
+function marsaudRead(host: string, file: string, expectedSha: string, size: number): Promise<MarsaudResult> {
   return new Promise((resolve) => {
     const script = fileURLToPath(import.meta.url);
-    const child = spawn(process.execPath, [script, '--marsaud-child', file], {
+    const child = spawn(process.execPath, [script, '--marsaud-child', host, file], {
       env: { ...process.env, NODE_OPTIONS: `${process.env['NODE_OPTIONS'] ?? ''} --openssl-legacy-provider`.trim() },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -116,10 +120,10 @@ function marsaudRead(file: string, expectedSha: string, size: number): Promise<M
 }
 
 /** The child side: one readFile through @marsaud/smb2, one JSON line on stdout. */
-async function marsaudChild(file: string): Promise<void> {
+async function marsaudChild(host: string, file: string): Promise<void> {
   const spec = '@marsaud/smb2';
   const mod = (await import(spec)) as { default: new (o: Record<string, unknown>) => { readFile(p: string): Promise<Buffer>; disconnect(): void } };
-  const c = new mod.default({ share: `\\\\${HOST}\\${SHARE}`, domain: 'WORKGROUP', username: USER, password: PASSWORD, autoCloseTimeout: 0 });
+  const c = new mod.default({ share: `\\\\${host}\\${SHARE}`, domain: 'WORKGROUP', username: USER, password: PASSWORD, autoCloseTimeout: 0 });
   try {
     const t = performance.now();
     const data = await c.readFile(file);
@@ -137,6 +141,7 @@ async function marsaudChild(file: string): Promise<void> {
 }
 
 export async function benchClient(opts: ClientBenchOptions = {}): Promise<ClientBenchReport> {
+  const host = opts.address ?? DEFAULT_ADDRESS;
   const size = opts.size ?? GiB;
   const runs = opts.runs ?? 3;
   const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
@@ -144,7 +149,7 @@ export async function benchClient(opts: ClientBenchOptions = {}): Promise<Client
   const src = join(local, 'bench.bin');
   const dst = join(local, 'got.bin');
   const samba = await startSamba({
-    address: HOST,
+    address: host,
     ports: [445],
     users: [{ name: USER, password: PASSWORD }],
     shares: [{ name: SHARE }],
@@ -152,11 +157,25 @@ export async function benchClient(opts: ClientBenchOptions = {}): Promise<Client
     global: { 'ntlm auth': 'yes', 'server min protocol': 'SMB2_02' },
   });
   try {
+    const shareDir = samba.sharePaths.get(SHARE);
+    if (shareDir === undefined) throw new Error('no share path');
+    const flush = async (path: string): Promise<void> => {
+      const f = await open(path, 'r');
+      try {
+        await f.sync();
+      } finally {
+        await f.close();
+      }
+    };
+    // Each measurement starts with the share's copy on disk: the writeback of the put before must not slow the
+    // transfer after it (each put leaves 1 GiB of dirty pages, and the order of the runs is fixed).
+    const settle = (): Promise<void> => flush(join(shareDir, 'bench.bin'));
     await makeFile(src, size);
+    await flush(src);
     const srcSha = await sha256File(src);
     const smbclientCall = (commands: string, protection: BenchProtection): Promise<SmbclientResult> =>
       smbclient({
-        host: HOST,
+        host,
         share: SHARE,
         user: USER,
         password: PASSWORD,
@@ -179,11 +198,11 @@ export async function benchClient(opts: ClientBenchOptions = {}): Promise<Client
         streamGet: m('smbkit client read stream'),
         streamPut: m('smbkit client write stream'),
       };
-      let clientGetVerified = false;
+      let clientGetVerified = true;
       const call = (commands: string): Promise<SmbclientResult> => smbclientCall(commands, protection);
       // One connection for the whole pass, as smbclient's figure excludes connect and login too.
       const client = await connect({
-        host: HOST,
+        host,
         share: SHARE,
         user: USER,
         password: PASSWORD,
@@ -194,22 +213,45 @@ export async function benchClient(opts: ClientBenchOptions = {}): Promise<Client
         const s = client.share();
         await s.connect();
         const timed = async (into: Measure, f: () => Promise<unknown>): Promise<void> => {
+          await settle();
           const t = performance.now();
           await f();
           into.runs.push(size / ((performance.now() - t) / 1000));
         };
+        const verify = async (): Promise<void> => {
+          clientGetVerified &&= (await sha256File(dst)) === srcSha;
+        };
         for (let i = 0; i < runs; i++) {
-          await timed(r.clientGet, () => s.download('bench.bin', dst));
-          if (i === 0) clientGetVerified = (await sha256File(dst)) === srcSha;
-          await rm(dst, { force: true });
-          r.smbclientGet.runs.push(smbclientRate(await call(`get bench.bin ${quotePath(dst)}`), size, 'smbclient get'));
-          await rm(dst, { force: true });
-          await timed(r.streamGet, () => pipeline(s.createReadStream('bench.bin'), createWriteStream(dst)));
-          if (i === 0) clientGetVerified &&= (await sha256File(dst)) === srcSha;
-          await rm(dst, { force: true });
-          await timed(r.clientPut, () => s.upload(src, 'bench.bin'));
-          r.smbclientPut.runs.push(smbclientRate(await call(`put ${quotePath(src)} bench.bin`), size, 'smbclient put'));
-          await timed(r.streamPut, () => pipeline(createReadStream(src, { highWaterMark: MiB }), s.createWriteStream('bench.bin')));
+          // The three gets, and then the three puts, take turns going first: here the first get after a put is
+          // several times slower whoever makes it (the local file's pages come back slowly after the put), so a
+          // fixed order would put that cost on one client every time.
+          const gets = [
+            async () => {
+              await timed(r.clientGet, () => s.download('bench.bin', dst));
+              if (i === 0) await verify();
+            },
+            async () => {
+              await settle();
+              r.smbclientGet.runs.push(smbclientRate(await call(`get bench.bin ${quotePath(dst)}`), size, 'smbclient get'));
+            },
+            async () => {
+              await timed(r.streamGet, () => pipeline(s.createReadStream('bench.bin'), createWriteStream(dst)));
+              if (i === 0) await verify();
+            },
+          ];
+          const puts = [
+            () => timed(r.clientPut, () => s.upload(src, 'bench.bin')),
+            async () => {
+              await settle();
+              r.smbclientPut.runs.push(smbclientRate(await call(`put ${quotePath(src)} bench.bin`), size, 'smbclient put'));
+            },
+            () => timed(r.streamPut, () => pipeline(createReadStream(src, { highWaterMark: MiB }), s.createWriteStream('bench.bin'))),
+          ];
+          for (let k = 0; k < gets.length; k++) {
+            await gets[(i + k) % gets.length]!();
+            await rm(dst, { force: true });
+          }
+          for (let k = 0; k < puts.length; k++) await puts[(i + k) % puts.length]!();
           log(
             `${protection} run ${i + 1}/${runs}: get download ${mb(r.clientGet.runs.at(-1))} stream ${mb(r.streamGet.runs.at(-1))} smbclient ${mb(r.smbclientGet.runs.at(-1))}; ` +
               `put upload ${mb(r.clientPut.runs.at(-1))} stream ${mb(r.streamPut.runs.at(-1))} smbclient ${mb(r.smbclientPut.runs.at(-1))} MB/s`,
@@ -223,18 +265,16 @@ export async function benchClient(opts: ClientBenchOptions = {}): Promise<Client
     }
 
     const marsaud: MarsaudResult[] = [];
-    const shareDir = samba.sharePaths.get(SHARE);
-    if (shareDir === undefined) throw new Error('no share path');
     for (const n of [MiB, 64 * MiB]) {
       const name = `m${n}.bin`;
       const p = join(shareDir, name);
       await makeFile(p, n);
       await chmod(p, 0o666);
-      const res = await marsaudRead(name, await sha256File(p), n);
+      const res = await marsaudRead(host, name, await sha256File(p), n);
       log(`@marsaud/smb2 readFile ${n} bytes: ${res.outcome}${res.bps !== undefined ? `, ${mb(res.bps)} MB/s` : ''}`);
       marsaud.push(res);
     }
-    return { size, passes, marsaud };
+    return { address: host, size, passes, marsaud };
   } finally {
     await samba.stop();
     await rm(local, { recursive: true, force: true });
@@ -243,18 +283,26 @@ export async function benchClient(opts: ClientBenchOptions = {}): Promise<Client
 
 export function formatClientBench(r: ClientBenchReport): string {
   const ratio = (a: number, b: number): string => (b > 0 && !Number.isNaN(a) ? (a / b).toFixed(2) : '-');
-  const lines = [`file ${r.size} bytes, Samba ${HOST}, SMB 3.1.1, median of ${r.passes[0]?.clientGet.runs.length ?? 0} runs (MB = 10^6 bytes)`];
+  // min / median / max of the runs, so the noise of a shared machine shows next to the median.
+  const spread = (m: Measure): string => {
+    const s = [...m.runs].sort((a, b) => a - b);
+    return `${mb(s[0])} ${mb(m.bps)} ${mb(s.at(-1))}`.padStart(16);
+  };
+  const row = (label: string, get: string, put: string): string => `${label.padEnd(22)} ${get.padStart(16)} ${put.padStart(16)}`;
+  const lines = [
+    `file ${r.size} bytes, Samba ${r.address}, SMB 3.1.1, ${r.passes[0]?.clientGet.runs.length ?? 0} runs each, ratios of the medians (MB = 10^6 bytes)`,
+  ];
   for (const p of r.passes) {
     const what = p.protection === 'sign' ? 'both clients sign' : 'neither client signs';
     lines.push(
       '',
       `${what}; client get sha256 ${p.clientGetVerified ? 'ok' : 'MISMATCH'}`,
-      `${'client'.padEnd(22)} ${'get MB/s'.padStart(9)} ${'put MB/s'.padStart(9)}`,
-      `${'smbkit download/upload'.padEnd(22)} ${mb(p.clientGet.bps).padStart(9)} ${mb(p.clientPut.bps).padStart(9)}`,
-      `${'smbkit streams'.padEnd(22)} ${mb(p.streamGet.bps).padStart(9)} ${mb(p.streamPut.bps).padStart(9)}`,
-      `${'smbclient'.padEnd(22)} ${mb(p.smbclientGet.bps).padStart(9)} ${mb(p.smbclientPut.bps).padStart(9)}`,
-      `${'client/smbclient'.padEnd(22)} ${ratio(p.clientGet.bps, p.smbclientGet.bps).padStart(9)} ${ratio(p.clientPut.bps, p.smbclientPut.bps).padStart(9)}`,
-      `${'streams/smbclient'.padEnd(22)} ${ratio(p.streamGet.bps, p.smbclientGet.bps).padStart(9)} ${ratio(p.streamPut.bps, p.smbclientPut.bps).padStart(9)}`,
+      row('MB/s min median max', 'get', 'put'),
+      row('smbkit download/upload', spread(p.clientGet), spread(p.clientPut)),
+      row('smbkit streams', spread(p.streamGet), spread(p.streamPut)),
+      row('smbclient', spread(p.smbclientGet), spread(p.smbclientPut)),
+      row('client/smbclient', ratio(p.clientGet.bps, p.smbclientGet.bps), ratio(p.clientPut.bps, p.smbclientPut.bps)),
+      row('streams/smbclient', ratio(p.streamGet.bps, p.smbclientGet.bps), ratio(p.streamPut.bps, p.smbclientPut.bps)),
     );
   }
   lines.push('', `${'@marsaud/smb2 readFile'.padEnd(22)} ${'MB/s'.padStart(9)}  outcome`);
@@ -265,7 +313,7 @@ export function formatClientBench(r: ClientBenchReport): string {
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   if (argv[0] === '--marsaud-child') {
-    await marsaudChild(argv[1] ?? '');
+    await marsaudChild(argv[1] ?? DEFAULT_ADDRESS, argv[2] ?? '');
     return;
   }
   const get = (name: string): string | undefined => {
@@ -276,11 +324,13 @@ async function main(): Promise<void> {
   const size = get('size');
   const runs = get('runs');
   const protection = get('protection') ?? 'both';
+  const address = get('address');
   if (!['off', 'sign', 'both'].includes(protection)) throw new Error('--protection is off, sign or both');
   const report = await benchClient({
     protections: protection === 'both' ? ['off', 'sign'] : [protection as BenchProtection],
     ...(size !== undefined ? { size: parseSize(size) } : {}),
     ...(runs !== undefined ? { runs: Number(runs) } : {}),
+    ...(address !== undefined ? { address } : {}),
   });
   process.stdout.write(`${formatClientBench(report)}\n`);
 }

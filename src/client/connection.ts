@@ -24,8 +24,8 @@ export interface SmbRequest {
   command: number;
   /** Writes the command's body (the writer's base is the header start, so offsets come out right). */
   body: (w: Writer) => void;
-  /** Bytes sent right after the body without copying (WRITE data). */
-  payload?: Buffer;
+  /** Bytes sent right after the body, in order, without copying (WRITE data, possibly gathered from several buffers). */
+  payload?: readonly Buffer[];
   sessionId?: bigint;
   treeId?: number;
   /** Bytes of payload this request moves (READ length, WRITE size): sets CreditCharge (MS-SMB2 3.2.4.1.5). */
@@ -252,8 +252,13 @@ export class Connection {
       encodeHeader(w, header);
       req.body(w);
       const head = Buffer.from(w.finish());
-      const chunks = req.payload && req.payload.length > 0 ? [head, req.payload] : [head];
-      const length = head.length + (req.payload?.length ?? 0);
+      const chunks: Buffer[] = [head];
+      let length = head.length;
+      for (const p of req.payload ?? []) {
+        if (p.length === 0) continue;
+        chunks.push(p);
+        length += p.length;
+      }
       if (i < reqs.length - 1) {
         const pad = (8 - (length % 8)) % 8;
         if (pad > 0) chunks.push(Buffer.alloc(pad));

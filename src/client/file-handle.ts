@@ -215,12 +215,15 @@ export class FileHandle {
     }
   }
 
-  /** One WRITE of all of `data` at `offset` (a short count is continued). */
-  async writeChunk(offset: number, data: Buffer): Promise<void> {
+  /** One WRITE of all of `data` (or of its buffers, in order) at `offset` (a short count is continued). */
+  async writeChunk(offset: number, data: Buffer | readonly Buffer[]): Promise<void> {
+    const parts = Buffer.isBuffer(data) ? [data] : data;
+    let total = 0;
+    for (const p of parts) total += p.length;
     let done = 0;
-    while (done < data.length) {
-      const part = done === 0 ? data : data.subarray(done);
-      const res = await this.call((id) => this.tree.writeRequest(id, offset + done, part), true);
+    while (done < total) {
+      const rest = done === 0 ? parts : partsFrom(parts, done);
+      const res = await this.call((id) => this.tree.writeRequest(id, offset + done, rest), true);
       this.tree.check(res, this.path);
       const n = decodeWriteResponse(res.body).count;
       if (n <= 0) throw clientError(Status.DISK_FULL, 'ENOSPC', this.unc);
@@ -397,6 +400,21 @@ export class FileHandle {
   }
 }
 
+/** The buffers of `parts` from byte `from` on (views, not copies). */
+function partsFrom(parts: readonly Buffer[], from: number): Buffer[] {
+  const out: Buffer[] = [];
+  let skip = from;
+  for (const p of parts) {
+    if (skip >= p.length) {
+      skip -= p.length;
+      continue;
+    }
+    out.push(skip > 0 ? p.subarray(skip) : p);
+    skip = 0;
+  }
+  return out;
+}
+
 export function statsFromAllInformation(body: Reader): SmbStats {
   const out = decodeQueryInfoResponse(body).outputBuffer;
   const f = decodeFileInfo(new Reader(out), FileInfoClass.FileAllInformation);
@@ -415,6 +433,54 @@ export function statsFromAllInformation(body: Reader): SmbStats {
 
 const DEFAULT_STREAM_HIGH_WATER_MARK = 1024 * 1024;
 
+/** One READ's data in the response's memory; `release()` hands the memory back for reuse. */
+export interface ChunkView {
+  data: Buffer;
+  release: () => void;
+}
+
+/**
+ * The file's bytes from `start` up to `stop` in order, as READs of the tree's read size with `window` of them in
+ * flight. The next READ goes out before a chunk is handed on, so the server keeps sending while the consumer writes
+ * the chunk somewhere. Ends at end of file; after a short read the rest is asked for again from where it stopped.
+ */
+export async function* readAhead(h: FileHandle, start: number, stop: number, window: number): AsyncGenerator<ChunkView> {
+  const size = h.tuning.readSize;
+  const inFlight: { offset: number; length: number; view: Promise<ChunkView> }[] = [];
+  let next = start;
+  const issue = (): void => {
+    while (inFlight.length < window && next < stop) {
+      const length = Math.min(size, stop - next);
+      const view = h.readChunkView(next, length);
+      view.catch(() => {});
+      inFlight.push({ offset: next, length, view });
+      next += length;
+    }
+  };
+  const drain = async (): Promise<void> => {
+    for (const r of inFlight.splice(0)) (await r.view.catch(() => undefined))?.release();
+  };
+  try {
+    issue();
+    while (inFlight.length > 0) {
+      const head = inFlight.shift()!;
+      const chunk = await head.view;
+      if (chunk.data.length === 0) {
+        chunk.release();
+        break; // end of file
+      }
+      if (chunk.data.length < head.length) {
+        await drain();
+        next = head.offset + chunk.data.length;
+      }
+      issue();
+      yield chunk;
+    }
+  } finally {
+    await drain();
+  }
+}
+
 function readStream(
   handle: FileHandle | (() => Promise<FileHandle>),
   o: { start?: number; end?: number; highWaterMark?: number },
@@ -422,36 +488,11 @@ function readStream(
 ): Readable {
   async function* chunks(): AsyncGenerator<Buffer> {
     const h = typeof handle === 'function' ? await handle() : handle;
-    const size = h.tuning.readSize;
-    const window = h.tuning.concurrency;
-    const inFlight: { length: number; offset: number; data: Promise<Buffer> }[] = [];
-    let next = o.start ?? 0;
-    const stop = o.end === undefined ? Infinity : o.end + 1;
-    const issue = () => {
-      while (inFlight.length < window && next < stop) {
-        const length = Math.min(size, stop - next);
-        const data = h.readChunk(next, length);
-        data.catch(() => {});
-        inFlight.push({ length, offset: next, data });
-        next += length;
-      }
-    };
     try {
-      issue();
-      while (inFlight.length > 0) {
-        const head = inFlight.shift()!;
-        const data = await head.data;
-        if (data.length === 0) break; // end of file
-        yield data;
-        if (data.length < head.length) {
-          // Short read: at end of file the next read is empty; otherwise the rest is read again from here.
-          for (const p of inFlight.splice(0)) await p.data.catch(() => undefined);
-          next = head.offset + data.length;
-        }
-        issue();
-      }
+      const stop = o.end === undefined ? Infinity : o.end + 1;
+      // The consumer may keep each chunk, so none is released: the pool never hands that memory out again.
+      for await (const chunk of readAhead(h, o.start ?? 0, stop, h.tuning.concurrency)) yield chunk.data;
     } finally {
-      for (const p of inFlight.splice(0)) await p.data.catch(() => undefined);
       if (autoClose) await h.close();
     }
   }
@@ -471,33 +512,26 @@ function writeStream(
   let parts: Buffer[] = [];
   let partsBytes = 0;
   const inFlight: Promise<void>[] = [];
-  const take = (n: number): Buffer => {
-    const first = parts[0]!;
-    if (first.length >= n) {
-      const out = first.subarray(0, n);
-      if (first.length === n) parts.shift();
-      else parts[0] = first.subarray(n);
-      partsBytes -= n;
-      return out;
-    }
-    const out = Buffer.allocUnsafe(n);
-    let filled = 0;
-    while (filled < n) {
+  /** The next `n` bytes written to the stream, as views of the chunks (one WRITE sends them gathered). */
+  const take = (n: number): Buffer[] => {
+    const out: Buffer[] = [];
+    let taken = 0;
+    while (taken < n) {
       const p = parts[0]!;
-      const k = Math.min(p.length, n - filled);
-      p.copy(out, filled, 0, k);
-      filled += k;
+      const k = Math.min(p.length, n - taken);
+      out.push(k === p.length ? p : p.subarray(0, k));
+      taken += k;
       if (k === p.length) parts.shift();
       else parts[0] = p.subarray(k);
     }
     partsBytes -= n;
     return out;
   };
-  const issue = (data: Buffer) => {
+  const issue = (data: Buffer[]) => {
     const p = h!.writeChunk(position, data);
     p.catch(() => {});
     inFlight.push(p);
-    position += data.length;
+    for (const d of data) position += d.length;
   };
   return new Writable({
     highWaterMark: highWaterMark ?? DEFAULT_STREAM_HIGH_WATER_MARK,

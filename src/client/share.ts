@@ -34,6 +34,8 @@ const WRITE_ACCESS = AccessMask.FILE_WRITE_DATA | AccessMask.FILE_APPEND_DATA | 
 const ATTR_ACCESS = AccessMask.FILE_READ_ATTRIBUTES | AccessMask.SYNCHRONIZE;
 const DELETE_ACCESS = AccessMask.DELETE | AccessMask.FILE_READ_ATTRIBUTES | AccessMask.SYNCHRONIZE;
 const LIST_ACCESS = AccessMask.FILE_READ_DATA | AccessMask.FILE_READ_ATTRIBUTES | AccessMask.SYNCHRONIZE;
+/** Entries of one folder deleted at once by a recursive rm. */
+const PARALLEL_DELETES = 8;
 
 export type OpenFlags = 'r' | 'r+' | 'w' | 'w+' | 'wx' | 'wx+' | 'a' | 'a+' | 'ax' | 'ax+';
 
@@ -419,7 +421,6 @@ export class Share {
       if (!isCode(e, 'ENOTEMPTY')) throw e;
     }
     const entries = await this.list(p);
-    const tree = await this.getTree();
     let i = 0;
     const worker = async () => {
       while (i < entries.length) {
@@ -431,7 +432,7 @@ export class Share {
         });
       }
     };
-    await Promise.all(Array.from({ length: Math.min(tree.tuning.concurrency, entries.length) }, worker));
+    await Promise.all(Array.from({ length: Math.min(PARALLEL_DELETES, entries.length) }, worker));
     await this.deletePath(p, 0);
   }
 

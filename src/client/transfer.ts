@@ -6,7 +6,7 @@
  */
 import { open as openLocal } from 'node:fs/promises';
 import type { FileHandle as LocalFile } from 'node:fs/promises';
-import { runWindow, type FileHandle } from './file-handle.js';
+import { readAhead, type FileHandle } from './file-handle.js';
 
 export interface TransferOptions {
   /** Called after each chunk with the bytes moved so far. */
@@ -17,74 +17,80 @@ export interface TransferOptions {
 
 /**
  * Copies the remote file (open for reading) to `localPath` (created or replaced). Reads up to the size the file has
- * when the copy starts; a file that shrinks meanwhile ends where its data ends. Returns the bytes copied.
+ * when the copy starts; a file that shrinks meanwhile ends where its data ends. Returns the bytes copied. The local
+ * writes go one after another, in order, while the next READs are in flight.
  */
 export async function download(remote: FileHandle, localPath: string, o: TransferOptions = {}): Promise<number> {
   const size = (await remote.stat()).size;
   const local = await openLocal(localPath, 'w');
   try {
-    const chunk = remote.tuning.readSize;
-    const count = Math.ceil(size / chunk);
-    let end = size;
     let moved = 0;
-    await runWindow(count, remote.tuning.concurrency, async (i) => {
-      let offset = i * chunk;
-      const stop = Math.min(size, offset + chunk);
-      while (offset < Math.min(stop, end)) {
+    for await (const chunk of readAhead(remote, 0, size, remote.tuning.concurrency)) {
+      const n = chunk.data.length;
+      try {
         o.signal?.throwIfAborted();
-        const got = await remote.readChunkView(offset, stop - offset);
-        try {
-          if (got.data.length === 0) {
-            end = Math.min(end, offset); // the file is shorter now: nothing is read past here
-            return;
-          }
-          await writeAll(local, got.data, offset);
-        } finally {
-          got.release();
-        }
-        offset += got.data.length;
-        moved += got.data.length;
-        o.onProgress?.(moved);
+        await writeAll(local, chunk.data, moved);
+      } finally {
+        chunk.release();
       }
-    });
-    if (end < size) await local.truncate(end);
-    return Math.min(end, size);
+      moved += n;
+      o.onProgress?.(moved);
+    }
+    return moved;
   } finally {
     await local.close();
   }
 }
 
-/** Copies an open local file into the remote file (open for writing, normally just created or truncated). Returns the bytes. */
+/**
+ * Copies an open local file into the remote file (open for writing, normally just created or truncated). Returns the
+ * bytes. The next chunk is read from the local file while its WRITEs are in flight; each WRITE's buffer is
+ * reused once the server has answered it.
+ */
 export async function upload(local: LocalFile, remote: FileHandle, o: TransferOptions = {}): Promise<number> {
   const size = (await local.stat()).size;
   const chunk = remote.tuning.writeSize;
-  const count = Math.ceil(size / chunk);
-  const window = Math.min(remote.tuning.concurrency, count);
-  // One buffer per request in flight, reused: it is free again once the server has answered its WRITE.
-  const spare = Array.from({ length: window }, () => Buffer.allocUnsafeSlow(chunk));
+  const window = remote.tuning.uploadConcurrency;
+  const spare: Buffer[] = [];
+  const writes = new Set<Promise<void>>();
+  let failure: { error: unknown } | undefined;
   let moved = 0;
-  let end = size;
-  await runWindow(count, window, async (i) => {
-    const buf = spare.pop()!;
-    try {
-      const offset = i * chunk;
-      if (offset >= end) return;
-      const want = Math.min(chunk, size - offset);
+  const send = (offset: number, buf: Buffer, n: number): void => {
+    const w: Promise<void> = remote.writeChunk(offset, buf.subarray(0, n)).then(
+      () => {
+        writes.delete(w);
+        spare.push(buf);
+        moved += n;
+        o.onProgress?.(moved);
+      },
+      (error: unknown) => {
+        writes.delete(w);
+        failure ??= { error };
+      },
+    );
+    writes.add(w);
+  };
+  let end = 0;
+  try {
+    while (end < size && failure === undefined) {
+      const buf = spare.pop() ?? Buffer.allocUnsafeSlow(Math.min(chunk, size));
+      const want = Math.min(chunk, size - end);
       let n = 0;
       while (n < want) {
         o.signal?.throwIfAborted();
-        const r = await local.read(buf, n, want - n, offset + n);
+        const r = await local.read(buf, n, want - n, end + n);
         if (r.bytesRead === 0) break;
         n += r.bytesRead;
       }
-      if (n < want) end = Math.min(end, offset + n); // the local file shrank meanwhile
-      if (n > 0) await remote.writeChunk(offset, buf.subarray(0, n));
-      moved += n;
-      o.onProgress?.(moved);
-    } finally {
-      spare.push(buf);
+      if (n > 0) send(end, buf, n);
+      end += n;
+      if (n < want) break; // the local file shrank meanwhile
+      while (writes.size >= window && failure === undefined) await Promise.race(writes);
     }
-  });
+  } finally {
+    await Promise.all(writes);
+  }
+  if (failure !== undefined) throw failure.error;
   if (end < size) await remote.truncate(end);
   return end;
 }

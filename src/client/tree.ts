@@ -38,6 +38,8 @@ export interface TreeTuning {
   writeSize: number;
   /** Requests of that size kept in flight by streams and large reads/writes. */
   concurrency: number;
+  /** WRITEs kept in flight by upload (its buffers are reused). */
+  uploadConcurrency: number;
   /** QUERY_DIRECTORY output buffer size. */
   listSize: number;
 }
@@ -162,11 +164,15 @@ export class Tree {
     };
   }
 
-  writeRequest(fileId: FileId, offset: number, data: Buffer): SmbRequest {
+  /** A WRITE of `data`, or of the concatenation of its buffers (sent as they are, not copied into one). */
+  writeRequest(fileId: FileId, offset: number, data: Buffer | readonly Buffer[]): SmbRequest {
+    const payload = Buffer.isBuffer(data) ? [data] : data;
+    let dataLength = 0;
+    for (const p of payload) dataLength += p.length;
     return {
       command: Command.WRITE,
-      ioSize: data.length,
-      payload: data,
+      ioSize: dataLength,
+      payload,
       body: (w) =>
         encodeWriteRequestHeader(w, {
           offset: BigInt(offset),
@@ -174,7 +180,7 @@ export class Tree {
           channel: 0,
           remainingBytes: 0,
           flags: 0,
-          dataLength: data.length,
+          dataLength,
         }),
     };
   }

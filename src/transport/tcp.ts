@@ -10,6 +10,11 @@ const STAGE_SIZE = 256 * 1024;
 const MIN_ROOM = 16 * 1024;
 /** Frames at least this large are read straight into a buffer of their own (from the pool). */
 const LARGE_FRAME = 128 * 1024;
+/**
+ * After a large frame the next read takes at most this much: enough for the headers of another large frame (READ
+ * response, WRITE request), so that its payload lands in its own buffer instead of being copied out of the stage.
+ */
+const LEAD_AFTER_LARGE = 128;
 
 /**
  * Reads frames off a socket with the kernel writing straight into their final buffers (Node's `onread`): small
@@ -23,6 +28,7 @@ export class FrameReader {
   private large: Buffer | undefined;
   private largeFilled = 0;
   private largeType = 0;
+  private afterLarge = false;
 
   constructor(
     private readonly netbios: boolean,
@@ -36,6 +42,7 @@ export class FrameReader {
   nextBuffer(): Buffer {
     if (this.large) return this.large.subarray(this.largeFilled);
     if (this.stage.length - this.end < MIN_ROOM) this.roll(STAGE_SIZE);
+    if (this.afterLarge && this.start === this.end) return this.stage.subarray(this.end, this.end + LEAD_AFTER_LARGE);
     return this.stage.subarray(this.end);
   }
 
@@ -46,10 +53,12 @@ export class FrameReader {
       if (this.largeFilled === this.large.length) {
         const frame = this.large;
         this.large = undefined;
+        this.afterLarge = true;
         this.deliver(this.largeType, frame);
       }
       return;
     }
+    this.afterLarge = false;
     this.end += n;
     while (this.end - this.start >= 4) {
       const s = this.stage;
