@@ -6,16 +6,10 @@ import { CryptoPool, SharedBufferPool, sharedMemoryPool } from '../../../src/cry
 import { decryptMessage, encryptMessage, sealInPlace, transformHeader } from '../../../src/crypto/encryption.js';
 import { sign, signMessage, verifyMessage } from '../../../src/crypto/signing.js';
 import { Cipher, SigningAlgorithm } from '../../../src/protocol/smb2/constants.js';
+import { CIPHERS } from './ciphers.js';
 
 const pool = new CryptoPool(2);
 after(() => pool.close());
-
-const CIPHERS = [
-  ['AES-128-CCM', Cipher.AES128_CCM, 16, 11],
-  ['AES-128-GCM', Cipher.AES128_GCM, 16, 12],
-  ['AES-256-CCM', Cipher.AES256_CCM, 32, 11],
-  ['AES-256-GCM', Cipher.AES256_GCM, 32, 12],
-] as const;
 
 /** Deterministic bytes (a SHA-256 counter stream), so every message differs and any mix-up shows. */
 function bytes(n: number, seed: number): Buffer {

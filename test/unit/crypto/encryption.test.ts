@@ -11,13 +11,7 @@ import {
 import { Cipher } from '../../../src/protocol/smb2/constants.js';
 import { decodeTransformHeader } from '../../../src/protocol/smb2/transform.js';
 import { Reader } from '../../../src/util/reader.js';
-
-const CIPHERS = [
-  ['AES-128-CCM', Cipher.AES128_CCM, 16, 11],
-  ['AES-128-GCM', Cipher.AES128_GCM, 16, 12],
-  ['AES-256-CCM', Cipher.AES256_CCM, 32, 11],
-  ['AES-256-GCM', Cipher.AES256_GCM, 32, 12],
-] as const;
+import { CIPHERS } from './ciphers.js';
 
 const plaintext = Buffer.concat([Buffer.from('fe534d42', 'hex'), Buffer.alloc(60, 1), Buffer.from('hello, encrypted world')]);
 
