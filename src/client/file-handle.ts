@@ -13,6 +13,7 @@ import { decodeWriteResponse } from '../protocol/smb2/commands/write.js';
 import { Command, InfoType, LockFlags } from '../protocol/smb2/constants.js';
 import { decodeFileInfo, FileInfoClass } from '../protocol/smb2/fscc/file-info.js';
 import { TransportError } from '../errors.js';
+import { totalLength } from '../util/chunks.js';
 import { Reader } from '../util/reader.js';
 import type { SmbRequest, SmbResponse } from './connection.js';
 import { durableReconnect, leaseStateOf, type DurableOpen, type Durability, type Granted } from './durable.js';
@@ -218,8 +219,7 @@ export class FileHandle {
   /** One WRITE of all of `data` (or of its buffers, in order) at `offset` (a short count is continued). */
   async writeChunk(offset: number, data: Buffer | readonly Buffer[]): Promise<void> {
     const parts = Buffer.isBuffer(data) ? [data] : data;
-    let total = 0;
-    for (const p of parts) total += p.length;
+    const total = totalLength(parts);
     let done = 0;
     while (done < total) {
       const rest = done === 0 ? parts : partsFrom(parts, done);

@@ -3,6 +3,7 @@ import { WireError } from '../errors.js';
 import { SMB2_TRANSFORM_MAGIC } from '../protocol/smb2/constants.js';
 import { decodeTransformHeader, TRANSFORM_AAD_OFFSET, TRANSFORM_HEADER_SIZE } from '../protocol/smb2/transform.js';
 import { Reader } from '../util/reader.js';
+import { totalLength } from '../util/chunks.js';
 
 export { TRANSFORM_HEADER_SIZE };
 import { Cipher } from '../protocol/smb2/constants.js';
@@ -118,9 +119,7 @@ export function encryptMessage(
   nonce?: Buffer,
 ): Buffer[] {
   const chunks = Buffer.isBuffer(plaintext) ? [plaintext] : plaintext;
-  let size = 0;
-  for (const c of chunks) size += c.length;
-  const header = transformHeader(cipher, sessionId, size, nonce);
+  const header = transformHeader(cipher, sessionId, totalLength(chunks), nonce);
   return [header, ...sealPieces(cipher, key, header, chunks)];
 }
 
@@ -130,9 +129,7 @@ export function encryptMessage(
  * cache, where a separate output buffer would not be.
  */
 export function sealInPlace(cipher: number, key: Uint8Array, header: Buffer, chunks: readonly Buffer[]): void {
-  let size = 0;
-  for (const c of chunks) size += c.length;
-  if (size !== header.readUInt32LE(36)) throw new RangeError('chunks differ from the message size');
+  if (totalLength(chunks) !== header.readUInt32LE(36)) throw new RangeError('chunks differ from the message size');
   let chunk = 0;
   let at = 0;
   for (const piece of sealPieces(cipher, key, header, chunks)) {

@@ -1,5 +1,6 @@
 import { createCipheriv, createHmac, timingSafeEqual } from 'node:crypto';
 import { Command, HeaderFlags, SigningAlgorithm } from '../protocol/smb2/constants.js';
+import { totalLength } from '../util/chunks.js';
 
 /** Offset and length of the Signature field in the SMB2 header (MS-SMB2 2.2.1). */
 export const SIGNATURE_OFFSET = 48;
@@ -10,12 +11,6 @@ export type MessageChunks = Buffer | readonly Buffer[];
 
 function chunksOf(message: MessageChunks): readonly Buffer[] {
   return Buffer.isBuffer(message) ? [message] : message;
-}
-
-function totalLength(chunks: readonly Buffer[]): number {
-  let n = 0;
-  for (const c of chunks) n += c.length;
-  return n;
 }
 
 /** The 64-byte header: a view of the first chunk when it holds it, else a copy gathered from the chunks. */

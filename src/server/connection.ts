@@ -14,6 +14,7 @@ import { chainCompound, splitCompound } from '../protocol/smb2/compound.js';
 import { encodeErrorResponse } from '../protocol/smb2/commands/error.js';
 import { isRelatedFileId, type FileId } from '../protocol/smb2/commands/file-id.js';
 import { sign, verifyMessage } from '../crypto/signing.js';
+import { totalLength } from '../util/chunks.js';
 import { decryptMessage, encryptMessage, transformHeader, TRANSFORM_HEADER_SIZE } from '../crypto/encryption.js';
 import { cryptoThreadCount, OFFLOAD_MIN, sharedCryptoPool, sharedMemoryPool, signsInPool, type CryptoPool } from '../crypto/crypto-pool.js';
 import { preauthUpdate } from '../crypto/preauth.js';
@@ -52,7 +53,7 @@ interface Outgoing {
 }
 
 /** The outcome of the session, tree and signature checks (checkSessionAndTree). */
-type Admission = number | 'disconnect' | undefined;
+type Admission = number | { disconnect: string } | undefined;
 
 /** Commands that are not signed-checked before a session exists (MS-SMB2 3.3.5.2.4). */
 const UNSIGNED_OK = new Set<number>([Command.NEGOTIATE, Command.SESSION_SETUP]);
@@ -451,8 +452,7 @@ export class Connection {
   private sendMessage(chunks: Buffer[], encryptFor: Session | undefined, onSent?: () => void): Promise<void> | undefined {
     const key = encryptFor?.encryptionKey;
     if (!encryptFor || !key?.length) return this.deliver({ chunks, onWritten: onSent });
-    let size = 0;
-    for (const c of chunks) size += c.length;
+    const size = totalLength(chunks);
     if (!this.cryptoPool || size < OFFLOAD_MIN) {
       const out = encryptMessage(this.cipher, key, encryptFor.id, chunks);
       // The plaintext chunks are no longer needed once encrypted.
@@ -509,7 +509,7 @@ export class Connection {
     const first = chunks[0]!;
     first.writeUInt32LE(first.readUInt32LE(HeaderOffset.FLAGS) | HeaderFlags.SIGNED, HeaderOffset.FLAGS);
     first.fill(0, HeaderOffset.SIGNATURE, HeaderOffset.SIGNATURE + 16);
-    if (this.cryptoPool && signsInPool(signer.algorithm, messageLength(chunks))) {
+    if (this.cryptoPool && signsInPool(signer.algorithm, totalLength(chunks))) {
       return this.cryptoPool.sign(signer.algorithm, signer.key, chunks).then((sig) => {
         sig.copy(first, HeaderOffset.SIGNATURE);
       });
@@ -548,8 +548,8 @@ export class Connection {
       const admission = this.checkSessionAndTree(ctx, handler.needsSession, handler.needsTree);
       const pre = admission instanceof Promise ? await admission : admission;
       if (pre !== undefined) {
-        if (pre === 'disconnect') {
-          this.close('bad signature');
+        if (typeof pre === 'object') {
+          this.close(pre.disconnect);
           return undefined;
         }
         // MS-SMB2 3.3.5.2.7.2: a related request whose inherited session or tree does not resolve fails with
@@ -680,7 +680,7 @@ export class Connection {
 
   /**
    * Session and tree lookup, and the signature check (MS-SMB2 3.3.5.2.4, 3.3.5.2.9, 3.3.5.2.11). Returns an error
-   * status, 'disconnect', or undefined when the request may run; a promise of that while a large request's
+   * status, a reason to disconnect, or undefined when the request may run; a promise of that while a large request's
    * signature is checked in the pool.
    */
   private checkSessionAndTree(ctx: RequestContext, needsSession: boolean, needsTree: boolean): Admission | Promise<Admission> {
@@ -715,7 +715,7 @@ export class Connection {
   /** MS-SMB2 3.3.5.2.4: a request whose signature does not verify (3.x: the connection closes). */
   private badSignature(h: Smb2Header): Admission {
     this.log.warn('bad signature', { conn: this.id, command: COMMAND_NAMES[h.command], messageId: String(h.messageId) });
-    return (this.dialect ?? 0) >= 0x0300 ? 'disconnect' : Status.ACCESS_DENIED;
+    return (this.dialect ?? 0) >= 0x0300 ? { disconnect: 'bad signature' } : Status.ACCESS_DENIED;
   }
 
   /** The session checked out: the request runs in it, and in its tree when it needs one. */
@@ -724,7 +724,7 @@ export class Connection {
     // MS-SMB2 3.3.5.7: on 3.1.1 a user's TREE_CONNECT must come signed or encrypted (it protects the negotiate).
     if (h.command === Command.TREE_CONNECT && this.dialect === 0x0311 && !ctx.encrypted && !(h.flags & HeaderFlags.SIGNED)) {
       const id = session.identity;
-      if (id && !id.guest && !id.anonymous) return 'disconnect';
+      if (id && !id.guest && !id.anonymous) return { disconnect: 'unsigned TREE_CONNECT on 3.1.1' };
     }
     ctx.session = session;
     if (!needsTree) return undefined;
@@ -915,12 +915,6 @@ const CHAIN_SOURCES: ReadonlySet<number> = new Set([Command.CREATE, Command.SESS
 function releaseFrame(frame: Buffer): void {
   sharedPool.release(frame);
   sharedMemoryPool.release(frame);
-}
-
-function messageLength(chunks: readonly Buffer[]): number {
-  let n = 0;
-  for (const c of chunks) n += c.length;
-  return n;
 }
 
 function isErrorStatus(s: number): boolean {

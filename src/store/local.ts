@@ -15,7 +15,7 @@ import type {
   StoreWatcher,
   StreamInfo,
 } from './types.js';
-import { DEFAULT_FILE_ATTRIBUTES, DERIVED_ATTRIBUTES, StoreError, errorCode, storeError } from './types.js';
+import { defaultAttributes, DERIVED_ATTRIBUTES, StoreError, errorCode, storeError } from './types.js';
 import { isValidStreamName, joinPath, MAX_COMPONENT_LENGTH, splitPath, upcase } from './resolve.js';
 import { RecordLog } from './record-log.js';
 
@@ -325,7 +325,7 @@ export class LocalStore implements FileStore {
     this.checkWritable(loc.rel);
     const attributes = dosAttributes & ~DERIVED_ATTRIBUTES;
     // The default needs no record (a created file's ARCHIVE costs no sidecar write).
-    if (attributes === defaultAttributes(st) && (await this.loadMeta(st))?.attributes === undefined) return;
+    if (attributes === defaultAttributes(typeOf(st)) && (await this.loadMeta(st))?.attributes === undefined) return;
     await this.updateMeta(st, (m) => void (m.attributes = attributes));
   }
 
@@ -600,14 +600,14 @@ export class LocalStore implements FileStore {
     const mtimeMs = nsToMs(st.mtimeNs);
     const ctimeMs = nsToMs(st.ctimeNs);
     return {
-      type: st.isDirectory() ? 'directory' : 'file',
+      type: typeOf(st),
       size: isDir ? 0 : Number(data.size),
       allocationSize: isDir ? 0 : Number(data.blocks) * 512,
       birthtimeMs: meta?.birthtimeMs ?? (st.birthtimeNs > 0n ? nsToMs(st.birthtimeNs) : Math.min(mtimeMs, ctimeMs)),
       mtimeMs,
       atimeMs: nsToMs(st.atimeNs),
       ctimeMs: meta?.ctimeMs !== undefined && meta.ctimeAtSetNs === String(st.ctimeNs) ? meta.ctimeMs : ctimeMs,
-      dosAttributes: meta?.attributes ?? defaultAttributes(st),
+      dosAttributes: meta?.attributes ?? defaultAttributes(typeOf(st)),
       fileId: st.ino,
       nlink: Number(st.nlink),
     };
@@ -698,8 +698,8 @@ export class LocalStore implements FileStore {
   }
 }
 
-function defaultAttributes(st: BigIntStats): number {
-  return st.isDirectory() ? 0 : DEFAULT_FILE_ATTRIBUTES;
+function typeOf(st: BigIntStats): 'file' | 'directory' {
+  return st.isDirectory() ? 'directory' : 'file';
 }
 
 function nsToMs(ns: bigint): number {

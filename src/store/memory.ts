@@ -1,6 +1,6 @@
 import { constants as bufferConstants } from 'node:buffer';
 import type { DirEntry, FileStore, OpenOptions, SetTimes, StoreHandle, StoreStat, StoreStatFs, StreamInfo } from './types.js';
-import { DEFAULT_FILE_ATTRIBUTES, DERIVED_ATTRIBUTES, storeError } from './types.js';
+import { defaultAttributes, DERIVED_ATTRIBUTES, storeError } from './types.js';
 import { isValidStreamName, splitPath, upcase } from './resolve.js';
 
 export interface MemoryStoreOptions {
@@ -296,7 +296,7 @@ export class MemoryStore implements FileStore {
       mtimeMs: now,
       atimeMs: now,
       ctimeMs: now,
-      attributes: type === 'file' ? DEFAULT_FILE_ATTRIBUTES : 0,
+      attributes: defaultAttributes(type),
       security: undefined,
       linked: true,
     };

@@ -192,11 +192,13 @@ export function errorCode(err: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
-/** DOS attribute bits the server derives and stores never keep (MS-FSCC 2.6). */
 /**
- * The attributes of a file whose attributes were never set: ARCHIVE, what NTFS gives every new or changed file.
- * A directory's default is none. Stores keep nothing for a file until its attributes differ from this.
+ * The attributes of an entry whose attributes were never set: ARCHIVE for a file, what NTFS gives every new or
+ * changed file; none for a directory. Stores keep nothing for an entry until its attributes differ from these.
  */
-export const DEFAULT_FILE_ATTRIBUTES = 0x20; /* ARCHIVE */
+export function defaultAttributes(type: 'file' | 'directory'): number {
+  return type === 'file' ? 0x20 /* ARCHIVE */ : 0;
+}
 
+/** DOS attribute bits the server derives and stores never keep (MS-FSCC 2.6). */
 export const DERIVED_ATTRIBUTES = 0x10 /* DIRECTORY */ | 0x80; /* NORMAL */

@@ -20,7 +20,7 @@ import {
 } from '../../protocol/smb2/contexts/create-contexts.js';
 import { noteCreated, resolveCaseInsensitive } from '../../store/resolve.js';
 import type { FileStore, StoreHandle, StoreStat } from '../../store/types.js';
-import { DEFAULT_FILE_ATTRIBUTES } from '../../store/types.js';
+import { defaultAttributes } from '../../store/types.js';
 import type { Outcome, RequestContext } from '../context.js';
 import { attributesOf, isQuotaFakeFile, parseSmbName, QUOTA_FAKE_PATH, SETTABLE_ATTRIBUTES, timesOf } from '../files.js';
 import { storeErrorToStatus } from '../status-map.js';
@@ -239,7 +239,7 @@ export async function handleCreate(ctx: RequestContext): Promise<Outcome> {
         const attrs = req.fileAttributes & SETTABLE_ATTRIBUTES;
         const wanted = isDirectory ? attrs : attrs | FileAttributes.ARCHIVE;
         // A new file already has the default attributes (ARCHIVE; none for a directory).
-        if (wanted !== (isDirectory ? 0 : DEFAULT_FILE_ATTRIBUTES)) await store.setAttributes(path, wanted);
+        if (wanted !== defaultAttributes(isDirectory ? 'directory' : 'file')) await store.setAttributes(path, wanted);
         if (newSd && store.setSecurity) await store.setSecurity(path, securityDescriptorToBytes(newSd));
       } else if (!isDirectory) {
         const openOpts: Parameters<FileStore['open']>[1] = { write: writable && !tree.readOnly };
