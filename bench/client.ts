@@ -21,7 +21,7 @@ import { GiB, makeFile, MiB, sha256File } from '../test/interop/harness/files.js
 import { startSamba } from '../test/interop/harness/samba.js';
 import { parseAverageRate, quotePath, smbclient } from '../test/interop/harness/smbclient.js';
 import type { SmbclientResult } from '../test/interop/harness/smbclient.js';
-import { parseSize } from './transfer.js';
+import { median, parseSize } from './transfer.js';
 
 const DEFAULT_ADDRESS = '127.0.0.24';
 const SHARE = 'bench';
@@ -73,13 +73,6 @@ export interface ClientBenchReport {
   size: number;
   passes: ProtectionPass[];
   marsaud: MarsaudResult[];
-}
-
-function median(xs: number[]): number {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
 }
 
 function smbclientRate(r: SmbclientResult, size: number, what: string): number {

@@ -12,7 +12,7 @@
  * `--probe`: during each get, a second connection (smbkit's client, same protection) stats the file over and over;
  * the latencies of those small requests show whether the large transfer holds up other connections.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +23,7 @@ import { startSmbkit } from '../test/interop/harness/smbkit.js';
 import { parseAverageRate, quotePath, smbclient } from '../test/interop/harness/smbclient.js';
 import type { SmbclientProtocol, SmbclientResult } from '../test/interop/harness/smbclient.js';
 import type { TortureTarget } from '../test/interop/conformance.js';
+import { idleChildren, settle, treeCpuMs } from './workload-servers.js';
 
 /** A server to measure: the same shape as a conformance target, and the process whose CPU time is counted. */
 export interface BenchTarget extends TortureTarget {
@@ -97,16 +98,6 @@ export async function startSambaBenchTarget(address: string, label = `samba@${ad
   return { label, host: address, port: 445, share: 'bench', user: BENCH_USER, password: BENCH_PASSWORD, pid: samba.pid, stop: () => samba.stop() };
 }
 
-const CLOCK_TICKS = 100;
-
-/** CPU seconds of a process: its own, plus its children's once it has reaped them (proc(5) fields 14-17). */
-async function cpuSeconds(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // fields[0] is field 3 (state): utime..cstime are fields 14..17.
-  return [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i]), 0) / CLOCK_TICKS;
-}
-
 const PROBE_LIMIT = 100_000;
 
 /** Stats the file on a connection of its own until `busy` settles; returns each request's milliseconds. */
@@ -138,29 +129,22 @@ async function probeLatency(s: BenchTarget, protection: 'sign' | 'encrypt' | und
   return times;
 }
 
-async function childPids(pid: number): Promise<Set<string>> {
-  const text = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '');
-  return new Set(text.split(' ').filter((s) => s !== ''));
-}
-
 /**
- * Runs `work` and returns the server's CPU seconds over it. A forking server's child for the connection counts
- * once reaped, so this waits (a bounded while) until the children present before are all that remain.
+ * Runs `work` and returns the server's CPU seconds over it: its process tree's time (workload-servers.ts treeCpuMs),
+ * once a forking server has reaped the connection's child (a bounded wait for the tree to settle).
  */
 async function measureCpu<T>(pid: number | undefined, work: () => Promise<T>): Promise<{ result: T; cpu: number | undefined }> {
   if (pid === undefined) return { result: await work(), cpu: undefined };
-  const children = await childPids(pid);
-  const before = await cpuSeconds(pid);
+  const idle = idleChildren(pid);
+  const before = treeCpuMs(pid);
   const result = await work();
-  for (let i = 0; i < 100; i++) {
-    const now = await childPids(pid);
-    if ([...now].every((c) => children.has(c))) break;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return { result, cpu: (await cpuSeconds(pid)) - before };
+  await settle(pid, idle, 2000);
+  return { result, cpu: (treeCpuMs(pid) - before) / 1000 };
 }
 
+/** The median of a sample (NaN for none): every bench reports it. */
 export function median(xs: number[]): number {
+  if (xs.length === 0) return NaN;
   const s = [...xs].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);
   return s.length % 2 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;

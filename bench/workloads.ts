@@ -27,6 +27,7 @@ import { parseLs, smbclientArgs, writeAuthFile } from '../test/interop/harness/s
 import { Dialect } from '../src/protocol/smb2/constants.js';
 import { METADATA_DIR } from '../src/store/local.js';
 import { LIST_FILES, LIST_FOLDER, LOOP_FOLDER, OP_NAMES, runSessionLoop, type OpName } from './session-loop.js';
+import { median } from './transfer.js';
 import {
   idleChildren,
   parseSmbkitSetting,
@@ -109,13 +110,6 @@ interface Server extends WorkloadServer {
 
 function sorted(xs: number[]): number[] {
   return [...xs].sort((a, b) => a - b);
-}
-
-export function median(xs: number[]): number {
-  if (xs.length === 0) return NaN;
-  const s = sorted(xs);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[mid] ?? NaN) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
 }
 
 /** The nearest-rank percentile (p in 0..100) of an ascending array. */
