@@ -140,7 +140,7 @@ export class Connection {
   static open(o: ConnectionOptions): Promise<Connection> {
     return new Promise((resolve, reject) => {
       // The kernel reads frames straight into their buffers (as the server's transport does).
-      const pool = new BufferPool(64 * 1024 * 1024);
+      const pool = new BufferPool({ maxPooledBytes: 64 * 1024 * 1024 });
       const reader = new FrameReader(false, MAX_DIRECT_TCP_LENGTH, () => {}, pool);
       let conn: Connection | undefined;
       const socket = netConnect({

@@ -3,6 +3,7 @@ import { Worker } from 'node:worker_threads';
 import { WireError } from '../errors.js';
 import { SigningAlgorithm } from '../protocol/smb2/constants.js';
 import { TRANSFORM_HEADER_SIZE } from '../protocol/smb2/transform.js';
+import { BufferPool } from '../util/buffer-pool.js';
 
 /**
  * Messages at least this large are encrypted, decrypted, signed and verified in worker threads, so that the thread
@@ -34,49 +35,15 @@ export type CryptoReply =
   /** `wire`: the input was at fault (a message that does not authenticate), not the worker. */
   | { id: number; ok: false; error: string; wire: boolean };
 
-const MIN_CLASS = OFFLOAD_MIN;
-const MAX_CLASS = 32 * 1024 * 1024;
-
 /**
  * Reusable buffers in memory that worker threads see without a copy (SharedArrayBuffer): READ payloads that go
  * out signed or encrypted are read into them, and large messages in ordinary memory are copied into them.
- * Sizes round up to powers of two from OFFLOAD_MIN; larger requests are plain shared allocations.
+ * Sizes round up to powers of two from OFFLOAD_MIN; larger requests than the pool's classes are plain shared
+ * allocations.
  */
-export class SharedBufferPool {
-  private readonly free = new Map<number, SharedArrayBuffer[]>();
-  private readonly owned = new WeakSet<SharedArrayBuffer>();
-  private pooledBytes = 0;
-
-  constructor(private readonly maxPooledBytes = 128 * 1024 * 1024) {}
-
-  /** A buffer of exactly `size` bytes (contents undefined). */
-  acquire(size: number): Buffer {
-    if (size > MAX_CLASS) return Buffer.from(new SharedArrayBuffer(size));
-    let cls = MIN_CLASS;
-    while (cls < size) cls *= 2;
-    const sab = this.free.get(cls)?.pop();
-    if (sab) {
-      this.pooledBytes -= cls;
-      return Buffer.from(sab, 0, size);
-    }
-    const fresh = new SharedArrayBuffer(cls);
-    this.owned.add(fresh);
-    return Buffer.from(fresh, 0, size);
-  }
-
-  /** Gives back a buffer from acquire() once nothing uses it; any other buffer is ignored. */
-  release(buf: Buffer): void {
-    const sab = buf.buffer;
-    if (!(sab instanceof SharedArrayBuffer) || !this.owned.has(sab)) return;
-    if (this.pooledBytes + sab.byteLength > this.maxPooledBytes) return;
-    let list = this.free.get(sab.byteLength);
-    if (!list) {
-      list = [];
-      this.free.set(sab.byteLength, list);
-    }
-    if (list.includes(sab)) return;
-    list.push(sab);
-    this.pooledBytes += sab.byteLength;
+export class SharedBufferPool extends BufferPool {
+  constructor(maxPooledBytes = 128 * 1024 * 1024) {
+    super({ maxPooledBytes, shared: true, minClass: OFFLOAD_MIN });
   }
 }
 

@@ -6,29 +6,44 @@
 export const MIN_POOLED = 256 * 1024;
 const MAX_CLASS = 32 * 1024 * 1024;
 
+export interface BufferPoolOptions {
+  /** Free memory the pool keeps at most (default 128 MiB). */
+  maxPooledBytes?: number;
+  /**
+   * SharedArrayBuffer memory, which worker threads see without a copy (crypto-pool.ts). Making one costs more than an
+   * ordinary allocation, so shared requests below the smallest class are rounded up to it and pooled too.
+   */
+  shared?: boolean;
+  /** The smallest size class (default MIN_POOLED); ordinary requests below it are plain allocations. */
+  minClass?: number;
+}
+
 export class BufferPool {
-  private readonly free = new Map<number, ArrayBuffer[]>();
+  private readonly free = new Map<number, ArrayBufferLike[]>();
   /** Memory this pool made: only these are ever taken back. */
-  private readonly owned = new WeakSet<ArrayBuffer>();
+  private readonly owned = new WeakSet<ArrayBufferLike>();
   private pooledBytes = 0;
   private readonly maxPooledBytes: number;
+  private readonly shared: boolean;
+  private readonly minClass: number;
 
-  constructor(maxPooledBytes = 128 * 1024 * 1024) {
-    this.maxPooledBytes = maxPooledBytes;
+  constructor(opts: BufferPoolOptions = {}) {
+    this.maxPooledBytes = opts.maxPooledBytes ?? 128 * 1024 * 1024;
+    this.shared = opts.shared === true;
+    this.minClass = opts.minClass ?? MIN_POOLED;
   }
 
   /** A buffer of exactly `size` bytes (contents undefined). */
   acquire(size: number): Buffer {
-    if (size < MIN_POOLED || size > MAX_CLASS) return Buffer.allocUnsafeSlow(size);
-    const cls = classOf(size);
-    const list = this.free.get(cls);
-    const ab = list?.pop();
+    if (size > MAX_CLASS || (size < this.minClass && !this.shared)) return Buffer.from(this.allocate(size), 0, size);
+    let cls = this.minClass;
+    while (cls < size) cls *= 2;
+    const ab = this.free.get(cls)?.pop();
     if (ab) {
       this.pooledBytes -= cls;
       return Buffer.from(ab, 0, size);
     }
-    // Not `new ArrayBuffer(cls)`: that zero-fills, and the caller overwrites every byte it uses.
-    const fresh = Buffer.allocUnsafeSlow(cls).buffer as ArrayBuffer;
+    const fresh = this.allocate(cls);
     this.owned.add(fresh);
     return Buffer.from(fresh, 0, size);
   }
@@ -36,7 +51,7 @@ export class BufferPool {
   /** Gives back a buffer from acquire() once nothing uses it; other buffers are ignored. */
   release(buf: Buffer): void {
     const ab = buf.buffer;
-    if (!(ab instanceof ArrayBuffer) || !this.owned.has(ab)) return;
+    if (!this.owned.has(ab)) return;
     const cls = ab.byteLength;
     if (this.pooledBytes + cls > this.maxPooledBytes) return;
     let list = this.free.get(cls);
@@ -48,12 +63,11 @@ export class BufferPool {
     list.push(ab);
     this.pooledBytes += cls;
   }
-}
 
-function classOf(size: number): number {
-  let c = MIN_POOLED;
-  while (c < size) c *= 2;
-  return c;
+  /** Not `new ArrayBuffer(n)` for ordinary memory: that zero-fills, and the caller overwrites every byte it uses. */
+  private allocate(n: number): ArrayBufferLike {
+    return this.shared ? new SharedArrayBuffer(n) : Buffer.allocUnsafeSlow(n).buffer;
+  }
 }
 
 /** The process-wide pool used by the transport and the READ path. */
