@@ -19,7 +19,7 @@ import {
   type SecurityDescriptor,
 } from '../protocol/smb2/fscc/security.js';
 import type { FileStore } from '../store/types.js';
-import type { Session } from './state/session.js';
+import type { Session } from './session.js';
 
 /**
  * Windows-style access control for files: who the session is (its token), what a security descriptor grants

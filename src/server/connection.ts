@@ -28,7 +28,7 @@ import { HANDLERS } from './dispatch.js';
 import { handleSmb1Negotiate } from './handlers/negotiate.js';
 import type { SmbServer } from './server.js';
 import type { Open } from './state/open.js';
-import type { Session } from './state/session.js';
+import type { Session } from './session.js';
 
 /** A key and the algorithm it signs with. */
 interface Signer {

@@ -3,9 +3,11 @@ import type { Writer } from '../util/writer.js';
 import type { Smb2Header } from '../protocol/smb2/header.js';
 import type { FileId } from '../protocol/smb2/commands/file-id.js';
 import type { Connection } from './connection.js';
-import type { Session } from './state/session.js';
-import type { Tree } from './state/tree.js';
+import type { Session } from './session.js';
+import type { Tree } from './tree.js';
 import type { Open } from './state/open.js';
+import type { Requester } from './state/client-events.js';
+import { GlobalCapabilities } from '../protocol/smb2/constants.js';
 
 /** What a handler returns on success (or with a warning status such as BUFFER_OVERFLOW). */
 export interface Reply {
@@ -63,4 +65,16 @@ export interface RequestContext {
   open(fileId: FileId): Open | undefined;
   /** Sends the interim response now and marks the request async (MS-SMB2 3.3.4.2). */
   goAsync(onCancel: () => void): void;
+}
+
+/** The request as the file state sees it: who asks, never the connection it came on (state/client-events.ts). */
+export function requesterOf(ctx: RequestContext): Requester {
+  const conn = ctx.conn;
+  return {
+    clientGuid: conn.clientGuid,
+    sessionId: ctx.session?.id ?? ctx.header.sessionId,
+    dialect: conn.dialect ?? 0,
+    directoryLeasing: (conn.serverCapabilities & GlobalCapabilities.DIRECTORY_LEASING) !== 0,
+    goAsync: (onCancel) => ctx.goAsync(onCancel),
+  };
 }

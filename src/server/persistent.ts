@@ -4,8 +4,8 @@ import type { SmbServer } from './server.js';
 import { Lease, LeaseTable } from './state/leases.js';
 import type { FileJournal, PersistedOpen } from './state/journal.js';
 import { Open } from './state/open.js';
-import { Session } from './state/session.js';
-import { Tree } from './state/tree.js';
+import { Session } from './session.js';
+import { Tree } from './tree.js';
 
 /**
  * The stand-in for the connection of a session that existed before the server restarted: a recovered open is

@@ -19,6 +19,7 @@ import { Spooler, type PrinterOptions } from './print/spooler.js';
 import { builtInPipes } from './ipc/services.js';
 import { ipcShare, type ShareDef } from './shares.js';
 import { FileNode } from './state/file-node.js';
+import { ConnectionClients } from './clients.js';
 import { NotifyHub, nameFilter } from './state/notify.js';
 import { CachingManager } from './state/oplocks.js';
 import { DurableHandles, type DurablePolicy } from './state/durable.js';
@@ -28,8 +29,8 @@ import { recoverPersistentOpens } from './persistent.js';
 import type { Open } from './state/open.js';
 import { CompletionFilter } from '../protocol/smb2/commands/change-notify.js';
 import { NotifyAction } from '../protocol/smb2/fscc/notify-info.js';
-import { Session } from './state/session.js';
-import type { Tree } from './state/tree.js';
+import { Session } from './session.js';
+import type { Tree } from './tree.js';
 
 export interface ListenAddress {
   host: string;
@@ -136,7 +137,11 @@ export class SmbServer {
     this.access = new AccessControl(config.access);
     this.notify = new NotifyHub(config.access.maxDiskWatchers, this.log);
     // A disconnected durable open in the way of a break is closed rather than waited for (as Windows and Samba do).
-    this.caching = new CachingManager(config.access, (open) => this.closeOpen(open).then(() => undefined), () => this.connections);
+    this.caching = new CachingManager(
+      config.access,
+      (open) => this.closeOpen(open).then(() => undefined),
+      new ConnectionClients(this.sessions, () => this.connections, config.access.maxBreaksPerConnection),
+    );
     this.caching.disk = new DiskCachingWatch(config.access.maxDiskWatchers, this.log, (node) => this.caching.diskChanged(node));
     this.durables = new DurableHandles(config.durable ?? DEFAULT_DURABLE_POLICY, (open) => {
       this.log.info('durable handle expired', { path: open.path, share: open.tree.share.name });

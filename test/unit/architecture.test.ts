@@ -49,3 +49,19 @@ test('imports point down the layers of design.md', () => {
   }
   assert.deepEqual(problems, [], `layering violations:\n${problems.join('\n')}`);
 });
+
+// design.md "Each file's state has one owner": the state owner takes requests from a Requester and sends events to a
+// ClientAddress (server/state/client-events.ts), so it can move to another worker or node without holding connections.
+test('server/state/ reaches clients through client-events.ts, never through a connection or a request context', () => {
+  const stateDir = join(src, 'server', 'state');
+  const forbidden = ['server/connection.ts', 'server/context.ts', 'server/clients.ts'].map((p) => p.split('/').join(sep));
+  const problems: string[] = [];
+  for (const file of files(stateDir)) {
+    const text = readFileSync(file, 'utf8');
+    for (const m of text.matchAll(/^(?:import|export)[^'"]*from\s+'(\.[^']+)'/gm)) {
+      const target = relative(src, resolve(dirname(file), m[1]!)).replace(/\.js$/, '.ts');
+      if (forbidden.includes(target)) problems.push(`${relative(src, file)} imports ${target}`);
+    }
+  }
+  assert.deepEqual(problems, []);
+});

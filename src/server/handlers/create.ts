@@ -21,7 +21,7 @@ import {
 import { noteCreated, resolveCaseInsensitive } from '../../store/resolve.js';
 import type { FileStore, StoreHandle, StoreStat } from '../../store/types.js';
 import { defaultAttributes } from '../../store/types.js';
-import type { Outcome, RequestContext } from '../context.js';
+import { requesterOf, type Outcome, type RequestContext } from '../context.js';
 import { attributesOf, isQuotaFakeFile, parseSmbName, QUOTA_FAKE_PATH, SETTABLE_ATTRIBUTES, timesOf } from '../files.js';
 import { storeErrorToStatus } from '../status-map.js';
 import { isDataAccess, roundToClusters, type FileNode } from '../state/file-node.js';
@@ -91,7 +91,7 @@ export async function handleCreate(ctx: RequestContext): Promise<Outcome> {
   // MS-SMB2 3.3.5.9.7: no previous versions are kept, so no version at a timewarp token's time exists.
   if (findCreateContext(req.createContexts, CreateContextName.TIMEWARP_TOKEN)) return Status.OBJECT_NAME_NOT_FOUND;
   const caching = ctx.conn.server.caching;
-  const cachingRequest = caching.request(ctx, req.requestedOplockLevel, req.createContexts);
+  const cachingRequest = caching.request(requesterOf(ctx), req.requestedOplockLevel, req.createContexts);
   if (typeof cachingRequest === 'number') return cachingRequest;
   const alsi = findCreateContext(req.createContexts, CreateContextName.ALLOCATION_SIZE);
   const requestedAllocation = alsi ? decodeAllocationSize(alsi.data) : undefined;
@@ -144,7 +144,7 @@ export async function handleCreate(ctx: RequestContext): Promise<Outcome> {
     node.pendingCreates++;
     touched.push(node);
     const stream = parsed.stream;
-    const ownLease = caching.existingLease(ctx, node, cachingRequest);
+    const ownLease = caching.existingLease(requesterOf(ctx), node, cachingRequest);
     if (typeof ownLease === 'number') return ownLease;
 
     if (resolved.exists && stat) {
@@ -185,7 +185,7 @@ export async function handleCreate(ctx: RequestContext): Promise<Outcome> {
           if (o.appInstanceId?.equals(appInstanceId) && !o.clientGuid.equals(ctx.conn.clientGuid) && o.tree.share === share) await ctx.conn.server.closeOpen(o);
         }
       }
-      const broken = await caching.beforeOpen(ctx, node, { access: granted, share: req.shareAccess, disposition, stream, leaseId: ownLease?.id, deleteOnClose });
+      const broken = await caching.beforeOpen(requesterOf(ctx), node, { access: granted, share: req.shareAccess, disposition, stream, leaseId: ownLease?.id, deleteOnClose });
       if (broken !== undefined) return broken;
       // While the holders were asked to give up caching, they may have closed the file (and its node) or deleted it
       // (a disconnected durable delete-on-close open purged by the break, smbtorture durable-open.delete_on_close1).
@@ -284,7 +284,7 @@ export async function handleCreate(ctx: RequestContext): Promise<Outcome> {
     const fileId = registerOpen(ctx, { node, isDirectory, granted, req, stream, handle, deleteOnClose });
     const open = session.opens.get(fileId.volatile)!;
     open.appInstanceId = appInstanceId;
-    const cached = caching.grant(ctx, open, cachingRequest);
+    const cached = caching.grant(requesterOf(ctx), open, cachingRequest);
     const durableContexts = server.durables.grant(open, durable, { persistentAllowed: share.continuousAvailability && dialect >= 0x0300 && server.persistentHandles });
     await server.durables.changed(open);
     if (action === CreateAction.CREATED) server.events.emit('create', { user: session.userName, share: share.name, path });

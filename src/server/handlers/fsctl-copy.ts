@@ -17,7 +17,7 @@ import { Reader } from '../../util/reader.js';
 import { Writer } from '../../util/writer.js';
 import type { Outcome } from '../context.js';
 import type { Open } from '../state/open.js';
-import type { Session } from '../state/session.js';
+import type { Session } from '../session.js';
 import { storeErrorToStatus } from '../status-map.js';
 import { MAX_FILE_SIZE } from './io-checks.js';
 

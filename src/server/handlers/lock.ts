@@ -1,7 +1,7 @@
 import { Status } from '../../protocol/nt-status.js';
 import { LockFlags } from '../../protocol/smb2/constants.js';
 import { decodeLockRequest, encodeLockResponse, type LockElement, type LockRequest } from '../../protocol/smb2/commands/lock.js';
-import type { Outcome, RequestContext } from '../context.js';
+import { requesterOf, type Outcome, type RequestContext } from '../context.js';
 import { isValidLockRange, type LockRange } from '../state/locks.js';
 import type { Open } from '../state/open.js';
 
@@ -91,7 +91,7 @@ async function lock(ctx: RequestContext, open: Open, elements: readonly LockElem
     ranges.push({ offset: e.offset, length: e.length, exclusive: (e.flags & EXCLUSIVE_LOCK) !== 0 });
   }
   // MS-FSA 2.1.5.7: taking a byte-range lock first breaks the caching of other opens that a lock invalidates.
-  const broken = await ctx.conn.server.caching.beforeLock(ctx, open);
+  const broken = await ctx.conn.server.caching.beforeLock(requesterOf(ctx), open);
   if (broken !== undefined) return broken;
   const locks = open.node.locksOf(open);
   if (locks.tryLock(open, ranges)) return Status.SUCCESS;

@@ -1,6 +1,6 @@
 import { Status } from '../../protocol/nt-status.js';
 import { decodeOplockBreakRequest, encodeOplockBreakResponse } from '../../protocol/smb2/commands/oplock-break.js';
-import type { Outcome, RequestContext } from '../context.js';
+import { requesterOf, type Outcome, type RequestContext } from '../context.js';
 
 /** OPLOCK_BREAK acknowledgments of oplock (MS-SMB2 3.3.5.22.1) and lease (3.3.5.22.2) breaks. */
 export function handleOplockBreak(ctx: RequestContext): Outcome {
@@ -16,7 +16,7 @@ export function handleOplockBreak(ctx: RequestContext): Outcome {
   }
   // Leases came with 2.1; a 2.0.2 client cannot acknowledge one.
   if ((ctx.conn.dialect ?? 0) < 0x0210) return Status.INVALID_PARAMETER;
-  const acked = caching.acknowledgeLease(ctx, req.leaseKey, req.leaseState);
+  const acked = caching.acknowledgeLease(requesterOf(ctx), req.leaseKey, req.leaseState);
   if (typeof acked === 'number') return acked;
   for (const o of acked.lease.opens) void ctx.conn.server.durables.changed(o);
   return {

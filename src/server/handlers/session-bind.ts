@@ -5,7 +5,7 @@ import { ServerAuthenticator } from '../../auth/spnego-server.js';
 import { deriveSmbKeys } from '../../crypto/kdf.js';
 import { preauthUpdate } from '../../crypto/preauth.js';
 import type { Outcome, RequestContext } from '../context.js';
-import type { Channel, Session } from '../state/session.js';
+import type { Channel, Session } from '../session.js';
 
 /** Channels one session may have (Windows allows 32 per session). */
 export const MAX_CHANNELS_PER_SESSION = 32;

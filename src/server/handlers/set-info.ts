@@ -11,7 +11,7 @@ import {
 import { noteCreated, noteRemoved, resolveCaseInsensitive } from '../../store/resolve.js';
 import { WireError } from '../../errors.js';
 import { filetimeToMs } from '../../util/filetime.js';
-import type { Outcome, RequestContext } from '../context.js';
+import { requesterOf, type Outcome, type RequestContext } from '../context.js';
 import { parseSmbName, QUOTA_FAKE_PATH, SETTABLE_ATTRIBUTES } from '../files.js';
 import { checkClientSecurity, mergeSecurity, readSecurity, sessionToken } from '../acl.js';
 import {
@@ -121,7 +121,7 @@ async function setFileInfo(ctx: RequestContext, open: Open, info: SetFileInfo): 
       if (open.isDirectory || !open.handle) return Status.INVALID_PARAMETER;
       if (info.endOfFile > 0x7fffffffffffffffn) return Status.INVALID_PARAMETER;
       {
-        const broken = await ctx.conn.server.caching.beforeWrite(ctx, open);
+        const broken = await ctx.conn.server.caching.beforeWrite(requesterOf(ctx), open);
         if (broken !== undefined) return broken;
       }
       await open.handle.truncate(Number(info.endOfFile));
@@ -134,7 +134,7 @@ async function setFileInfo(ctx: RequestContext, open: Open, info: SetFileInfo): 
       if (open.isDirectory || !open.handle) return Status.INVALID_PARAMETER;
       if (info.allocationSize > MAX_FILE_SIZE) return Status.INVALID_PARAMETER; // MS-FSCC 2.4.4
       {
-        const broken = await ctx.conn.server.caching.beforeWrite(ctx, open);
+        const broken = await ctx.conn.server.caching.beforeWrite(requesterOf(ctx), open);
         if (broken !== undefined) return broken;
       }
       // MS-FSA 2.1.5.14.1: an allocation below the end of file truncates it; above it is a hint.
@@ -258,7 +258,7 @@ async function setDisposition(ctx: RequestContext, open: Open, deletePending: bo
     if ((await store.readdirNames(open.path, 1)).length > 0) return Status.DIRECTORY_NOT_EMPTY;
   }
   if (open.path === '') return Status.CANNOT_DELETE; // the share root
-  const broken = await ctx.conn.server.caching.beforeNamespaceChange(ctx, open);
+  const broken = await ctx.conn.server.caching.beforeNamespaceChange(requesterOf(ctx), open);
   if (broken !== undefined) return broken;
   open.node.markDeletePending(open.stream);
   return Status.SUCCESS;
@@ -328,7 +328,7 @@ async function rename(ctx: RequestContext, open: Open, rawName: string, replace:
   const leaf = parsed.path.slice(parsed.path.lastIndexOf('/') + 1);
   const dest = destParent ? `${destParent}/${leaf}` : leaf;
   if (dest === open.path) return Status.SUCCESS;
-  const broken = await server.caching.beforeNamespaceChange(ctx, open);
+  const broken = await server.caching.beforeNamespaceChange(requesterOf(ctx), open);
   if (broken !== undefined) return broken;
   // MS-FSA 2.1.5.14.11: the rename opens the destination directory to add an entry (FILE_ADD_FILE or
   // FILE_ADD_SUBDIRECTORY, sharing read and write), so opens of that directory that deny it fail the rename.

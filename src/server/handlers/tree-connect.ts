@@ -3,7 +3,7 @@ import { ShareCapabilities, ShareFlags, ShareType } from '../../protocol/smb2/co
 import { decodeTreeConnectRequest, encodeTreeConnectResponse } from '../../protocol/smb2/commands/tree-connect.js';
 import { decodeTreeDisconnectRequest, encodeTreeDisconnectResponse } from '../../protocol/smb2/commands/tree-disconnect.js';
 import type { Outcome, RequestContext } from '../context.js';
-import { Tree } from '../state/tree.js';
+import { Tree } from '../tree.js';
 
 /** Access granted on a read-only share: read data/EA/attributes, execute, READ_CONTROL, SYNCHRONIZE. */
 export const READ_ONLY_ACCESS = 0x001200a9;

@@ -1,7 +1,7 @@
 import { Status } from '../../protocol/nt-status.js';
 import { AccessMask } from '../../protocol/smb2/constants.js';
 import { decodeWriteRequest, encodeWriteResponse } from '../../protocol/smb2/commands/write.js';
-import type { Outcome, RequestContext } from '../context.js';
+import { requesterOf, type Outcome, type RequestContext } from '../context.js';
 import { storeErrorToStatus } from '../status-map.js';
 import { pipeWrite } from '../ipc/smb-pipe.js';
 import { CompletionFilter } from '../../protocol/smb2/commands/change-notify.js';
@@ -28,7 +28,7 @@ export async function handleWrite(ctx: RequestContext): Promise<Outcome> {
   if (req.data.length > ctx.conn.maxWriteSize) return Status.INVALID_PARAMETER;
   const charge = checkCreditCharge(ctx, req.data.length);
   if (charge !== undefined) return charge;
-  const broken = await ctx.conn.server.caching.beforeWrite(ctx, open);
+  const broken = await ctx.conn.server.caching.beforeWrite(requesterOf(ctx), open);
   if (broken !== undefined) return broken;
   let position: number;
   try {

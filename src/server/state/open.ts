@@ -3,8 +3,8 @@ import type { PipeEndpoint } from '../ipc/pipe.js';
 import type { PrintJob } from '../print/spooler.js';
 import type { FileNode } from './file-node.js';
 import type { Lease } from './leases.js';
-import type { Session } from './session.js';
-import type { Tree } from './tree.js';
+import type { Session } from '../session.js';
+import type { Tree } from '../tree.js';
 
 /** Directory enumeration state of an open directory (MS-SMB2 3.3.5.18). */
 export interface DirectoryCursor {

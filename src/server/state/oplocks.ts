@@ -1,15 +1,13 @@
 import { Status } from '../../protocol/nt-status.js';
-import { AccessMask, CreateDisposition, GlobalCapabilities, OplockLevel } from '../../protocol/smb2/constants.js';
-import { encodeLeaseBreakNotification, encodeOplockBreakNotification, LeaseBreakFlags } from '../../protocol/smb2/commands/oplock-break.js';
+import { AccessMask, CreateDisposition, OplockLevel } from '../../protocol/smb2/constants.js';
+import { LeaseBreakFlags } from '../../protocol/smb2/commands/oplock-break.js';
 import { CreateContextName, decodeLease, encodeLease, findCreateContext, LeaseFlags, LeaseState, type CreateContext, type Lease as LeaseRequest } from '../../protocol/smb2/contexts/create-contexts.js';
 import type { AccessPolicy } from '../access.js';
-import type { RequestContext } from '../context.js';
+import { NO_CLIENTS, type ClientAddress, type ClientEvents, type Requester } from './client-events.js';
 import { isDataAccess, sharingCompatible, type FileNode } from './file-node.js';
 import { Lease, LeaseTable, PendingBreak, validLeaseState } from './leases.js';
 import type { Open } from './open.js';
-import type { Connection } from '../connection.js';
 import type { DiskCachingWatch } from './disk-caching.js';
-import type { Session } from './session.js';
 
 const R = LeaseState.READ_CACHING;
 const H = LeaseState.HANDLE_CACHING;
@@ -70,18 +68,18 @@ export class CachingManager {
   private readonly purge: (open: Open) => Promise<void>;
   /** Watches cached files for changes by other programs (set by the server when its stores can watch). */
   disk: DiskCachingWatch | undefined;
-  /** The server's live connections, oldest first (lease breaks go to a client's oldest connection). */
-  private readonly connections: () => Iterable<Connection>;
+  /** Where breaks go: the clients, reached by address (never by connection, so the owner can live elsewhere). */
+  private readonly clients: ClientEvents;
 
-  constructor(policy: AccessPolicy, purge: (open: Open) => Promise<void>, connections: () => Iterable<Connection> = () => []) {
+  constructor(policy: AccessPolicy, purge: (open: Open) => Promise<void>, clients: ClientEvents = NO_CLIENTS) {
     this.policy = policy;
     this.purge = purge;
-    this.connections = connections;
+    this.clients = clients;
   }
 
   /** Decodes what a CREATE asks for; leases need 2.1 (v2 needs 3.x), else the context is ignored (3.3.5.9.8/.11). */
-  request(ctx: RequestContext, requestedOplockLevel: number, contexts: readonly CreateContext[]): CachingRequest | number {
-    const dialect = ctx.conn.dialect ?? 0;
+  request(by: Requester, requestedOplockLevel: number, contexts: readonly CreateContext[]): CachingRequest | number {
+    const dialect = by.dialect;
     if (requestedOplockLevel !== OplockLevel.LEASE) return { oplockLevel: requestedOplockLevel, lease: undefined };
     const rq = findCreateContext(contexts, CreateContextName.REQUEST_LEASE);
     if (!rq || dialect < 0x0210) return { oplockLevel: OplockLevel.NONE, lease: undefined };
@@ -96,9 +94,9 @@ export class CachingManager {
   }
 
   /** The requester's existing lease, or a status when its key already leases another file (MS-SMB2 3.3.5.9.8). */
-  existingLease(ctx: RequestContext, node: FileNode, req: CachingRequest): Lease | undefined | number {
+  existingLease(by: Requester, node: FileNode, req: CachingRequest): Lease | undefined | number {
     if (!req.lease) return undefined;
-    const lease = this.leases.get(ctx.conn.clientGuid, req.lease.leaseKey);
+    const lease = this.leases.get(by.clientGuid, req.lease.leaseKey);
     if (lease && lease.node !== node) return Status.INVALID_PARAMETER;
     return lease;
   }
@@ -108,7 +106,7 @@ export class CachingManager {
    * other leases, H leaves leases whose opens the new open's share mode conflicts with (so their client can close
    * them), and overwriting breaks everything (MS-FSA 2.1.5.17, MS-SMB2 3.3.5.9). Waits for the acknowledgments.
    */
-  async beforeOpen(ctx: RequestContext, node: FileNode, intent: OpenIntent): Promise<number | undefined> {
+  async beforeOpen(by: Requester, node: FileNode, intent: OpenIntent): Promise<number | undefined> {
     const d = intent.disposition;
     const overwrite = d === CreateDisposition.OVERWRITE || d === CreateDisposition.OVERWRITE_IF || d === CreateDisposition.SUPERSEDE;
     if (overwrite) node.noteLocalChange();
@@ -146,45 +144,45 @@ export class CachingManager {
       leaseWaits: (l) => (l.state & W) !== 0 || [...l.opens].some((o) => sameStream(o) && conflicts(o)),
     };
     const durableHolder = (o: Open) => !o.closed && !o.disconnected && o.durable !== undefined && (o.lease !== undefined || o.oplockLevel !== OplockLevel.NONE);
-    if ([...node.opens].some((o) => durableHolder(o) && o.session.connection !== ctx.conn)) {
+    if ([...node.opens].some((o) => durableHolder(o) && o.session.id !== by.sessionId)) {
       // A durable holder whose connection has just closed (its client coming back on another one, as smbtorture's
       // durable tests do) is seen disconnected before it is asked to break: its open is then kept for its
       // reconnect or purged, not waited for until the break times out.
       await pollOnce();
     }
-    return this.breakAndWait(ctx, node, rule);
+    return this.breakAndWait(by, node, rule);
   }
 
   /**
    * Before data changes through `open` (write, end of file, byte-range lock): read caching breaks to none, the
    * writer's own level II oplock included (other leases only: a lease covers its own key's writes).
    */
-  async beforeWrite(ctx: RequestContext, open: Open): Promise<number | undefined> {
+  async beforeWrite(by: Requester, open: Open): Promise<number | undefined> {
     open.node.noteLocalChange();
     const rule: BreakRule = {
       oplock: (o) => (o.stream !== open.stream || (o === open && o.oplockLevel !== OplockLevel.II) ? undefined : OplockLevel.NONE),
       lease: (l) => (open.lease === l || ![...l.opens].some((o) => o.stream === open.stream) ? undefined : LeaseState.NONE),
     };
-    return this.breakAndWait(ctx, open.node, rule);
+    return this.breakAndWait(by, open.node, rule);
   }
 
   /** Byte-range locks break caching like writes do (MS-FSA 2.1.5.7); the lock code calls this before granting. */
-  beforeLock(ctx: RequestContext, open: Open): Promise<number | undefined> {
-    return this.beforeWrite(ctx, open);
+  beforeLock(by: Requester, open: Open): Promise<number | undefined> {
+    return this.beforeWrite(by, open);
   }
 
   /** Before a rename or delete-pending of `open`'s file: other leases lose handle caching (MS-FSA 2.1.5.14.11). */
-  async beforeNamespaceChange(ctx: RequestContext, open: Open): Promise<number | undefined> {
+  async beforeNamespaceChange(by: Requester, open: Open): Promise<number | undefined> {
     open.node.noteLocalChange();
     const rule: BreakRule = {
       oplock: (o) => (o !== open && o.oplockLevel === OplockLevel.BATCH ? OplockLevel.II : undefined),
       lease: (l) => (open.lease === l ? undefined : l.state & ~H),
     };
-    return this.breakAndWait(ctx, open.node, rule);
+    return this.breakAndWait(by, open.node, rule);
   }
 
   /** Grants what a new open may hold and returns its OplockLevel, CREATE flags and response context (3.3.5.9.8). */
-  grant(ctx: RequestContext, open: Open, req: CachingRequest): { oplockLevel: number; contexts: CreateContext[] } {
+  grant(by: Requester, open: Open, req: CachingRequest): { oplockLevel: number; contexts: CreateContext[] } {
     if (open.pipe || (req.oplockLevel === OplockLevel.NONE && !req.lease)) return { oplockLevel: OplockLevel.NONE, contexts: [] };
     // Every other open of the stream counts, attribute-only ones too (they break nothing, but they share the file).
     const others = [...open.node.opens].filter((o) => o !== open && o.stream === open.stream);
@@ -207,11 +205,11 @@ export class CachingManager {
     // The open's ParentLeaseKey: its changes to the directory do not break that directory's lease (3.3.5.9.11).
     if (rq.version === 2 && rq.leaseFlags & LeaseFlags.PARENT_LEASE_KEY_SET) open.parentLeaseKey = Buffer.from(rq.parentLeaseKey);
     // Directory leases (3.x, v2 contexts; SMB2_GLOBAL_CAP_DIRECTORY_LEASING): read and handle caching, never write.
-    if (open.isDirectory && (rq.version !== 2 || !(ctx.conn.serverCapabilities & GlobalCapabilities.DIRECTORY_LEASING))) {
+    if (open.isDirectory && (rq.version !== 2 || !by.directoryLeasing)) {
       return { oplockLevel: OplockLevel.NONE, contexts: [] };
     }
     const kindMask = open.isDirectory ? R | H : R | H | W;
-    let lease = this.leases.get(ctx.conn.clientGuid, rq.leaseKey);
+    let lease = this.leases.get(by.clientGuid, rq.leaseKey);
     // Attribute-only opens without a lease of their own do not keep a lease from caching writes.
     const foreign = others.filter((o) => (o.lease === undefined && !isLeaseStatOpen(o.grantedAccess)) || (o.lease !== undefined && o.lease !== lease));
     const allowed = (state: number) => {
@@ -223,9 +221,9 @@ export class CachingManager {
     };
     if (!lease) {
       lease = new Lease({
-        id: LeaseTable.idOf(ctx.conn.clientGuid, rq.leaseKey),
+        id: LeaseTable.idOf(by.clientGuid, rq.leaseKey),
         key: Buffer.from(rq.leaseKey),
-        clientGuid: Buffer.from(ctx.conn.clientGuid),
+        clientGuid: Buffer.from(by.clientGuid),
         version: rq.version,
         parentKey: rq.version === 2 && rq.leaseFlags & LeaseFlags.PARENT_LEASE_KEY_SET ? Buffer.from(rq.parentLeaseKey) : undefined,
         node: open.node,
@@ -347,8 +345,8 @@ export class CachingManager {
    * lower still, the next step goes out at once (keeping R while W or H go, as Windows does: smb2.lease.breaking3),
    * and the requests keep waiting until the whole break is over. Returns the lease and the state acknowledged.
    */
-  acknowledgeLease(ctx: RequestContext, key: Buffer, state: number): { lease: Lease; state: number } | number {
-    const lease = this.leases.get(ctx.conn.clientGuid, key);
+  acknowledgeLease(by: Requester, key: Buffer, state: number): { lease: Lease; state: number } | number {
+    const lease = this.leases.get(by.clientGuid, key);
     if (!lease) return Status.OBJECT_NAME_NOT_FOUND;
     if (lease.breakTo === undefined) return Status.UNSUCCESSFUL;
     if ((state & ~lease.breakTo) !== 0) return Status.REQUEST_NOT_ACCEPTED;
@@ -375,7 +373,7 @@ export class CachingManager {
    * Applies `rule` to every holder on `node`, sends the notifications, and waits (async, cancellable) for the breaks
    * that need an acknowledgment; repeats while a round reveals more to break.
    */
-  private async breakAndWait(ctx: RequestContext, node: FileNode, rule: BreakRule): Promise<number | undefined> {
+  private async breakAndWait(by: Requester, node: FileNode, rule: BreakRule): Promise<number | undefined> {
     for (let round = 0; round < MAX_BREAK_ROUNDS; round++) {
       const waits: PendingBreak[] = [];
       const purges: Open[] = [];
@@ -409,17 +407,17 @@ export class CachingManager {
       for (const o of purges) await this.purge(o);
       if (purges.length > 0 && waits.length === 0) continue;
       if (waits.length === 0) return undefined;
-      const cancelled = await this.waitFor(ctx, waits);
+      const cancelled = await this.waitFor(by, waits);
       if (cancelled) return Status.CANCELLED;
     }
     return undefined;
   }
 
   /** Waits for the breaks, going async first; resolves true when the request was cancelled. */
-  private async waitFor(ctx: RequestContext, waits: PendingBreak[]): Promise<boolean> {
+  private async waitFor(by: Requester, waits: PendingBreak[]): Promise<boolean> {
     let cancel!: () => void;
     const cancelled = new Promise<true>((resolve) => (cancel = () => resolve(true)));
-    ctx.goAsync(() => cancel());
+    by.goAsync(() => cancel());
     const all = Promise.all(waits.map((w) => w.done)).then(() => false as const);
     return Promise.race([all, cancelled]);
   }
@@ -429,24 +427,23 @@ export class CachingManager {
     const existing = this.oplockBreaks.get(open);
     if (existing) return existing;
     if (open.oplockLevel === OplockLevel.NONE || to >= open.oplockLevel) return undefined;
-    const conn = open.session.connection;
+    const to_ = addressOf(open);
     const fileId = { persistent: open.persistentId, volatile: open.volatileId };
     // A disconnected persistent open hears nothing; its break times out unless its client reconnects in time.
-    if (!open.disconnected) conn.sendBreakNotification(open.session, (w) => encodeOplockBreakNotification(w, { kind: 'oplock', oplockLevel: to, fileId }));
+    if (!open.disconnected) this.clients.sendBreak(to_, { kind: 'oplock', oplockLevel: to, fileId });
     // A level II oplock breaks to none without an acknowledgment (MS-SMB2 2.2.24.1).
-    if (open.oplockLevel === OplockLevel.II || conn.outstandingBreaks >= this.policy.maxBreaksPerConnection) {
+    if (open.oplockLevel === OplockLevel.II || !this.clients.mayAwaitAck(to_)) {
       open.oplockLevel = to;
       return undefined;
     }
     open.oplockBreakTo = to;
-    conn.outstandingBreaks++;
     const p = new PendingBreak(this.policy.breakTimeoutMs, () => {
       // No acknowledgment in time: the holder keeps nothing (MS-SMB2 3.3.2.4).
       open.oplockLevel = OplockLevel.NONE;
       open.oplockBreakTo = undefined;
       this.oplockBreaks.delete(open);
     });
-    void p.done.then(() => conn.outstandingBreaks--);
+    this.clients.awaitingAck(to_, p.done);
     this.oplockBreaks.set(open, p);
     return p;
   }
@@ -462,43 +459,23 @@ export class CachingManager {
       return lease.pending;
     }
     if (target === lease.state) return undefined;
-    const route = this.routeOf(lease);
-    if (!route) return undefined;
-    const conn = route.conn;
+    const holder = this.holderOf(lease);
+    if (!holder) return undefined;
     if (!this.notifyLeaseBreak(lease, target, false)) {
       lease.state = target;
       return undefined;
     }
     lease.breakTo = target;
     lease.breakRequired = target;
-    conn.outstandingBreaks++;
     const p = new PendingBreak(this.policy.breakTimeoutMs, () => {
       lease.state = LeaseState.NONE;
       lease.breakTo = undefined;
       lease.breakRequired = undefined;
       lease.pending = undefined;
     });
-    void p.done.then(() => conn.outstandingBreaks--);
+    this.clients.awaitingAck(leaseAddressOf(holder), p.done);
     lease.pending = p;
     return p;
-  }
-
-  /**
-   * Where a lease's break goes: a lease belongs to a client (ClientGuid), not to one of its connections, so the
-   * client's oldest live connection with a logged-on session gets it (as Samba does: smbtorture
-   * smb2.lease.v2_complex1); without one, the connection of the open that last used the lease.
-   */
-  private routeOf(lease: Lease): { conn: Connection; session: Session; disconnected: boolean } | undefined {
-    const holder = this.holderOf(lease);
-    if (!holder) return undefined;
-    if (holder.disconnected) return { conn: holder.session.connection, session: holder.session, disconnected: true };
-    for (const conn of this.connections()) {
-      if (!conn.clientGuid.equals(lease.clientGuid)) continue;
-      if (conn === holder.session.connection) return { conn, session: holder.session, disconnected: false };
-      const session = [...conn.sessions.values()].find((x) => x.state === 'valid');
-      if (session) return { conn, session, disconnected: false };
-    }
-    return { conn: holder.session.connection, session: holder.session, disconnected: false };
   }
 
   /**
@@ -516,13 +493,14 @@ export class CachingManager {
    * keeps the epoch the break started with (smbtorture smb2.lease.v2_breaking3).
    */
   private notifyLeaseBreak(lease: Lease, target: number, step: boolean): boolean {
-    const route = this.routeOf(lease);
-    if (!route) return false;
-    const { conn, session } = route;
-    const ackRequired = (lease.state & (W | H)) !== 0 && conn.outstandingBreaks < this.policy.maxBreaksPerConnection;
+    const holder = this.holderOf(lease);
+    if (!holder) return false;
+    const to = leaseAddressOf(holder);
+    const ackRequired = (lease.state & (W | H)) !== 0 && this.clients.mayAwaitAck(to);
     if (lease.version === 2 && !step) lease.epoch = (lease.epoch + 1) & 0xffff;
-    if (route.disconnected) return ackRequired;
+    if (holder.disconnected) return ackRequired;
     const n = {
+      kind: 'leaseBreakNotification' as const,
       newEpoch: lease.version === 2 ? lease.epoch : 0,
       flags: ackRequired ? LeaseBreakFlags.ACK_REQUIRED : 0,
       leaseKey: lease.key,
@@ -532,11 +510,25 @@ export class CachingManager {
       accessMaskHint: 0,
       shareMaskHint: 0,
     };
-    const send = () => conn.sendBreakNotification(session, (w) => encodeLeaseBreakNotification(w, n));
+    const send = () => this.clients.sendBreak(to, n);
     if (step) setImmediate(send);
     else send();
     return ackRequired;
   }
+}
+
+/** Where an oplock break of an open goes: the session holding the open. */
+function addressOf(open: Open): ClientAddress {
+  return { clientGuid: open.clientGuid, sessionId: open.session.id, anySession: false };
+}
+
+/**
+ * Where a lease's break goes: a lease belongs to a client (ClientGuid), not to one of its connections, so any of the
+ * client's connections with a logged-on session may get it (as Samba does: smbtorture smb2.lease.v2_complex1); the
+ * session of the open that last used the lease is the first choice. A disconnected holder's break is not sent.
+ */
+function leaseAddressOf(holder: Open): ClientAddress {
+  return { clientGuid: holder.clientGuid, sessionId: holder.session.id, anySession: !holder.disconnected };
 }
 
 /** Lets the event loop poll for I/O once (two turns of setImmediate always span a poll phase). */

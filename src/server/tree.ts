@@ -1,4 +1,4 @@
-import type { ShareDef } from '../shares.js';
+import type { ShareDef } from './shares.js';
 import type { Session } from './session.js';
 
 /** One tree connect (MS-SMB2 3.3.1.9). */

@@ -1,6 +1,6 @@
-import type { AuthIdentity, ServerAuthenticator } from '../../auth/spnego-server.js';
-import type { Connection } from '../connection.js';
-import type { Open } from './open.js';
+import type { AuthIdentity, ServerAuthenticator } from '../auth/spnego-server.js';
+import type { Connection } from './connection.js';
+import type { Open } from './state/open.js';
 import type { Tree } from './tree.js';
 
 /**
