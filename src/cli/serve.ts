@@ -1,11 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadConfigFile, loadUsersFileEntries, serverConfigFrom } from '../config/server-config.js';
 import { parseConfig, type ConfigFileInput } from '../config/schema.js';
 import { SmbServer } from '../server/server.js';
+import { WorkerPool } from '../server/workers/pool.js';
+import type { WorkerSpec } from './worker.js';
 import { UsageError } from './main.js';
 
 const HELP = `usage: smbkit serve DIR [options]
@@ -28,6 +31,7 @@ Quick mode shares DIR under its base name.
   --min-dialect V, --max-dialect V   2.0.2, 2.1, 3.0, 3.0.2 or 3.1.1
   --signing enabled|required        (default required)
   --log-level error|warn|info|debug (default info)
+  --workers N|auto         processes serving connections (default: the configuration's, 1)
 `;
 
 export async function runServe(argv: string[]): Promise<void> {
@@ -53,6 +57,7 @@ export async function runServe(argv: string[]): Promise<void> {
       'max-dialect': { type: 'string' },
       signing: { type: 'string' },
       'log-level': { type: 'string' },
+      workers: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   }).valueOf() as { values: Record<string, string | string[] | boolean | undefined>; positionals: string[] };
@@ -123,12 +128,35 @@ export async function runServe(argv: string[]): Promise<void> {
   if (data.user.length === 0 && fileUsers.length === 0 && !data.share.some((s) => s.guest)) {
     throw new UsageError('no accounts: add one with `smbkit user add NAME --users FILE`, or give --user NAME:PASSWORD');
   }
+  if (typeof values.workers === 'string') {
+    const n = Number(values.workers);
+    if (values.workers !== 'auto' && !(Number.isInteger(n) && n >= 1 && n <= 256)) throw new UsageError('--workers takes a number from 1 to 256, or auto');
+    data.server.workers = values.workers === 'auto' ? 'auto' : n;
+  }
   const config = serverConfigFrom(data, fileUsers);
   const server = new SmbServer(config);
+  const workerCount = data.server.workers === 'auto' ? availableParallelism() : data.server.workers;
+  let pool: WorkerPool | undefined;
   let bound;
   try {
+    if (workerCount > 1) {
+      const spec: WorkerSpec = { data, fileUsers };
+      const p = new WorkerPool({
+        count: workerCount,
+        entry: fileURLToPath(new URL('./worker.js', import.meta.url)),
+        spec,
+        log: server.log,
+        onClosed: (remote) => server.access.closed(remote),
+        onAuthFailed: (remote, user) => void server.access.authFailed(remote, user),
+        onAuthSucceeded: (remote) => server.access.authSucceeded(remote),
+      });
+      pool = p;
+      await p.start();
+      server.handOff = (socket, kind, remote) => p.handOff(socket, kind, remote);
+    }
     bound = await server.listen();
   } catch (err) {
+    await pool?.close();
     await server.close();
     throw new UsageError((err as Error).message);
   }
@@ -156,7 +184,7 @@ export async function runServe(argv: string[]): Promise<void> {
     if (stopping) return;
     stopping = true;
     server.log.info('shutting down', { signal: sig });
-    void server.close().then(() => process.exit(0));
+    void (pool?.close() ?? Promise.resolve()).then(() => server.close()).then(() => process.exit(0));
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));

@@ -64,6 +64,11 @@ export const ServerSection = z
      * 8 MiB READ does not hold up the others: "auto" = one fewer than the processors (1 to 4); 0 = all inline.
      */
     crypto_threads: z.union([z.literal('auto'), z.number().int().min(0).max(64)]).default('auto'),
+    /**
+     * Processes that serve connections: "auto" = one per processor; 1 = the primary serves them itself. With more,
+     * the primary admits each connection and hands it to a worker (server/workers/pool.ts).
+     */
+    workers: z.union([z.literal('auto'), z.number().int().min(1).max(256)]).default(1),
     /** Credits a connection may hold at once. */
     max_credits: z.number().int().min(16).max(65535).default(8192),
     log_level: z.enum(['error', 'warn', 'info', 'debug']).default('info'),

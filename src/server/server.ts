@@ -246,7 +246,7 @@ export class SmbServer {
       return undefined;
     }
     this.access.opened(remote);
-    if (verdict.delayMs === 0) return this.serve(socket, kind, remote);
+    if (verdict.delayMs === 0) return this.serveOrHandOff(socket, kind, remote);
     this.log.debug('connection delayed: address over its connection rate', { remote, ms: verdict.delayMs });
     const ignoreError = (): void => {};
     const gaveUp = (): void => {
@@ -260,10 +260,31 @@ export class SmbServer {
       this.waiting.delete(socket);
       socket.off('close', gaveUp);
       socket.off('error', ignoreError);
-      this.serve(socket, kind, remote);
+      this.serveOrHandOff(socket, kind, remote);
     }, verdict.delayMs);
     this.waiting.set(socket, timer);
     return undefined;
+  }
+
+  /**
+   * The primary of a multi-worker server hands admitted sockets to its workers (server/workers/pool.ts); a server
+   * without workers serves them itself.
+   */
+  handOff: ((socket: Socket, kind: 'direct' | 'netbios', remote: string) => boolean) | undefined;
+
+  private serveOrHandOff(socket: Socket, kind: 'direct' | 'netbios', remote: string): Connection | undefined {
+    if (!this.handOff) return this.serve(socket, kind, remote);
+    if (this.handOff(socket, kind, remote)) return undefined;
+    this.log.warn('connection refused: no worker can take it', { remote });
+    this.access.closed(remote);
+    socket.destroy();
+    return undefined;
+  }
+
+  /** Serves a socket its primary admitted and handed over (a worker of a multi-worker server). */
+  adopt(socket: Socket, kind: 'direct' | 'netbios', remote: string): Connection {
+    this.access.opened(remote);
+    return this.serve(socket, kind, remote);
   }
 
   private serve(socket: Socket, kind: 'direct' | 'netbios', remote: string): Connection {

@@ -1,0 +1,54 @@
+/**
+ * A worker process of a multi-worker server (server/workers/pool.ts forks this module). It builds the server from
+ * the configuration its primary parsed, serves the sockets the primary admitted and hands over, and reports back
+ * what the primary counts for the whole server: ended connections and logon results.
+ */
+import type { Socket } from 'node:net';
+import type { UsersFileEntry } from '../auth/users-file.js';
+import type { ConfigFileData } from '../config/schema.js';
+import { serverConfigFrom } from '../config/server-config.js';
+import { SmbServer } from '../server/server.js';
+import type { FromWorker, ToWorker } from '../server/workers/pool.js';
+
+/** What the primary sends each worker to build its server from (plain data: it crosses the IPC channel). */
+export interface WorkerSpec {
+  data: ConfigFileData;
+  fileUsers: UsersFileEntry[];
+}
+
+let server: SmbServer | undefined;
+
+function send(m: FromWorker): void {
+  if (process.connected) process.send!(m);
+}
+
+process.on('message', (m: ToWorker, socket?: Socket) => {
+  switch (m.t) {
+    case 'init': {
+      const spec = m.spec as WorkerSpec;
+      // Buffers arrive as plain Uint8Arrays through the structured clone.
+      const fileUsers = spec.fileUsers.map((u) => ({ ...u, ntHash: Buffer.from(u.ntHash) }));
+      server = new SmbServer(serverConfigFrom(spec.data, fileUsers));
+      server.events.on('disconnect', (e: { remote: string }) => send({ t: 'closed', remote: e.remote }));
+      server.events.on('auth-failure', (e: { remote: string; user: string }) => send({ t: 'auth-failed', remote: e.remote, user: e.user }));
+      server.events.on('auth-success', (e: { remote: string }) => send({ t: 'auth-succeeded', remote: e.remote }));
+      send({ t: 'ready' });
+      return;
+    }
+    case 'conn':
+      if (!socket) return;
+      if (!server) {
+        socket.destroy();
+        send({ t: 'closed', remote: m.remote });
+        return;
+      }
+      server.adopt(socket, m.kind, m.remote);
+      return;
+    case 'stop':
+      void (server?.close() ?? Promise.resolve()).then(() => process.exit(0));
+      return;
+  }
+});
+
+// The primary went away: nothing more will be handed over, and nobody counts what this worker serves.
+process.on('disconnect', () => void (server?.close() ?? Promise.resolve()).then(() => process.exit(0)));

@@ -1,0 +1,168 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import type { Socket } from 'node:net';
+import type { Logger } from '../../util/log.js';
+
+/**
+ * The primary process of a multi-worker server (`workers` > 1). It owns the listeners and decides admission (host
+ * lists, blocks, connection limits and rates: one set of counters for the whole server), then hands each accepted
+ * socket to the worker process serving the fewest connections. Workers run the protocol; the primary respawns one
+ * that dies. Node cannot pass sockets to worker threads, so workers are processes.
+ */
+
+/** Messages from the primary to a worker. */
+export type ToWorker =
+  | { t: 'init'; index: number; count: number; spec: unknown }
+  | { t: 'conn'; kind: 'direct' | 'netbios'; remote: string }
+  | { t: 'stop' };
+
+/** Messages from a worker to the primary. */
+export type FromWorker =
+  | { t: 'ready' }
+  | { t: 'closed'; remote: string }
+  | { t: 'auth-failed'; remote: string; user: string }
+  | { t: 'auth-succeeded'; remote: string };
+
+interface WorkerSlot {
+  index: number;
+  child: ChildProcess;
+  /** Connections handed to it and not yet reported closed, by remote address. */
+  readonly remotes: Map<string, number>;
+  connections: number;
+  ready: Promise<void>;
+  stopping: boolean;
+}
+
+export interface WorkerPoolOptions {
+  count: number;
+  /** The module a worker runs (it reads `init`, builds its server from `spec`, and answers `ready`). */
+  entry: string;
+  /** What a worker builds its configuration from: plain data, sent over the IPC channel. */
+  spec: unknown;
+  log: Logger;
+  /** A connection the primary admitted has ended on its worker (or with it). */
+  onClosed: (remote: string) => void;
+  onAuthFailed: (remote: string, user: string) => void;
+  onAuthSucceeded: (remote: string) => void;
+}
+
+export class WorkerPool {
+  private readonly slots: WorkerSlot[] = [];
+  private readonly opts: WorkerPoolOptions;
+  private closing = false;
+
+  constructor(opts: WorkerPoolOptions) {
+    this.opts = opts;
+  }
+
+  /** Starts every worker and resolves once each has built its server. */
+  async start(): Promise<void> {
+    for (let i = 0; i < this.opts.count; i++) this.slots.push(this.spawn(i));
+    await Promise.all(this.slots.map((s) => s.ready));
+  }
+
+  /** The worker processes' ids (for tests and status). */
+  get pids(): number[] {
+    return this.slots.map((s) => s.child.pid ?? 0);
+  }
+
+  /** Connections each worker serves now. */
+  get load(): number[] {
+    return this.slots.map((s) => s.connections);
+  }
+
+  /** Hands an admitted socket to the least loaded live worker; false when none can take it. */
+  handOff(socket: Socket, kind: 'direct' | 'netbios', remote: string): boolean {
+    const live = this.slots.filter((s) => !s.stopping && s.child.connected);
+    if (live.length === 0) return false;
+    const slot = live.reduce((a, b) => (b.connections < a.connections ? b : a));
+    slot.connections++;
+    slot.remotes.set(remote, (slot.remotes.get(remote) ?? 0) + 1);
+    const msg: ToWorker = { t: 'conn', kind, remote };
+    slot.child.send(msg, socket, { keepOpen: false }, (err) => {
+      if (err) {
+        this.opts.log.warn('could not hand a connection to a worker', { worker: slot.index, error: err.message });
+        this.forget(slot, remote);
+        socket.destroy();
+      }
+    });
+    return true;
+  }
+
+  /** Stops every worker: each closes its connections (persistent opens stay journalled) and exits. */
+  async close(timeoutMs = 10_000): Promise<void> {
+    this.closing = true;
+    await Promise.all(
+      this.slots.map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            if (s.child.exitCode !== null || s.child.signalCode !== null) return resolve();
+            s.stopping = true;
+            const timer = setTimeout(() => s.child.kill('SIGKILL'), timeoutMs);
+            timer.unref();
+            s.child.once('exit', () => {
+              clearTimeout(timer);
+              resolve();
+            });
+            if (s.child.connected) s.child.send({ t: 'stop' } satisfies ToWorker);
+            else s.child.kill('SIGTERM');
+          }),
+      ),
+    );
+  }
+
+  private spawn(index: number): WorkerSlot {
+    const child = fork(this.opts.entry, [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    let ready!: () => void;
+    let failed!: (e: Error) => void;
+    const slot: WorkerSlot = {
+      index,
+      child,
+      remotes: new Map(),
+      connections: 0,
+      ready: new Promise<void>((resolve, reject) => {
+        ready = resolve;
+        failed = reject;
+      }),
+      stopping: false,
+    };
+    slot.ready.catch(() => {});
+    child.on('message', (m: FromWorker) => {
+      switch (m.t) {
+        case 'ready':
+          ready();
+          break;
+        case 'closed':
+          this.forget(slot, m.remote);
+          break;
+        case 'auth-failed':
+          this.opts.onAuthFailed(m.remote, m.user);
+          break;
+        case 'auth-succeeded':
+          this.opts.onAuthSucceeded(m.remote);
+          break;
+      }
+    });
+    child.once('exit', (code, signal) => {
+      failed(new Error(`worker ${index} exited before it was ready (${signal ?? code})`));
+      // Its connections died with it: they no longer count against their addresses.
+      for (const [remote, n] of slot.remotes) for (let i = 0; i < n; i++) this.opts.onClosed(remote);
+      slot.remotes.clear();
+      slot.connections = 0;
+      if (this.closing || slot.stopping) return;
+      this.opts.log.error('worker died: starting another', { worker: index, pid: child.pid, code, signal });
+      const next = this.spawn(index);
+      this.slots[this.slots.indexOf(slot)] = next;
+    });
+    child.send({ t: 'init', index, count: this.opts.count, spec: this.opts.spec } satisfies ToWorker);
+    return slot;
+  }
+
+  private forget(slot: WorkerSlot, remote: string): void {
+    const n = slot.remotes.get(remote) ?? 0;
+    if (n <= 0) return;
+    if (n === 1) slot.remotes.delete(remote);
+    else slot.remotes.set(remote, n - 1);
+    slot.connections--;
+    this.opts.onClosed(remote);
+  }
+}
