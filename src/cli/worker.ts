@@ -9,6 +9,7 @@ import type { ConfigFileData } from '../config/schema.js';
 import { serverConfigFrom } from '../config/server-config.js';
 import { SmbServer } from '../server/server.js';
 import type { FromWorker, ToWorker } from '../server/workers/pool.js';
+import { WorkerLink } from '../server/workers/link.js';
 
 /** What the primary sends each worker to build its server from (plain data: it crosses the IPC channel). */
 export interface WorkerSpec {
@@ -28,11 +29,14 @@ process.on('message', (m: ToWorker, socket?: Socket) => {
       const spec = m.spec as WorkerSpec;
       // Buffers arrive as plain Uint8Arrays through the structured clone.
       const fileUsers = spec.fileUsers.map((u) => ({ ...u, ntHash: Buffer.from(u.ntHash) }));
-      server = new SmbServer(serverConfigFrom(spec.data, fileUsers));
+      const srv = new SmbServer(serverConfigFrom(spec.data, fileUsers));
+      server = srv;
+      const link = new WorkerLink(srv, m.group, m.index, m.count);
+      srv.joinWorkers(link);
       server.events.on('disconnect', (e: { remote: string }) => send({ t: 'closed', remote: e.remote }));
       server.events.on('auth-failure', (e: { remote: string; user: string }) => send({ t: 'auth-failed', remote: e.remote, user: e.user }));
       server.events.on('auth-success', (e: { remote: string }) => send({ t: 'auth-succeeded', remote: e.remote }));
-      send({ t: 'ready' });
+      void link.listen().then(() => send({ t: 'ready' }));
       return;
     }
     case 'conn':
@@ -44,6 +48,9 @@ process.on('message', (m: ToWorker, socket?: Socket) => {
       }
       server.adopt(socket, m.kind, m.remote);
       return;
+    case 'claimed':
+    case 'revoke':
+      return; // the worker link's own
     case 'stop':
       void (server?.close() ?? Promise.resolve()).then(() => process.exit(0));
       return;

@@ -556,14 +556,22 @@ export class Connection {
         // STATUS_INVALID_PARAMETER, not with the lookup's own status.
         outcome = related && LOOKUP_FAILURES.has(pre) ? Status.INVALID_PARAMETER : pre;
       } else {
-        try {
-          outcome = await handler.run(ctx);
-        } catch (err) {
-          if (err instanceof WireError) {
-            this.log.debug('malformed request', { conn: this.id, command: COMMAND_NAMES[h.command], error: err.message });
-            outcome = err.status ?? Status.INVALID_PARAMETER;
-          } else {
-            throw err;
+        // With several workers, a request about a file runs on the worker that owns the file's state.
+        const routed = this.server.workers && handler.needsTree ? await this.server.workers.route(this, ctx, h) : undefined;
+        if (routed && !routed.local) {
+          outcome = routed.outcome;
+        } else {
+          try {
+            outcome = await handler.run(ctx);
+          } catch (err) {
+            if (err instanceof WireError) {
+              this.log.debug('malformed request', { conn: this.id, command: COMMAND_NAMES[h.command], error: err.message });
+              outcome = err.status ?? Status.INVALID_PARAMETER;
+            } else {
+              throw err;
+            }
+          } finally {
+            routed?.done();
           }
         }
       }

@@ -20,13 +20,15 @@ import { builtInPipes } from './ipc/services.js';
 import { ipcShare, type ShareDef } from './shares.js';
 import { FileNode } from './state/file-node.js';
 import { ConnectionClients } from './clients.js';
+import { WorkerLink } from './workers/link.js';
+import type { DirectoryChangeActor } from './state/oplocks.js';
 import { NotifyHub, nameFilter } from './state/notify.js';
 import { CachingManager } from './state/oplocks.js';
 import { DurableHandles, type DurablePolicy } from './state/durable.js';
 import { FileJournal } from './state/journal.js';
 import { DiskCachingWatch } from './state/disk-caching.js';
 import { recoverPersistentOpens } from './persistent.js';
-import type { Open } from './state/open.js';
+import { Open } from './state/open.js';
 import { CompletionFilter } from '../protocol/smb2/commands/change-notify.js';
 import { NotifyAction } from '../protocol/smb2/fscc/notify-info.js';
 import { Session } from './session.js';
@@ -119,6 +121,8 @@ export class SmbServer {
   readonly caching: CachingManager;
   /** Durable, resilient and persistent opens: kept across disconnects, reclaimed by reconnects. */
   readonly durables: DurableHandles;
+  /** The other workers, when this server is one of several (joinWorkers). */
+  workers: WorkerLink | undefined;
   private readonly shares = new Map<string, ShareDef>();
   /** The named pipes served on IPC$: the built-in RPC services and those the application registers. */
   readonly pipes: PipeRegistry;
@@ -383,6 +387,7 @@ export class SmbServer {
    * may survive are kept for a reconnect (`keepDurable`, MS-SMB2 3.3.7.1); every other open closes.
    */
   async destroySession(s: Session, keepDurable = true): Promise<void> {
+    this.workers?.sessionEnded(s, keepDurable);
     s.state = 'expired';
     this.sessions.delete(s.id);
     for (const c of s.channels) {
@@ -420,6 +425,16 @@ export class SmbServer {
 
   allocPersistentId(): bigint {
     return this.nextPersistentId++;
+  }
+
+  /**
+   * This server is one worker of several (server/workers/): requests about files whose state another worker owns
+   * run there. Its FileIds start at the worker's own base, so any worker can tell whose a FileId is.
+   */
+  joinWorkers(link: WorkerLink): void {
+    this.workers = link;
+    this.nextPersistentId = WorkerLink.idBase(link.index);
+    this.notify.peers = (share, changes) => link.notifyPeers(share, changes);
   }
 
   /** A persistent id in use since before a restart: new opens get ids above it. */
@@ -467,18 +482,23 @@ export class SmbServer {
     }
   }
 
-  /** An entry of a directory changed (created, removed, renamed, rewritten): the directory's leases hear of it. */
-  entryChanged(share: ShareDef, path: string, actor: Open | undefined): void {
+  /**
+   * An entry of a directory changed (created, removed, renamed, rewritten): the directory's leases hear of it,
+   * wherever its state is (the other workers are told, unless this came from one: `announce` false).
+   */
+  entryChanged(share: ShareDef, path: string, actor: DirectoryChangeActor | undefined, announce = true): void {
     const parent = path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '';
     const node = this.nodes.get(nodeKey(share, parent));
-    if (node && node !== actor?.node) this.caching.directoryChanged(node, actor);
+    if (node && !(actor instanceof Open && node === actor.node)) this.caching.directoryChanged(node, actor);
+    if (announce) this.workers?.entryChangedElsewhere(share, path, actor);
   }
 
-  /** Tells an open parent directory that an entry left it, so its enumerations skip the entry. */
-  noteChildRemoved(share: ShareDef, path: string): void {
+  /** Tells an open parent directory that an entry left it, so its enumerations skip the entry (on every worker). */
+  noteChildRemoved(share: ShareDef, path: string, announce = true): void {
     const parent = path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '';
     const node = this.nodes.get(nodeKey(share, parent));
     if (node) node.childrenRemoved++;
+    if (announce) this.workers?.childRemovedElsewhere(share, path);
   }
 
   dropNodeIfUnused(node: FileNode): void {

@@ -62,6 +62,7 @@ export function handleTreeConnect(ctx: RequestContext): Outcome {
 export async function handleTreeDisconnect(ctx: RequestContext): Promise<Outcome> {
   decodeTreeDisconnectRequest(ctx.r);
   const tree = ctx.tree!;
+  ctx.conn.server.workers?.treeEnded(tree);
   await ctx.conn.server.closeTree(tree);
   return { body: (w) => encodeTreeDisconnectResponse(w) };
 }

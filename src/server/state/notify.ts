@@ -217,12 +217,18 @@ export class NotifyHub {
 
   /** Whether anything watches the share (operations skip building changes when nothing does). */
   watching(share: ShareDef): boolean {
-    return this.byShare.has(share);
+    return this.peers !== undefined || this.byShare.has(share);
   }
 
-  /** Changes the server made, in order. Each watch gets the ones it covers in one batch. */
-  report(share: ShareDef, changes: readonly Change[]): void {
+  /**
+   * The other workers of a multi-worker server, which may hold watches on the same share (server/workers/): they
+   * hear of every change made here.
+   */
+  peers: ((share: ShareDef, changes: readonly Change[]) => void) | undefined;
 
+  /** Changes the server made, in order. Each watch gets the ones it covers in one batch (`announce`: tell peers). */
+  report(share: ShareDef, changes: readonly Change[], announce = true): void {
+    if (announce) this.peers?.(share, changes);
     const set = this.byShare.get(share);
     if (set === undefined) return;
     for (const c of changes) this.touched(share, c.path);

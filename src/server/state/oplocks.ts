@@ -51,6 +51,9 @@ export interface CachingRequest {
   lease: LeaseRequest | undefined;
 }
 
+/** Who changed a directory's entry: its own directory lease (its ParentLeaseKey) is not broken. */
+export type DirectoryChangeActor = Pick<Open, 'parentLeaseKey' | 'clientGuid'>;
+
 /** Breaks waited for at most this many rounds (a break can reveal a further one: batch -> II -> none). */
 const MAX_BREAK_ROUNDS = 4;
 
@@ -289,7 +292,7 @@ export class CachingManager {
    * directory's leases break to none, except the one the acting open names as its parent lease (its client knows
    * of the change). Nobody waits for the acknowledgments (MS-SMB2 3.3.4.7, smbtorture smb2.lease.v2_request).
    */
-  directoryChanged(dir: FileNode, actor: Open | undefined): void {
+  directoryChanged(dir: FileNode, actor: DirectoryChangeActor | undefined): void {
     const seen = new Set<Lease>();
     for (const o of [...dir.opens]) {
       const l = o.lease;

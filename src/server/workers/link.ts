@@ -1,0 +1,556 @@
+import { Status } from '../../protocol/nt-status.js';
+import { Command } from '../../protocol/smb2/constants.js';
+import { decodeCreateRequest } from '../../protocol/smb2/commands/create.js';
+import { CreateContextName, findCreateContext } from '../../protocol/smb2/contexts/create-contexts.js';
+import type { FileId } from '../../protocol/smb2/commands/file-id.js';
+import type { Smb2Header } from '../../protocol/smb2/header.js';
+import { Reader } from '../../util/reader.js';
+import { Writer } from '../../util/writer.js';
+import type { Connection } from '../connection.js';
+import type { CompoundState, Outcome, RequestContext } from '../context.js';
+import { dialectTraits } from '../dialects.js';
+import { isQuotaFakeFile, parseSmbName } from '../files.js';
+import { nodeKey, type SmbServer } from '../server.js';
+import { Session } from '../session.js';
+import type { ShareDef } from '../shares.js';
+import type { Change } from '../state/notify.js';
+import type { DirectoryChangeActor } from '../state/oplocks.js';
+import type { Open } from '../state/open.js';
+import { Tree } from '../tree.js';
+import { Mesh } from './mesh.js';
+
+/**
+ * One worker's part of a multi-worker server: every file's state has one owner among the workers, and a request
+ * about a file runs where its state is. A path-based request (CREATE) asks the primary which worker holds the
+ * file's key (claims: the first to open a file holds it, and gives it up on demand once it has nothing open there);
+ * a FileId-based one goes to the worker whose number is in the FileId. Elsewhere the request runs as if it came on
+ * a connection of the owner's: with the facts of the original connection, session and tree ("shadows"), its reply
+ * relayed back for the connection to sign or encrypt and send. Breaks for a shadow session go back to its home
+ * worker, and sessions and trees that end are announced to every worker.
+ */
+
+/** Where the FileId sits in each request body that names one (MS-SMB2 2.2.x), by command. */
+const FILE_ID_OFFSET: Partial<Record<number, number>> = {
+  [Command.CLOSE]: 8,
+  [Command.FLUSH]: 8,
+  [Command.READ]: 16,
+  [Command.WRITE]: 16,
+  [Command.LOCK]: 8,
+  [Command.IOCTL]: 8,
+  [Command.QUERY_DIRECTORY]: 8,
+  [Command.CHANGE_NOTIFY]: 8,
+  [Command.QUERY_INFO]: 24,
+  [Command.SET_INFO]: 16,
+};
+const OPLOCK_ACK_SIZE = 24;
+const LEASE_ACK_SIZE = 36;
+
+/** FileIds carry the number of the worker that made them in their top 16 bits (plus one: 0 is the primary's). */
+const WORKER_SHIFT = 48n;
+
+/** The facts of a connection, session and tree that a forwarded request runs with. */
+interface ConnFacts {
+  id: number;
+  dialect: number;
+  clientGuid: Buffer;
+  cipher: number;
+  signingAlgorithm: number;
+  serverCapabilities: number;
+  maxTransactSize: number;
+  maxReadSize: number;
+  maxWriteSize: number;
+  remoteAddress: string;
+}
+interface SessionFacts {
+  id: bigint;
+  identity: Session['identity'];
+  signingRequired: boolean;
+  encryptData: boolean;
+}
+interface TreeFacts {
+  id: number;
+  share: string;
+  maximalAccess: number;
+  readOnly: boolean;
+  encrypt: boolean;
+}
+
+/** Worker-to-worker messages. */
+type LinkMessage =
+  | { t: 'run'; conn: ConnFacts; session: SessionFacts | undefined; tree: TreeFacts | undefined; header: Smb2Header; message: Buffer; related: boolean; encrypted: boolean; compound: CompoundState; last: boolean; rid: number }
+  | { t: 'interim'; rid: number }
+  | { t: 'cancel'; rid: number }
+  | { t: 'break'; sessionId: bigint; body: Buffer }
+  | { t: 'session-end'; sessionId: bigint; keepDurable: boolean }
+  | { t: 'tree-end'; sessionId: bigint; treeId: number }
+  | { t: 'notify'; share: string; changes: Change[] }
+  | { t: 'entry-changed'; share: string; path: string; actor: { parentLeaseKey: Buffer | undefined; clientGuid: Buffer } | undefined }
+  | { t: 'child-removed'; share: string; path: string };
+
+/** What a forwarded request answers. */
+interface RunResult {
+  status: number | undefined;
+  /** The reply body (undefined: an error status alone). */
+  body: Buffer | undefined;
+  tail: Buffer | undefined;
+  fileId: FileId | undefined;
+  /** The lease key a CREATE granted (lease acknowledgments then go to this worker). */
+  leaseKey: Buffer | undefined;
+  /** The key moved to another worker meanwhile: ask that one. */
+  moved?: number;
+}
+
+/** Messages between a worker and its primary about claims. */
+export type ClaimToPrimary = { t: 'claim'; id: number; key: string } | { t: 'revoked'; id: number; released: boolean } | { t: 'release'; keys: string[] };
+export type ClaimFromPrimary = { t: 'claimed'; id: number; owner: number } | { t: 'revoke'; id: number; key: string };
+
+export class WorkerLink {
+  readonly index: number;
+  readonly count: number;
+  private readonly server: SmbServer;
+  private readonly mesh: Mesh;
+  /** Keys this worker may create nodes for without asking. */
+  private readonly held = new Set<string>();
+  /** Keys in use by a request running here (never given up meanwhile). */
+  private readonly pins = new Map<string, number>();
+  private readonly claimWaits = new Map<number, (owner: number) => void>();
+  private nextClaim = 1;
+  /** Shadows of other workers' sessions, by home worker and id. */
+  private readonly shadows = new Map<string, Session>();
+  private readonly shadowHome = new Map<Session, number>();
+  /** Forwarded requests running here (by origin and request id), for CANCEL. */
+  private readonly running = new Map<string, RequestContext>();
+  /** Forwarded requests sent from here that went async there: their cancel. */
+  private readonly sent = new Map<number, { to: number; ctx: RequestContext }>();
+  private nextRid = 1;
+  /** Where leases live, by ClientGuid and LeaseKey (lease acknowledgments go there). */
+  private readonly leaseHomes = new Map<string, number>();
+  private releaseTimer: NodeJS.Timeout;
+
+  constructor(server: SmbServer, group: string, index: number, count: number) {
+    this.server = server;
+    this.index = index;
+    this.count = count;
+    this.mesh = new Mesh(group, index, {
+      onMessage: (from, body) => this.onMessage(from, body as LinkMessage),
+      onRequest: (from, body) => this.onRequest(from, body as LinkMessage),
+    });
+    process.on('message', (m: ClaimFromPrimary) => this.fromPrimary(m));
+    // Keys whose files closed here go back to the primary in batches, so its table stays the size of what is open.
+    this.releaseTimer = setInterval(() => this.releaseIdle(), 1000);
+    this.releaseTimer.unref();
+  }
+
+  listen(): Promise<void> {
+    return this.mesh.listen();
+  }
+
+  close(): void {
+    clearInterval(this.releaseTimer);
+    this.mesh.close();
+  }
+
+  /** The first persistent id of this worker's FileIds. */
+  static idBase(index: number): bigint {
+    return BigInt(index + 1) << WORKER_SHIFT;
+  }
+
+  private workerOf(id: FileId): number | undefined {
+    const w = Number(id.volatile >> WORKER_SHIFT) - 1;
+    return w >= 0 && w < this.count ? w : undefined;
+  }
+
+  // ---- routing (the connection's side) ----
+
+  /**
+   * Runs a request here or where its file's state is. Returns undefined to run it here (with `done` to call once
+   * it finished), or the outcome of running it elsewhere.
+   */
+  async route(conn: Connection, ctx: RequestContext, h: Smb2Header): Promise<{ local: true; done: () => void } | { local: false; outcome: Outcome }> {
+    const here = { local: true as const, done: () => {} };
+    if (!ctx.tree || ctx.tree.share.kind !== 'disk') return here;
+    let target: number | undefined;
+    if (h.command === Command.CREATE) {
+      const key = this.createTarget(ctx);
+      if (key === undefined) return here;
+      if (typeof key === 'number') target = key;
+      else {
+        for (let attempt = 0; attempt < 4; attempt++) {
+          const owner = await this.own(key);
+          if (owner === this.index) {
+            this.pin(key);
+            return { local: true, done: () => this.unpin(key) };
+          }
+          const r = await this.forward(owner, conn, ctx, h);
+          if (r.moved === undefined) return { local: false, outcome: this.outcomeOf(r) };
+        }
+        return { local: false, outcome: Status.INSUFFICIENT_RESOURCES };
+      }
+    } else if (h.command === Command.OPLOCK_BREAK) {
+      const size = ctx.message.length >= 66 ? ctx.message.readUInt16LE(64) : 0;
+      if (size === OPLOCK_ACK_SIZE && ctx.message.length >= 64 + 24) target = this.workerOf(fileIdAt(ctx.message, 64 + 8));
+      else if (size === LEASE_ACK_SIZE && ctx.message.length >= 64 + 24) target = this.leaseHomes.get(leaseId(conn.clientGuid, ctx.message.subarray(72, 88)));
+    } else {
+      const at = FILE_ID_OFFSET[h.command];
+      if (at === undefined || ctx.message.length < 64 + at + 16) return here;
+      let id: FileId | undefined = fileIdAt(ctx.message, 64 + at);
+      if (id.persistent === 0xffffffffffffffffn && id.volatile === 0xffffffffffffffffn) id = ctx.related ? ctx.compound.fileId : undefined;
+      if (id) target = this.workerOf(id);
+    }
+    if (target === undefined || target === this.index) return here;
+    const r = await this.forward(target, conn, ctx, h);
+    return { local: false, outcome: this.outcomeOf(r) };
+  }
+
+  /** A CREATE's file key, or the worker a durable reconnect's FileId names; undefined: run it here. */
+  private createTarget(ctx: RequestContext): string | number | undefined {
+    let req;
+    try {
+      req = decodeCreateRequest(new Reader(ctx.message, 64, ctx.message.length, 0));
+    } catch {
+      return undefined;
+    }
+    for (const name of [CreateContextName.DURABLE_HANDLE_RECONNECT, CreateContextName.DURABLE_HANDLE_RECONNECT_V2]) {
+      const c = findCreateContext(req.createContexts, name);
+      if (c && c.data.length >= 16) return this.workerOf(fileIdAt(c.data, 0));
+    }
+    if (isQuotaFakeFile(req.name)) return undefined;
+    const parsed = parseSmbName(req.name);
+    if (typeof parsed === 'number') return undefined;
+    return nodeKey(ctx.tree!.share, parsed.path);
+  }
+
+  private async forward(to: number, conn: Connection, ctx: RequestContext, h: Smb2Header): Promise<RunResult> {
+    const rid = this.nextRid++;
+    const s = ctx.session;
+    const t = ctx.tree;
+    const msg: LinkMessage = {
+      t: 'run',
+      rid,
+      conn: {
+        id: conn.id,
+        dialect: conn.dialect ?? 0,
+        clientGuid: conn.clientGuid,
+        cipher: conn.cipher,
+        signingAlgorithm: conn.signingAlgorithm,
+        serverCapabilities: conn.serverCapabilities,
+        maxTransactSize: conn.maxTransactSize,
+        maxReadSize: conn.maxReadSize,
+        maxWriteSize: conn.maxWriteSize,
+        remoteAddress: conn.transport.remoteAddress,
+      },
+      session: s && { id: s.id, identity: s.identity, signingRequired: s.signingRequired, encryptData: s.encryptData },
+      tree: t && { id: t.id, share: t.share.name, maximalAccess: t.maximalAccess, readOnly: t.readOnly, encrypt: t.encrypt },
+      header: h,
+      message: ctx.message,
+      related: ctx.related,
+      encrypted: ctx.encrypted,
+      compound: ctx.compound,
+      last: true,
+    };
+    this.sent.set(rid, { to, ctx });
+    try {
+      const r = (await this.mesh.request(to, msg)) as RunResult;
+      if (r.fileId) ctx.compound.fileId = r.fileId;
+      if (r.leaseKey) this.leaseHomes.set(leaseId(conn.clientGuid, r.leaseKey), to);
+      return r;
+    } catch (err) {
+      this.server.log.warn('forwarded request failed', { to, error: (err as Error).message });
+      return { status: Status.FILE_CLOSED, body: undefined, tail: undefined, fileId: undefined, leaseKey: undefined };
+    } finally {
+      this.sent.delete(rid);
+    }
+  }
+
+  private outcomeOf(r: RunResult): Outcome {
+    if (r.body === undefined) return r.status ?? Status.INTERNAL_ERROR;
+    const body = r.body;
+    return { ...(r.status !== undefined ? { status: r.status } : {}), body: (w) => void w.bytes(body), ...(r.tail ? { tail: r.tail } : {}) };
+  }
+
+  // ---- running what another worker forwarded (the owner's side) ----
+
+  private async onRequest(from: number, m: LinkMessage): Promise<unknown> {
+    if (m.t !== 'run') throw new Error(`unexpected request ${m.t}`);
+    return this.run(from, m);
+  }
+
+  private async run(from: number, m: Extract<LinkMessage, { t: 'run' }>): Promise<RunResult> {
+    const { HANDLERS } = await import('../dispatch.js');
+    const handler = HANDLERS[m.header.command];
+    if (!handler) return { status: Status.INVALID_PARAMETER, body: undefined, tail: undefined, fileId: undefined, leaseKey: undefined };
+    let key: string | undefined;
+    const conn = this.remoteConnection(from, m.conn);
+    const session = m.session ? this.shadow(from, m.session, conn) : undefined;
+    const tree = session && m.tree ? this.shadowTree(session, m.tree) : undefined;
+    if (m.header.command === Command.CREATE && tree) {
+      const k = this.createTarget({ message: m.message, tree } as RequestContext);
+      if (typeof k === 'string') {
+        const owner = await this.own(k);
+        if (owner !== this.index) return { status: undefined, body: undefined, tail: undefined, fileId: undefined, leaseKey: undefined, moved: owner };
+        key = k;
+        this.pin(k);
+      }
+    }
+    const compound = { ...m.compound };
+    const ctx: RequestContext = {
+      conn,
+      header: m.header,
+      message: m.message,
+      r: new Reader(m.message, 64, m.message.length, 0),
+      related: m.related,
+      encrypted: m.encrypted,
+      compound,
+      session,
+      tree,
+      asyncId: undefined,
+      onCancel: undefined,
+      open(fileId: FileId): Open | undefined {
+        let id: FileId | undefined = fileId;
+        if (id.persistent === 0xffffffffffffffffn && id.volatile === 0xffffffffffffffffn) id = m.related ? compound.fileId : undefined;
+        compound.fileId = id;
+        if (id === undefined) return undefined;
+        const o = session?.opens.get(id.volatile);
+        if (!o || o.persistentId !== id.persistent || o.closed) return undefined;
+        if (tree && o.tree !== tree) return undefined;
+        return o;
+      },
+      goAsync: (onCancel: () => void): void => {
+        if (ctx.asyncId !== undefined) return;
+        ctx.asyncId = 1n;
+        ctx.onCancel = onCancel;
+        this.mesh.send(from, { t: 'interim', rid: m.rid } satisfies LinkMessage);
+      },
+    };
+    const runKey = `${from}:${m.rid}`;
+    this.running.set(runKey, ctx);
+    try {
+      let outcome: Outcome;
+      try {
+        outcome = await handler.run(ctx);
+      } catch (err) {
+        if ((err as { status?: number }).status !== undefined) outcome = (err as { status: number }).status;
+        else if ((err as Error).name === 'WireError') outcome = Status.INVALID_PARAMETER;
+        else throw err;
+      }
+      const fileId = compound.fileId;
+      let leaseKey: Buffer | undefined;
+      if (m.header.command === Command.CREATE && fileId) leaseKey = session?.opens.get(fileId.volatile)?.lease?.key;
+      if (typeof outcome === 'number') return { status: outcome, body: undefined, tail: undefined, fileId, leaseKey };
+      const w = new Writer(256, 64);
+      outcome.body(w);
+      const body = w.finish();
+      // The tail (READ data) is copied into the message, so its memory can go back at once.
+      const tail = outcome.tail ? Buffer.from(outcome.tail) : undefined;
+      outcome.onSent?.();
+      return { status: outcome.status, body, tail, fileId, leaseKey };
+    } finally {
+      this.running.delete(runKey);
+      if (key !== undefined) this.unpin(key);
+    }
+  }
+
+  /** The connection a forwarded request came on, as handlers see it; its breaks go back to the home worker. */
+  private remoteConnection(home: number, f: ConnFacts): Connection {
+    const link = this;
+    const conn = {
+      server: this.server,
+      id: f.id,
+      dialect: f.dialect,
+      traits: f.dialect ? dialectTraits(f.dialect) : undefined,
+      clientGuid: Buffer.from(f.clientGuid),
+      cipher: f.cipher,
+      signingAlgorithm: f.signingAlgorithm,
+      serverCapabilities: f.serverCapabilities,
+      maxTransactSize: f.maxTransactSize,
+      maxReadSize: f.maxReadSize,
+      maxWriteSize: f.maxWriteSize,
+      transport: { remoteAddress: f.remoteAddress, localAddress: '', remotePort: 0, localPort: 0 },
+      sessions: new Map<bigint, Session>(),
+      outstandingBreaks: 0,
+      log: this.server.log,
+      sessionEnded: () => {},
+      sendBreakNotification(session: Session, body: (w: Writer) => void): void {
+        const w = new Writer(64, 64);
+        body(w);
+        link.mesh.send(home, { t: 'break', sessionId: session.id, body: w.finish() } satisfies LinkMessage);
+      },
+    };
+    return conn as unknown as Connection;
+  }
+
+  private shadow(home: number, f: SessionFacts, conn: Connection): Session {
+    const k = `${home}:${f.id}`;
+    let s = this.shadows.get(k);
+    if (!s) {
+      s = new Session(f.id, conn);
+      s.state = 'valid';
+      this.shadows.set(k, s);
+      this.shadowHome.set(s, home);
+      this.server.sessions.set(f.id, s);
+    } else {
+      // The latest connection's facts (a multichannel or reconnected client).
+      s.channels[0] = { connection: conn, signingKey: undefined, binding: undefined };
+    }
+    s.identity = f.identity;
+    s.signingRequired = f.signingRequired;
+    s.encryptData = f.encryptData;
+    return s;
+  }
+
+  private shadowTree(s: Session, f: TreeFacts): Tree | undefined {
+    const t = s.trees.get(f.id);
+    if (t) return t;
+    const share = this.server.findShare(f.share);
+    if (!share) return undefined;
+    const tree = new Tree(f.id, s, share, f.maximalAccess, f.readOnly, f.encrypt);
+    s.trees.set(f.id, tree);
+    return tree;
+  }
+
+  // ---- events ----
+
+  private onMessage(from: number, m: LinkMessage): void {
+    switch (m.t) {
+      case 'interim': {
+        const s = this.sent.get(m.rid);
+        if (s) s.ctx.goAsync(() => this.mesh.send(s.to, { t: 'cancel', rid: m.rid } satisfies LinkMessage));
+        return;
+      }
+      case 'cancel':
+        this.running.get(`${from}:${m.rid}`)?.onCancel?.();
+        return;
+      case 'break': {
+        const s = this.server.sessions.get(m.sessionId);
+        if (!s || this.shadowHome.has(s)) return;
+        const body = m.body;
+        s.connection.sendBreakNotification(s, (w) => void w.bytes(body));
+        return;
+      }
+      case 'session-end': {
+        const k = `${from}:${m.sessionId}`;
+        const s = this.shadows.get(k);
+        if (!s) return;
+        // Still a shadow while it ends, so its end is not announced again from here.
+        void this.server.destroySession(s, m.keepDurable).finally(() => {
+          if (this.shadows.get(k) === s) this.shadows.delete(k);
+          this.shadowHome.delete(s);
+        });
+        return;
+      }
+      case 'tree-end': {
+        const t = this.shadows.get(`${from}:${m.sessionId}`)?.trees.get(m.treeId);
+        if (t) void this.server.closeTree(t);
+        return;
+      }
+      case 'notify': {
+        const share = this.server.findShare(m.share);
+        if (share) this.server.notify.report(share, m.changes, false);
+        return;
+      }
+      case 'entry-changed': {
+        const share = this.server.findShare(m.share);
+        const a = m.actor;
+        const actor = a && { parentLeaseKey: a.parentLeaseKey && Buffer.from(a.parentLeaseKey), clientGuid: Buffer.from(a.clientGuid) };
+        if (share) this.server.entryChanged(share, m.path, actor, false);
+        return;
+      }
+      case 'child-removed': {
+        const share = this.server.findShare(m.share);
+        if (share) this.server.noteChildRemoved(share, m.path, false);
+        return;
+      }
+      case 'run':
+        return;
+    }
+  }
+
+  /** Tells every other worker (sessions and trees that end, changes for their watches and directory leases). */
+  broadcast(m: LinkMessage): void {
+    for (let i = 0; i < this.count; i++) if (i !== this.index) this.mesh.send(i, m);
+  }
+
+  /** Whether a session is a shadow of another worker's (its end is announced by its home, not here). */
+  isShadow(s: Session): boolean {
+    return this.shadowHome.has(s);
+  }
+
+  sessionEnded(s: Session, keepDurable: boolean): void {
+    if (!this.isShadow(s)) this.broadcast({ t: 'session-end', sessionId: s.id, keepDurable });
+  }
+
+  treeEnded(t: Tree): void {
+    if (!this.isShadow(t.session)) this.broadcast({ t: 'tree-end', sessionId: t.session.id, treeId: t.id });
+  }
+
+  notifyPeers(share: ShareDef, changes: readonly Change[]): void {
+    this.broadcast({ t: 'notify', share: share.name, changes: [...changes] });
+  }
+
+  entryChangedElsewhere(share: ShareDef, path: string, actor: DirectoryChangeActor | undefined): void {
+    const a = actor && { parentLeaseKey: actor.parentLeaseKey, clientGuid: actor.clientGuid };
+    this.broadcast({ t: 'entry-changed', share: share.name, path, actor: a });
+  }
+
+  childRemovedElsewhere(share: ShareDef, path: string): void {
+    this.broadcast({ t: 'child-removed', share: share.name, path });
+  }
+
+  // ---- claims ----
+
+  /** The worker that owns `key`: this one when it holds it or the primary grants it. */
+  async own(key: string): Promise<number> {
+    if (this.held.has(key)) return this.index;
+    const id = this.nextClaim++;
+    const owner = await new Promise<number>((resolve) => {
+      this.claimWaits.set(id, resolve);
+      process.send?.({ t: 'claim', id, key } satisfies ClaimToPrimary);
+    });
+    if (owner === this.index) this.held.add(key);
+    return owner;
+  }
+
+  private pin(key: string): void {
+    this.pins.set(key, (this.pins.get(key) ?? 0) + 1);
+  }
+
+  private unpin(key: string): void {
+    const n = (this.pins.get(key) ?? 1) - 1;
+    if (n <= 0) this.pins.delete(key);
+    else this.pins.set(key, n);
+  }
+
+  private inUse(key: string): boolean {
+    return (this.pins.get(key) ?? 0) > 0 || this.server.nodes.has(key);
+  }
+
+  private fromPrimary(m: ClaimFromPrimary): void {
+    if (m.t === 'claimed') {
+      const w = this.claimWaits.get(m.id);
+      this.claimWaits.delete(m.id);
+      w?.(m.owner);
+    } else if (m.t === 'revoke') {
+      const keep = this.held.has(m.key) && this.inUse(m.key);
+      if (!keep) this.held.delete(m.key);
+      process.send?.({ t: 'revoked', id: m.id, released: !keep } satisfies ClaimToPrimary);
+    }
+  }
+
+  private releaseIdle(): void {
+    const keys: string[] = [];
+    for (const k of this.held) {
+      if (this.inUse(k)) continue;
+      this.held.delete(k);
+      keys.push(k);
+    }
+    if (keys.length > 0) process.send?.({ t: 'release', keys } satisfies ClaimToPrimary);
+  }
+}
+
+function fileIdAt(b: Buffer, at: number): FileId {
+  return { persistent: b.readBigUInt64LE(at), volatile: b.readBigUInt64LE(at + 8) };
+}
+
+function leaseId(clientGuid: Buffer, key: Buffer): string {
+  return clientGuid.toString('hex') + key.toString('hex');
+}
