@@ -46,9 +46,10 @@ process.on('message', (m: ToWorker, socket?: Socket) => {
         send({ t: 'closed', remote: m.remote });
         return;
       }
-      server.adopt(socket, m.kind, m.remote);
+      server.adopt(socket, m.kind, m.remote, m.moved && { first: Buffer.from(m.moved.first), established: m.moved.established });
       return;
     case 'claimed':
+    case 'placed':
     case 'revoke':
       return; // the worker link's own
     case 'stop':

@@ -8,13 +8,14 @@ import type { Session } from './session.js';
  * of its connections. Routing rules live here, so the state owner never holds a connection.
  */
 export class ConnectionClients implements ClientEvents {
-  private readonly sessions: ReadonlyMap<bigint, Session>;
+  /** The session of an id: the server's own, or a shadow of another worker's (server/workers/link.ts). */
+  private readonly session: (id: bigint) => Session | undefined;
   /** The server's live connections, oldest first. */
   private readonly connections: () => Iterable<Connection>;
   private readonly maxAwaitedPerConnection: number;
 
-  constructor(sessions: ReadonlyMap<bigint, Session>, connections: () => Iterable<Connection>, maxAwaitedPerConnection: number) {
-    this.sessions = sessions;
+  constructor(session: (id: bigint) => Session | undefined, connections: () => Iterable<Connection>, maxAwaitedPerConnection: number) {
+    this.session = session;
     this.connections = connections;
     this.maxAwaitedPerConnection = maxAwaitedPerConnection;
   }
@@ -45,7 +46,7 @@ export class ConnectionClients implements ClientEvents {
    * smbtorture smb2.lease.v2_complex1); any other to the addressed session's connection.
    */
   private route(to: ClientAddress): { conn: Connection; session: Session } | undefined {
-    const own = this.sessions.get(to.sessionId);
+    const own = this.session(to.sessionId);
     if (to.anySession) {
       for (const conn of this.connections()) {
         if (!conn.clientGuid.equals(to.clientGuid)) continue;

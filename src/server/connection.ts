@@ -21,6 +21,7 @@ import { preauthUpdate } from '../crypto/preauth.js';
 import { Reader } from '../util/reader.js';
 import { Writer } from '../util/writer.js';
 import type { Transport } from '../transport/types.js';
+import { TcpTransport } from '../transport/tcp.js';
 import { sharedPool } from '../util/buffer-pool.js';
 import type { CompoundState, Outcome, RequestContext } from './context.js';
 import type { DialectTraits } from './dialects.js';
@@ -107,6 +108,11 @@ export class Connection {
   private closed = false;
   /** Oplock and lease breaks sent on this connection and not yet acknowledged (capped by the access policy). */
   outstandingBreaks = 0;
+  /** With several workers: the client was placed (its first NEGOTIATE), and the ClientGuid it counts under. */
+  private placed = false;
+  private clientKey: string | undefined;
+  /** Requests running on another worker, by MessageId: how to cancel each (CANCEL may come before their interim). */
+  readonly forwarded = new Map<bigint, () => void>();
   readonly sessions = new Map<bigint, Session>();
   /** Keys of the sessions a failed re-authentication ended on this connection (the most recent few). */
   private readonly endedSessions = new Map<bigint, Signer>();
@@ -167,6 +173,17 @@ export class Connection {
     return Number(this.high - this.low) - this.used.size;
   }
 
+  /** The connection moves to another worker, with the message it brought (its first NEGOTIATE). */
+  private moveTo(worker: number, msg: Buffer): void {
+    const { socket, established } = (this.transport as TcpTransport).detach();
+    this.closed = true;
+    if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.server.workers!.moveConnection(worker, socket, this.transport.kind, this.transport.remoteAddress, Buffer.from(msg), established);
+    releaseFrame(msg);
+    this.server.connectionMoved(this);
+  }
+
   /** Closes the connection: at once, or (`graceful`) after what was already sent has gone out. */
   close(reason: string, graceful = false): void {
     if (this.closed) return;
@@ -177,6 +194,7 @@ export class Connection {
   private async teardown(reason: string): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.clientKey !== undefined) this.server.workers?.clientGone(this.clientKey);
     if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
     if (this.idleTimer) clearTimeout(this.idleTimer);
     for (const p of this.pending.values()) p.cancel();
@@ -293,6 +311,29 @@ export class Connection {
   }
 
   private onSmb2(msg: Buffer, encryptedBy: Session | undefined): void {
+    if (!this.negotiated && !this.placed && this.server.workers) {
+      // A client's connections are served by one worker (leases, multichannel and durable reconnects stay there):
+      // its first NEGOTIATE names it, and the connection moves to that worker if it is another.
+      this.placed = true;
+      const guid = negotiateClientGuid(msg);
+      if (guid !== undefined && this.transport instanceof TcpTransport) {
+        const link = this.server.workers;
+        this.transport.pause();
+        this.track(
+          link.placeClient(guid).then((worker) => {
+            if (this.closed) return;
+            if (worker === link.index) {
+              this.clientKey = guid;
+              this.transport.resume();
+              this.onSmb2(msg, encryptedBy);
+              return;
+            }
+            this.moveTo(worker, msg);
+          }),
+        );
+        return;
+      }
+    }
     let parts;
     try {
       parts = splitCompound(msg);
@@ -557,7 +598,9 @@ export class Connection {
         outcome = related && LOOKUP_FAILURES.has(pre) ? Status.INVALID_PARAMETER : pre;
       } else {
         // With several workers, a request about a file runs on the worker that owns the file's state.
-        const routed = this.server.workers && handler.needsTree ? await this.server.workers.route(this, ctx, h) : undefined;
+        let routed = this.server.workers && handler.needsTree ? this.server.workers.route(this, ctx, h) : undefined;
+        // Decided without a round trip when it runs here: a CANCEL right behind it must find it pending.
+        if (routed instanceof Promise) routed = await routed;
         if (routed && !routed.local) {
           outcome = routed.outcome;
         } else {
@@ -877,6 +920,8 @@ export class Connection {
         return;
       }
     }
+    // A request running on another worker that has not gone async yet (server/workers/link.ts).
+    if (!(h.flags & HeaderFlags.ASYNC_COMMAND)) this.forwarded.get(h.messageId)?.();
   }
 
   /** The SMB1 NEGOTIATE used message id 0; the SMB2 NEGOTIATE that follows uses id 1 (MS-SMB2 3.3.5.3.1). */
@@ -927,4 +972,11 @@ function releaseFrame(frame: Buffer): void {
 
 function isErrorStatus(s: number): boolean {
   return s >>> 30 === 3;
+}
+
+/** The ClientGuid (hex) of a lone SMB2 NEGOTIATE request, when it names one (MS-SMB2 2.2.3: zero for 2.0.2 only). */
+function negotiateClientGuid(msg: Buffer): string | undefined {
+  if (msg.length < 64 + 28 || msg.readUInt16LE(12) !== Command.NEGOTIATE || msg.readUInt32LE(20) !== 0) return undefined;
+  const guid = msg.subarray(64 + 12, 64 + 28);
+  return guid.some((b) => b !== 0) ? guid.toString('hex') : undefined;
 }

@@ -144,7 +144,7 @@ export class SmbServer {
     this.caching = new CachingManager(
       config.access,
       (open) => this.closeOpen(open).then(() => undefined),
-      new ConnectionClients(this.sessions, () => this.connections, config.access.maxBreaksPerConnection),
+      new ConnectionClients((id) => this.sessions.get(id) ?? this.workers?.shadowSession(id), () => this.connections, config.access.maxBreaksPerConnection),
     );
     this.caching.disk = new DiskCachingWatch(config.access.maxDiskWatchers, this.log, (node) => this.caching.diskChanged(node));
     this.durables = new DurableHandles(config.durable ?? DEFAULT_DURABLE_POLICY, (open) => {
@@ -285,14 +285,26 @@ export class SmbServer {
     return undefined;
   }
 
-  /** Serves a socket its primary admitted and handed over (a worker of a multi-worker server). */
-  adopt(socket: Socket, kind: 'direct' | 'netbios', remote: string): Connection {
+  /**
+   * Serves a socket its primary admitted and handed over (a worker of a multi-worker server). A connection moved
+   * from another worker comes with the message that worker received but did not answer (`first`).
+   */
+  adopt(socket: Socket, kind: 'direct' | 'netbios', remote: string, moved?: { first: Buffer; established: boolean }): Connection {
     this.access.opened(remote);
-    return this.serve(socket, kind, remote);
+    const conn = this.serve(socket, kind, remote, moved?.established ?? false);
+    if (moved) conn.transport.onMessage(moved.first);
+    return conn;
   }
 
-  private serve(socket: Socket, kind: 'direct' | 'netbios', remote: string): Connection {
-    const transport = new TcpTransport(socket, kind, this.config.maxIoSize + 64 * 1024);
+  /** A connection went to another worker (server/workers/link.ts): it is no longer served here. */
+  connectionMoved(conn: Connection): void {
+    this.connections.delete(conn);
+    this.access.closed(conn.transport.remoteAddress);
+    this.log.debug('connection moved to another worker', { conn: conn.id });
+  }
+
+  private serve(socket: Socket, kind: 'direct' | 'netbios', remote: string, established = false): Connection {
+    const transport = new TcpTransport(socket, kind, this.config.maxIoSize + 64 * 1024, established);
     const conn = new Connection(this, transport, this.nextConnId++);
     this.connections.add(conn);
     this.log.info('connection', { conn: conn.id, remote: `${transport.remoteAddress}:${transport.remotePort}`, transport: kind });
@@ -389,7 +401,7 @@ export class SmbServer {
   async destroySession(s: Session, keepDurable = true): Promise<void> {
     this.workers?.sessionEnded(s, keepDurable);
     s.state = 'expired';
-    this.sessions.delete(s.id);
+    if (this.sessions.get(s.id) === s) this.sessions.delete(s.id);
     for (const c of s.channels) {
       if (c.connection.sessions.get(s.id) === s) c.connection.sessions.delete(s.id);
       c.connection.sessionEnded(s);

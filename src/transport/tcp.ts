@@ -118,9 +118,10 @@ export class TcpTransport implements Transport {
    * `accepted` is a socket from a server created with `pauseOnConnect`: its handle is taken over by a socket
    * that reads into FrameReader's buffers.
    */
-  constructor(accepted: Socket, kind: 'direct' | 'netbios', maxFrameSize: number) {
+  /** `established`: a NetBIOS session whose SESSION REQUEST was answered elsewhere (a connection moved here). */
+  constructor(accepted: Socket, kind: 'direct' | 'netbios', maxFrameSize: number, established = false) {
     this.kind = kind;
-    this.sessionEstablished = kind === 'direct';
+    this.sessionEstablished = kind === 'direct' || established;
     const reader = new FrameReader(kind === 'netbios', maxFrameSize, (type, payload) => this.onFrame(type, payload));
     this.socket = adoptWithUserBuffers(accepted, reader, (err) => {
       this.closeReason = err instanceof WireError ? `bad framing: ${err.message}` : `framing failure: ${String(err)}`;
@@ -137,6 +138,7 @@ export class TcpTransport implements Transport {
     });
     socket.on('end', () => socket.end());
     socket.on('close', () => {
+      if (this.closed) return;
       this.closed = true;
       this.onClose(this.closeReason);
     });
@@ -197,6 +199,16 @@ export class TcpTransport implements Transport {
   }
   resume(): void {
     this.socket.resume();
+  }
+
+  /**
+   * Gives the socket up, to move the connection to another process: nothing more is read or reported here. Only
+   * before anything was answered on it but a NetBIOS session request.
+   */
+  detach(): { socket: Socket; established: boolean } {
+    this.closed = true;
+    this.socket.pause();
+    return { socket: this.socket, established: this.sessionEstablished };
   }
 
   close(destroy = false): void {

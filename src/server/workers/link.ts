@@ -9,6 +9,7 @@ import { Writer } from '../../util/writer.js';
 import type { Connection } from '../connection.js';
 import type { CompoundState, Outcome, RequestContext } from '../context.js';
 import { dialectTraits } from '../dialects.js';
+import { HANDLERS } from '../dispatch.js';
 import { isQuotaFakeFile, parseSmbName } from '../files.js';
 import { nodeKey, type SmbServer } from '../server.js';
 import { Session } from '../session.js';
@@ -100,9 +101,19 @@ interface RunResult {
   moved?: number;
 }
 
+/** Where a request runs: here (`done` once it finished), or it ran elsewhere with this outcome. */
+export type Routed = { local: true; done: () => void } | { local: false; outcome: Outcome };
+const HERE: Routed = { local: true, done: () => {} };
+
 /** Messages between a worker and its primary about claims. */
-export type ClaimToPrimary = { t: 'claim'; id: number; key: string } | { t: 'revoked'; id: number; released: boolean } | { t: 'release'; keys: string[] };
-export type ClaimFromPrimary = { t: 'claimed'; id: number; owner: number } | { t: 'revoke'; id: number; key: string };
+export type ClaimToPrimary =
+  | { t: 'claim'; id: number; key: string }
+  | { t: 'revoked'; id: number; released: boolean }
+  | { t: 'release'; keys: string[] }
+  | { t: 'place'; id: number; client: string }
+  | { t: 'client-gone'; client: string }
+  | { t: 'migrate'; to: number; kind: 'direct' | 'netbios'; remote: string; first: Buffer; established: boolean };
+export type ClaimFromPrimary = { t: 'claimed'; id: number; owner: number } | { t: 'revoke'; id: number; key: string } | { t: 'placed'; id: number; worker: number };
 
 export class WorkerLink {
   readonly index: number;
@@ -118,8 +129,12 @@ export class WorkerLink {
   /** Shadows of other workers' sessions, by home worker and id. */
   private readonly shadows = new Map<string, Session>();
   private readonly shadowHome = new Map<Session, number>();
+  /** The same, by session id: breaks for their opens are routed home by it (never seen by this worker's clients). */
+  private readonly shadowById = new Map<bigint, Session>();
   /** Forwarded requests running here (by origin and request id), for CANCEL. */
-  private readonly running = new Map<string, RequestContext>();
+  private readonly running = new Map<string, RequestContext | undefined>();
+  /** Forwarded requests cancelled before they went async. */
+  private readonly cancelledEarly = new Set<string>();
   /** Forwarded requests sent from here that went async there: their cancel. */
   private readonly sent = new Map<number, { to: number; ctx: RequestContext }>();
   private nextRid = 1;
@@ -166,25 +181,19 @@ export class WorkerLink {
    * Runs a request here or where its file's state is. Returns undefined to run it here (with `done` to call once
    * it finished), or the outcome of running it elsewhere.
    */
-  async route(conn: Connection, ctx: RequestContext, h: Smb2Header): Promise<{ local: true; done: () => void } | { local: false; outcome: Outcome }> {
-    const here = { local: true as const, done: () => {} };
+  route(conn: Connection, ctx: RequestContext, h: Smb2Header): Routed | Promise<Routed> {
+    const here = HERE;
     if (!ctx.tree || ctx.tree.share.kind !== 'disk') return here;
     let target: number | undefined;
     if (h.command === Command.CREATE) {
       const key = this.createTarget(ctx);
       if (key === undefined) return here;
       if (typeof key === 'number') target = key;
-      else {
-        for (let attempt = 0; attempt < 4; attempt++) {
-          const owner = await this.own(key);
-          if (owner === this.index) {
-            this.pin(key);
-            return { local: true, done: () => this.unpin(key) };
-          }
-          const r = await this.forward(owner, conn, ctx, h);
-          if (r.moved === undefined) return { local: false, outcome: this.outcomeOf(r) };
-        }
-        return { local: false, outcome: Status.INSUFFICIENT_RESOURCES };
+      else if (this.held.has(key)) {
+        this.pin(key);
+        return { local: true, done: () => this.unpin(key) };
+      } else {
+        return this.routeByClaim(key, conn, ctx, h);
       }
     } else if (h.command === Command.OPLOCK_BREAK) {
       const size = ctx.message.length >= 66 ? ctx.message.readUInt16LE(64) : 0;
@@ -198,8 +207,20 @@ export class WorkerLink {
       if (id) target = this.workerOf(id);
     }
     if (target === undefined || target === this.index) return here;
-    const r = await this.forward(target, conn, ctx, h);
-    return { local: false, outcome: this.outcomeOf(r) };
+    return this.forward(target, conn, ctx, h).then((r) => ({ local: false as const, outcome: this.outcomeOf(r) }));
+  }
+
+  private async routeByClaim(key: string, conn: Connection, ctx: RequestContext, h: Smb2Header): Promise<Routed> {
+    for (let attempt = 0; attempt < 4; attempt++) {
+      const owner = await this.own(key);
+      if (owner === this.index) {
+        this.pin(key);
+        return { local: true, done: () => this.unpin(key) };
+      }
+      const r = await this.forward(owner, conn, ctx, h);
+      if (r.moved === undefined) return { local: false, outcome: this.outcomeOf(r) };
+    }
+    return { local: false, outcome: Status.INSUFFICIENT_RESOURCES };
   }
 
   /** A CREATE's file key, or the worker a durable reconnect's FileId names; undefined: run it here. */
@@ -249,6 +270,7 @@ export class WorkerLink {
       last: true,
     };
     this.sent.set(rid, { to, ctx });
+    conn.forwarded.set(h.messageId, () => this.mesh.send(to, { t: 'cancel', rid } satisfies LinkMessage));
     try {
       const r = (await this.mesh.request(to, msg)) as RunResult;
       if (r.fileId) ctx.compound.fileId = r.fileId;
@@ -259,6 +281,7 @@ export class WorkerLink {
       return { status: Status.FILE_CLOSED, body: undefined, tail: undefined, fileId: undefined, leaseKey: undefined };
     } finally {
       this.sent.delete(rid);
+      conn.forwarded.delete(h.messageId);
     }
   }
 
@@ -276,7 +299,18 @@ export class WorkerLink {
   }
 
   private async run(from: number, m: Extract<LinkMessage, { t: 'run' }>): Promise<RunResult> {
-    const { HANDLERS } = await import('../dispatch.js');
+    const runKey = `${from}:${m.rid}`;
+    // Known from the start, so that a CANCEL arriving while it waits (for a claim) is remembered.
+    this.running.set(runKey, undefined);
+    try {
+      return await this.runHere(from, m, runKey);
+    } finally {
+      this.running.delete(runKey);
+      this.cancelledEarly.delete(runKey);
+    }
+  }
+
+  private async runHere(from: number, m: Extract<LinkMessage, { t: 'run' }>, runKey: string): Promise<RunResult> {
     const handler = HANDLERS[m.header.command];
     if (!handler) return { status: Status.INVALID_PARAMETER, body: undefined, tail: undefined, fileId: undefined, leaseKey: undefined };
     let key: string | undefined;
@@ -319,10 +353,14 @@ export class WorkerLink {
         if (ctx.asyncId !== undefined) return;
         ctx.asyncId = 1n;
         ctx.onCancel = onCancel;
+        // Cancelled before it went async: it is cancelled now, as the client asked.
+        if (this.cancelledEarly.delete(runKey)) {
+          queueMicrotask(onCancel);
+          return;
+        }
         this.mesh.send(from, { t: 'interim', rid: m.rid } satisfies LinkMessage);
       },
     };
-    const runKey = `${from}:${m.rid}`;
     this.running.set(runKey, ctx);
     try {
       let outcome: Outcome;
@@ -345,7 +383,6 @@ export class WorkerLink {
       outcome.onSent?.();
       return { status: outcome.status, body, tail, fileId, leaseKey };
     } finally {
-      this.running.delete(runKey);
       if (key !== undefined) this.unpin(key);
     }
   }
@@ -387,7 +424,7 @@ export class WorkerLink {
       s.state = 'valid';
       this.shadows.set(k, s);
       this.shadowHome.set(s, home);
-      this.server.sessions.set(f.id, s);
+      this.shadowById.set(f.id, s);
     } else {
       // The latest connection's facts (a multichannel or reconnected client).
       s.channels[0] = { connection: conn, signingKey: undefined, binding: undefined };
@@ -417,9 +454,14 @@ export class WorkerLink {
         if (s) s.ctx.goAsync(() => this.mesh.send(s.to, { t: 'cancel', rid: m.rid } satisfies LinkMessage));
         return;
       }
-      case 'cancel':
-        this.running.get(`${from}:${m.rid}`)?.onCancel?.();
+      case 'cancel': {
+        const k = `${from}:${m.rid}`;
+        if (!this.running.has(k)) return;
+        const ctx = this.running.get(k);
+        if (ctx?.onCancel) ctx.onCancel();
+        else this.cancelledEarly.add(k);
         return;
+      }
       case 'break': {
         const s = this.server.sessions.get(m.sessionId);
         if (!s || this.shadowHome.has(s)) return;
@@ -434,6 +476,7 @@ export class WorkerLink {
         // Still a shadow while it ends, so its end is not announced again from here.
         void this.server.destroySession(s, m.keepDurable).finally(() => {
           if (this.shadows.get(k) === s) this.shadows.delete(k);
+          if (this.shadowById.get(s.id) === s) this.shadowById.delete(s.id);
           this.shadowHome.delete(s);
         });
         return;
@@ -468,6 +511,11 @@ export class WorkerLink {
   /** Tells every other worker (sessions and trees that end, changes for their watches and directory leases). */
   broadcast(m: LinkMessage): void {
     for (let i = 0; i < this.count; i++) if (i !== this.index) this.mesh.send(i, m);
+  }
+
+  /** A shadow session by id (where breaks for its opens go). */
+  shadowSession(id: bigint): Session | undefined {
+    return this.shadowById.get(id);
   }
 
   /** Whether a session is a shadow of another worker's (its end is announced by its home, not here). */
@@ -524,11 +572,31 @@ export class WorkerLink {
     return (this.pins.get(key) ?? 0) > 0 || this.server.nodes.has(key);
   }
 
+  // ---- clients ----
+
+  /** The worker that serves a client's connections (by ClientGuid, hex): the first to ask, while it has any. */
+  placeClient(client: string): Promise<number> {
+    const id = this.nextClaim++;
+    return new Promise<number>((resolve) => {
+      this.claimWaits.set(id, resolve);
+      process.send?.({ t: 'place', id, client } satisfies ClaimToPrimary);
+    });
+  }
+
+  clientGone(client: string): void {
+    process.send?.({ t: 'client-gone', client } satisfies ClaimToPrimary);
+  }
+
+  /** Hands a connection's socket to another worker through the primary, with the message it brought. */
+  moveConnection(to: number, socket: import('node:net').Socket, kind: 'direct' | 'netbios', remote: string, first: Buffer, established: boolean): void {
+    process.send?.({ t: 'migrate', to, kind, remote, first, established } satisfies ClaimToPrimary, socket);
+  }
+
   private fromPrimary(m: ClaimFromPrimary): void {
-    if (m.t === 'claimed') {
+    if (m.t === 'claimed' || m.t === 'placed') {
       const w = this.claimWaits.get(m.id);
       this.claimWaits.delete(m.id);
-      w?.(m.owner);
+      w?.(m.t === 'claimed' ? m.owner : m.worker);
     } else if (m.t === 'revoke') {
       const keep = this.held.has(m.key) && this.inUse(m.key);
       if (!keep) this.held.delete(m.key);

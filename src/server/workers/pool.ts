@@ -14,7 +14,7 @@ import type { ClaimFromPrimary, ClaimToPrimary } from './link.js';
 export type ToWorker =
   | ClaimFromPrimary
   | { t: 'init'; index: number; count: number; group: string; spec: unknown }
-  | { t: 'conn'; kind: 'direct' | 'netbios'; remote: string }
+  | { t: 'conn'; kind: 'direct' | 'netbios'; remote: string; moved?: { first: Buffer; established: boolean } }
   | { t: 'stop' };
 
 /** Messages from a worker to the primary. */
@@ -50,6 +50,8 @@ export interface WorkerPoolOptions {
 
 export class WorkerPool {
   private readonly slots: WorkerSlot[] = [];
+  /** Which worker serves each client (ClientGuid), and how many of its connections are there. */
+  private readonly clients = new Map<string, { worker: number; connections: number }>();
   /** Which worker owns each file key's state (server/workers/link.ts). */
   private readonly owners = new Map<string, number>();
   private readonly claimChains = new Map<string, Promise<number>>();
@@ -135,8 +137,50 @@ export class WorkerPool {
       stopping: false,
     };
     slot.ready.catch(() => {});
-    child.on('message', (m: FromWorker) => {
+    child.on('message', (m: FromWorker, handle?: unknown) => {
       switch (m.t) {
+        case 'place': {
+          const c = this.clients.get(m.client);
+          const worker = c && this.isLive(c.worker) ? c.worker : slot.index;
+          if (worker === slot.index) {
+            if (c && c.worker === worker) c.connections++;
+            else this.clients.set(m.client, { worker, connections: 1 });
+          }
+          slot.child.send({ t: 'placed', id: m.id, worker } satisfies ToWorker);
+          break;
+        }
+        case 'client-gone': {
+          const c = this.clients.get(m.client);
+          if (c && c.worker === slot.index && --c.connections <= 0) this.clients.delete(m.client);
+          break;
+        }
+        case 'migrate': {
+          const socket = handle as Socket | undefined;
+          const to = this.slots.find((s) => s.index === m.to);
+          // The connection counts on its new worker from now on.
+          const n = slot.remotes.get(m.remote) ?? 0;
+          if (n > 0) {
+            if (n === 1) slot.remotes.delete(m.remote);
+            else slot.remotes.set(m.remote, n - 1);
+            slot.connections--;
+          }
+          if (!socket) break;
+          if (!to?.child.connected) {
+            socket.destroy();
+            this.opts.onClosed(m.remote);
+            break;
+          }
+          to.connections++;
+          to.remotes.set(m.remote, (to.remotes.get(m.remote) ?? 0) + 1);
+          const moved = { first: Buffer.from(m.first), established: m.established };
+          to.child.send({ t: 'conn', kind: m.kind, remote: m.remote, moved } satisfies ToWorker, socket, { keepOpen: false }, (err) => {
+            if (err) {
+              this.forget(to, m.remote);
+              socket.destroy();
+            }
+          });
+          break;
+        }
         case 'ready':
           ready();
           break;
@@ -167,6 +211,7 @@ export class WorkerPool {
       for (const [remote, n] of slot.remotes) for (let i = 0; i < n; i++) this.opts.onClosed(remote);
       // Its files' state died with it: their keys are free.
       for (const [k, w] of this.owners) if (w === index) this.owners.delete(k);
+      for (const [k, c] of this.clients) if (c.worker === index) this.clients.delete(k);
       for (const [id, r] of this.revokes) {
         if (r.holder !== index) continue;
         this.revokes.delete(id);
