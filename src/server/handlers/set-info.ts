@@ -21,6 +21,7 @@ import {
   securityDescriptorToBytes,
   type SecurityDescriptor,
 } from '../../protocol/smb2/fscc/security.js';
+import { setFullEaInformation } from '../ea.js';
 import { nodeKey } from '../server.js';
 import type { Open } from '../state/open.js';
 import { roundToClusters } from '../state/file-node.js';
@@ -177,8 +178,11 @@ async function setFileInfo(ctx: RequestContext, open: Open, info: SetFileInfo): 
       if (info.mode & ~0x0000003e) return Status.INVALID_PARAMETER;
       open.mode = info.mode;
       return Status.SUCCESS;
-    case 'fullEa':
-      return Status.EAS_NOT_SUPPORTED;
+    case 'fullEa': {
+      const status = await setFullEaInformation(open, info.eas);
+      if (status === Status.SUCCESS) notifyModified(open, CompletionFilter.EA);
+      return status;
+    }
     case 'link':
     case 'linkEx':
     case 'shortName':

@@ -28,20 +28,9 @@ const FULL_EA_FIXED = 8;
 /** NextEntryOffset, EaNameLength. */
 const GET_EA_FIXED = 5;
 
-function align4(n: number): number {
-  return (n + 3) & ~3;
-}
-
 /** Bytes one FILE_FULL_EA_INFORMATION entry takes, without the padding that follows it in a list. */
 export function fullEaEntrySize(ea: { name: string; value: Buffer }): number {
   return FULL_EA_FIXED + Buffer.byteLength(ea.name, 'latin1') + 1 + ea.value.length;
-}
-
-/** Bytes encodeFullEaList writes for `eas`: entries padded to 4 bytes, no padding after the last. */
-export function fullEaListSize(eas: readonly { name: string; value: Buffer }[]): number {
-  let size = 0;
-  eas.forEach((ea, i) => (size = (i === 0 ? 0 : align4(size)) + fullEaEntrySize(ea)));
-  return size;
 }
 
 /** Writes a FILE_FULL_EA_INFORMATION list; throws RangeError for a name or value too long for its length field. */
