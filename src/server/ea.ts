@@ -9,14 +9,14 @@
  * - a file's EAs take at most 64 KiB - 5 bytes, counted as NTFS counts them (STATUS_EA_TOO_LARGE).
  */
 import { Status } from '../protocol/nt-status.js';
-import { AccessMask } from '../protocol/smb2/constants.js';
+import { AccessMask, CreateOptions } from '../protocol/smb2/constants.js';
 import { QueryInfoFlags, type QueryInfoRequest } from '../protocol/smb2/commands/query-info.js';
 import { CreateContextName, findCreateContext, type CreateContext } from '../protocol/smb2/contexts/create-contexts.js';
 import { decodeFullEaList, decodeGetEaList, encodeFullEaList, FILE_NEED_EA, fullEaEntrySize, type FullEa } from '../protocol/smb2/fscc/ea.js';
 import { WireError } from '../errors.js';
 import { Reader } from '../util/reader.js';
 import { Writer } from '../util/writer.js';
-import type { FileStore, StoreEa } from '../store/types.js';
+import type { FileStore, StoreEa, StoreStat } from '../store/types.js';
 import type { Open } from './state/open.js';
 
 /** MS-FSA 2.1.5.15.5: Open.File.ExtendedAttributesLength may not pass 64 KB - 5 bytes. */
@@ -110,6 +110,15 @@ export function createEaBuffer(contexts: readonly CreateContext[], store: FileSt
   const eas = applyEas([], given);
   if (extendedAttributesLength(eas) > MAX_EXTENDED_ATTRIBUTES_LENGTH) return Status.EA_TOO_LARGE;
   return (path) => setEas(path, eas);
+}
+
+/**
+ * MS-FSA 2.1.5.1.2: a client that says it does not understand EAs (FILE_NO_EA_KNOWLEDGE) may not open the file or
+ * directory itself (its named streams it may) when one of its EAs has FILE_NEED_EA.
+ */
+export function needsEaKnowledge(createOptions: number, stat: StoreStat, stream: string | undefined): boolean {
+  if (!(createOptions & CreateOptions.NO_EA_KNOWLEDGE) || stream !== undefined) return false;
+  return stat.eas?.some((ea) => ea.flags & FILE_NEED_EA) === true;
 }
 
 /** SET_INFO FileFullEaInformation (MS-SMB2 3.3.5.21.1, MS-FSA 2.1.5.15.5): the list's EAs set, replaced or deleted. */

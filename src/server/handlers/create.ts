@@ -50,7 +50,7 @@ import { NotifyAction } from '../../protocol/smb2/fscc/notify-info.js';
 import { nameFilter } from '../state/notify.js';
 import { decodeDurableRequest } from '../state/durable.js';
 import { reconnectDurable, replayCreate } from './create-durable.js';
-import { createEaBuffer } from '../ea.js';
+import { createEaBuffer, needsEaKnowledge } from '../ea.js';
 
 /** FILE_CREATE_TREE_CONNECTION (MS-SMB2 2.2.13: "ignored" by the spec; Windows refuses it). */
 const CREATE_TREE_CONNECTION = 0x00000080;
@@ -161,6 +161,7 @@ export async function handleCreate(ctx: RequestContext): Promise<Outcome> {
         }
       }
       if (node.deletePending) return Status.DELETE_PENDING;
+      if (needsEaKnowledge(req.createOptions, stat, stream)) return Status.ACCESS_DENIED;
       const overwriting =
         disposition === CreateDisposition.OVERWRITE ||
         disposition === CreateDisposition.OVERWRITE_IF ||

@@ -232,3 +232,20 @@ test('a store without EAs: STATUS_EAS_NOT_SUPPORTED, and FileFsAttributeInformat
     await without.stop();
   }
 });
+
+test('FILE_NO_EA_KNOWLEDGE cannot open a file with a FILE_NEED_EA attribute, but can open its streams (MS-FSA 2.1.5.1.2)', async () => {
+  const srv = await startTestServer();
+  try {
+    const c = await srv.login();
+    const f = await c.create('need.txt', { createDisposition: CreateDisposition.CREATE, contexts: [{ name: EA_CONTEXT, data: entry('needed', '1', { flags: 0x80 }) }] });
+    assert.equal(f.status, Status.SUCCESS);
+    assert.equal((await c.create('need.txt', { createOptions: CreateOptions.NO_EA_KNOWLEDGE })).status, Status.ACCESS_DENIED);
+    assert.equal((await c.create('need.txt:s', { createOptions: CreateOptions.NO_EA_KNOWLEDGE })).status, Status.SUCCESS);
+    assert.equal((await c.create('need.txt')).status, Status.SUCCESS);
+    const plain = await c.create('plain.txt', { createDisposition: CreateDisposition.CREATE, contexts: [{ name: EA_CONTEXT, data: entry('optional', '1') }] });
+    assert.equal(plain.status, Status.SUCCESS);
+    assert.equal((await c.create('plain.txt', { createOptions: CreateOptions.NO_EA_KNOWLEDGE })).status, Status.SUCCESS);
+  } finally {
+    await srv.stop();
+  }
+});
