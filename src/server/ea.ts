@@ -20,13 +20,20 @@ import type { FileStore, StoreEa, StoreStat } from '../store/types.js';
 import type { Open } from './state/open.js';
 
 /** MS-FSA 2.1.5.15.5: Open.File.ExtendedAttributesLength may not pass 64 KB - 5 bytes. */
-export const MAX_EXTENDED_ATTRIBUTES_LENGTH = 64 * 1024 - 5;
+const MAX_EXTENDED_ATTRIBUTES_LENGTH = 64 * 1024 - 5;
+
+/**
+ * The longest EA list one request may carry (SET_INFO's buffer, CREATE's context, QUERY_INFO's list of names):
+ * room to delete every EA a file can have and set as many again, with each entry's header and padding. A longer
+ * one is refused before it is decoded, so no request makes the server build more than this much.
+ */
+export const MAX_EA_REQUEST_BYTES = 256 * 1024;
 
 /**
  * MS-FSA File.ExtendedAttributesLength: the EAs packed as NTFS keeps them (OS/2 FEA entries: flags, name length,
  * value length, the name with its NUL, the value; no alignment).
  */
-export function extendedAttributesLength(eas: readonly { name: string; value: Buffer }[]): number {
+function extendedAttributesLength(eas: readonly { name: string; value: Buffer }[]): number {
   let length = 0;
   for (const ea of eas) length += 5 + Buffer.byteLength(ea.name, 'latin1') + ea.value.length;
   return length;
@@ -49,7 +56,7 @@ const ILLEGAL_EA_NAME_CHARS = new Set('"*+,/:;<=>?[\\]|');
 const SAMBA_PRIVATE_NAMES = ['security.NTACL', 'user.DOSATTRIB', 'user.SAMBA_PAI', 'user.SAMBA_STREAMS', 'org.netatalk.Metadata'].map((n) => n.toUpperCase());
 const SAMBA_PRIVATE_PREFIX = 'user.DosStream.'.toUpperCase();
 
-export function isValidEaName(name: string): boolean {
+function isValidEaName(name: string): boolean {
   if (name.length === 0 || name.length > 255) return false;
   for (const ch of name) {
     const c = ch.charCodeAt(0);
@@ -72,15 +79,28 @@ function refusedEas(eas: readonly FullEa[]): number | undefined {
   return undefined;
 }
 
-/** `current` with `changes` applied in order (MS-FSA 2.1.5.15.5): the EA of the same name removed, a non-empty one appended. */
-function applyEas(current: readonly StoreEa[], changes: readonly FullEa[]): StoreEa[] {
-  let out = [...current];
+/**
+ * `current` with `changes` applied in order (MS-FSA 2.1.5.15.5): the EA of the same name removed, a non-empty one
+ * appended; STATUS_EA_TOO_LARGE as soon as the list passes the limit.
+ */
+function applyEas(current: readonly StoreEa[], changes: readonly FullEa[]): StoreEa[] | number {
+  // Keyed by the upper-cased name; a Map keeps insertion order, so delete + set appends.
+  const out = new Map(current.map((e) => [e.name.toUpperCase(), e]));
+  let length = extendedAttributesLength(current);
   for (const ea of changes) {
-    const upper = ea.name.toUpperCase();
-    out = out.filter((e) => e.name.toUpperCase() !== upper);
-    if (ea.value.length > 0) out.push({ name: ea.name, value: Buffer.from(ea.value), flags: ea.flags });
+    const key = ea.name.toUpperCase();
+    const old = out.get(key);
+    if (old !== undefined) {
+      out.delete(key);
+      length -= extendedAttributesLength([old]);
+    }
+    if (ea.value.length === 0) continue;
+    const added = { name: ea.name, value: Buffer.from(ea.value), flags: ea.flags };
+    out.set(key, added);
+    length += extendedAttributesLength([added]);
+    if (length > MAX_EXTENDED_ATTRIBUTES_LENGTH) return Status.EA_TOO_LARGE;
   }
-  return out;
+  return [...out.values()];
 }
 
 function decodeEas(data: Buffer): FullEa[] | number {
@@ -103,12 +123,13 @@ export function createEaBuffer(contexts: readonly CreateContext[], store: FileSt
   if (context === undefined) return undefined;
   const setEas = store.setEas?.bind(store);
   if (setEas === undefined) return Status.EAS_NOT_SUPPORTED;
+  if (context.data.length > MAX_EA_REQUEST_BYTES) return Status.EA_TOO_LARGE;
   const given = decodeEas(context.data);
   if (typeof given === 'number') return given;
   const refused = refusedEas(given);
   if (refused !== undefined) return refused;
   const eas = applyEas([], given);
-  if (extendedAttributesLength(eas) > MAX_EXTENDED_ATTRIBUTES_LENGTH) return Status.EA_TOO_LARGE;
+  if (typeof eas === 'number') return eas;
   return (path) => setEas(path, eas);
 }
 
@@ -129,7 +150,7 @@ export async function setFullEaInformation(open: Open, eas: readonly FullEa[]): 
   const refused = refusedEas(eas);
   if (refused !== undefined) return refused;
   const next = applyEas(await store.getEas(open.path), eas);
-  if (extendedAttributesLength(next) > MAX_EXTENDED_ATTRIBUTES_LENGTH) return Status.EA_TOO_LARGE;
+  if (typeof next === 'number') return next;
   await store.setEas(open.path, next);
   return Status.SUCCESS;
 }
@@ -155,6 +176,7 @@ export async function queryFullEaInformation(open: Open, req: QueryInfoRequest):
   if (eas.length === 0) return { status: Status.NO_EAS_ON_FILE, data: empty };
   const single = (req.flags & QueryInfoFlags.RETURN_SINGLE_ENTRY) !== 0;
   if (req.inputBuffer.length > 0) {
+    if (req.inputBuffer.length > MAX_EA_REQUEST_BYTES) return { status: Status.INVALID_PARAMETER, data: empty };
     let names: string[];
     try {
       names = decodeGetEaList(new Reader(req.inputBuffer));
@@ -163,7 +185,8 @@ export async function queryFullEaInformation(open: Open, req: QueryInfoRequest):
       throw err;
     }
     if (names.some((n) => !isValidEaName(n))) return { status: Status.INVALID_EA_NAME, data: empty };
-    const wanted = names.map((name) => eas.find((e) => e.name.toUpperCase() === name.toUpperCase()) ?? { name, value: empty, flags: 0 });
+    const byName = new Map(eas.map((e) => [e.name.toUpperCase(), e]));
+    const wanted = names.map((name) => byName.get(name.toUpperCase()) ?? { name, value: empty, flags: 0 });
     return fill(single ? wanted.slice(0, 1) : wanted, req.outputBufferLength).result;
   }
   let start: number;

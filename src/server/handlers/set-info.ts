@@ -4,6 +4,7 @@ import { decodeSetInfoRequest, encodeSetInfoResponse } from '../../protocol/smb2
 import {
   decodeSetFileInfoBuffer,
   DispositionExFlags,
+  FileInfoClass,
   RenameExFlags,
   type SetBasicInfo,
   type SetFileInfo,
@@ -21,7 +22,7 @@ import {
   securityDescriptorToBytes,
   type SecurityDescriptor,
 } from '../../protocol/smb2/fscc/security.js';
-import { setFullEaInformation } from '../ea.js';
+import { MAX_EA_REQUEST_BYTES, setFullEaInformation } from '../ea.js';
 import { nodeKey } from '../server.js';
 import type { Open } from '../state/open.js';
 import { roundToClusters } from '../state/file-node.js';
@@ -51,6 +52,7 @@ export async function handleSetInfo(ctx: RequestContext): Promise<Outcome> {
   let status: number;
   switch (req.infoType) {
     case InfoType.FILE: {
+      if (req.fileInfoClass === FileInfoClass.FileFullEaInformation && req.buffer.length > MAX_EA_REQUEST_BYTES) return Status.EA_TOO_LARGE;
       let info: SetFileInfo;
       try {
         info = decodeSetFileInfoBuffer(req.buffer, req.fileInfoClass);

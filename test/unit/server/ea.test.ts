@@ -82,8 +82,10 @@ async function eas(c: RawClient, fileId: FileId, o: Parameters<typeof query>[2] 
 }
 
 async function setEas(c: RawClient, fileId: FileId, buffer: Buffer): Promise<number> {
-  const res = await c.request(Command.SET_INFO, (w) =>
-    encodeSetInfoRequest(w, { infoType: InfoType.FILE, fileInfoClass: FileInfoClass.FileFullEaInformation, additionalInformation: 0, fileId, buffer }),
+  const res = await c.request(
+    Command.SET_INFO,
+    (w) => encodeSetInfoRequest(w, { infoType: InfoType.FILE, fileInfoClass: FileInfoClass.FileFullEaInformation, additionalInformation: 0, fileId, buffer }),
+    { creditCharge: c.chargeFor(buffer.length) },
   );
   return res.status;
 }
@@ -245,6 +247,31 @@ test('FILE_NO_EA_KNOWLEDGE cannot open a file with a FILE_NEED_EA attribute, but
     const plain = await c.create('plain.txt', { createDisposition: CreateDisposition.CREATE, contexts: [{ name: EA_CONTEXT, data: entry('optional', '1') }] });
     assert.equal(plain.status, Status.SUCCESS);
     assert.equal((await c.create('plain.txt', { createOptions: CreateOptions.NO_EA_KNOWLEDGE })).status, Status.SUCCESS);
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('one request carries at most 256 KiB of EA list: longer ones are refused before they are decoded', async () => {
+  const srv = await startTestServer();
+  try {
+    const c = await srv.login();
+    await c.ensureCredits(64);
+    // Five EAs of 60,000 bytes: a well-formed list of 300 KB.
+    const huge = list(...[1, 2, 3, 4, 5].map((i): [string, Buffer] => [`n${i}`, Buffer.alloc(60000)]));
+    const f = await c.create('f.txt', { createDisposition: CreateDisposition.CREATE });
+    assert.equal(await setEas(c, f.fileId, huge), Status.EA_TOO_LARGE);
+    const created = await c.create('g.txt', { createDisposition: CreateDisposition.CREATE, contexts: [{ name: EA_CONTEXT, data: huge }], opts: { creditCharge: c.chargeFor(huge.length) } });
+    assert.equal(created.status, Status.EA_TOO_LARGE);
+    assert.equal(await setEas(c, f.fileId, list(['a', '1'])), Status.SUCCESS);
+    const names = getList(...Array.from({ length: 30000 }, (_, i) => `name${i}`));
+    assert.ok(names.length > 256 * 1024);
+    const res = await c.request(
+      Command.QUERY_INFO,
+      (w) => encodeQueryInfoRequest(w, { infoType: InfoType.FILE, fileInfoClass: FileInfoClass.FileFullEaInformation, outputBufferLength: 65536, additionalInformation: 0, flags: 0, fileId: f.fileId, inputBuffer: names }),
+      { creditCharge: c.chargeFor(names.length) },
+    );
+    assert.equal(res.status, Status.INVALID_PARAMETER);
   } finally {
     await srv.stop();
   }
