@@ -167,8 +167,6 @@ export interface FileFacts {
   reparseTag?: number;
   /** 8.3 name for FileAlternateNameInformation. */
   shortName?: string;
-  /** Extended attributes for FileFullEaInformation. */
-  eas?: FullEa[];
 }
 
 const BASIC_SIZE = 40;
@@ -272,7 +270,8 @@ function writeStreams(w: Writer, streams: StreamFacts[], maxLength = Infinity): 
 /**
  * Writes the whole structure of a query class. Returns false when the class is not supported for query
  * (the caller answers STATUS_INVALID_INFO_CLASS or STATUS_NOT_SUPPORTED), or when the facts lack what the
- * class needs (FileAlternateNameInformation without a shortName, FileFullEaInformation without eas).
+ * class needs (FileAlternateNameInformation without a shortName; FileFullEaInformation, whose list the server
+ * builds itself from the file's EAs, server/ea.ts).
  */
 export function encodeFileInfo(w: Writer, infoClass: number, f: FileFacts): boolean {
   switch (infoClass) {
@@ -317,10 +316,6 @@ export function encodeFileInfo(w: Writer, infoClass: number, f: FileFacts): bool
       return true;
     case FileInfoClass.FileStreamInformation:
       writeStreams(w, streamsOf(f));
-      return true;
-    case FileInfoClass.FileFullEaInformation:
-      if (!f.eas) return false;
-      encodeFullEaList(w, f.eas);
       return true;
     case FileInfoClass.FileCompressionInformation:
       // CompressedFileSize, CompressionFormat NONE, unit/chunk/cluster shifts, Reserved(3)
@@ -383,8 +378,8 @@ export function queryFileInfo(infoClass: number, f: FileFacts, outputBufferLengt
   return { status: Status.BUFFER_OVERFLOW, data: data.subarray(0, outputBufferLength) };
 }
 
-/** Query results as the client reads them back: the facts the class carries. */
-export type QueriedFileInfo = Partial<FileFacts>;
+/** Query results as the client reads them back: the facts the class carries (and FileFullEaInformation's list). */
+export type QueriedFileInfo = Partial<FileFacts> & { eas?: FullEa[] };
 
 function readBasic(r: Reader): Pick<FileFacts, 'creationTime' | 'lastAccessTime' | 'lastWriteTime' | 'changeTime' | 'fileAttributes'> {
   const creationTime = r.u64();
