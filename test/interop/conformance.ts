@@ -41,6 +41,7 @@ export const DEFAULT_SUITES = [
   'smb2.connect',
   'smb2.getinfo',
   'smb2.setinfo',
+  'smb2.ea',
   'smb2.dir',
   'smb2.rename',
   'smb2.rw',
@@ -74,6 +75,8 @@ export const DEFAULT_SUITES = [
 export const DEFAULT_CONFIG_SUITES = [
   'smb2.connect',
   'smb2.getinfo',
+  'smb2.setinfo',
+  'smb2.ea',
   'smb2.rename',
   'smb2.rw',
   'smb2.create',

@@ -50,6 +50,7 @@ import { NotifyAction } from '../../protocol/smb2/fscc/notify-info.js';
 import { nameFilter } from '../state/notify.js';
 import { decodeDurableRequest } from '../state/durable.js';
 import { reconnectDurable, replayCreate } from './create-durable.js';
+import { createEaBuffer, needsEaKnowledge } from '../ea.js';
 
 /** FILE_CREATE_TREE_CONNECTION (MS-SMB2 2.2.13: "ignored" by the spec; Windows refuses it). */
 const CREATE_TREE_CONNECTION = 0x00000080;
@@ -117,6 +118,8 @@ export async function handleCreate(ctx: RequestContext): Promise<Outcome> {
   if (quota) return openQuotaFakeFile(ctx, req, maximumAllowed ? granted | tree.maximalAccess : granted);
   const creatorSd = decodeCreatorSecurity(req.createContexts);
   if (typeof creatorSd === 'number') return creatorSd;
+  const setCreateEas = createEaBuffer(req.createContexts, store);
+  if (typeof setCreateEas === 'number') return setCreateEas;
   const token = sessionToken(ctx.session!);
   const writableTree = !tree.readOnly;
   const wantsMaximal = maximumAllowed || findCreateContext(req.createContexts, CreateContextName.QUERY_MAXIMAL_ACCESS) !== undefined;
@@ -158,6 +161,7 @@ export async function handleCreate(ctx: RequestContext): Promise<Outcome> {
         }
       }
       if (node.deletePending) return Status.DELETE_PENDING;
+      if (needsEaKnowledge(req.createOptions, stat, stream)) return Status.ACCESS_DENIED;
       const overwriting =
         disposition === CreateDisposition.OVERWRITE ||
         disposition === CreateDisposition.OVERWRITE_IF ||
@@ -255,6 +259,7 @@ export async function handleCreate(ctx: RequestContext): Promise<Outcome> {
           }
         }
       }
+      if (action !== CreateAction.OPENED && stream === undefined) await setCreateEas?.(path);
       stat = handle ? await handle.stat() : await store.stat(path);
       if (stream !== undefined && handle) {
         // The handle's stat describes the stream; attributes and times are the file's.

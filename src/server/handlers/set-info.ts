@@ -4,6 +4,7 @@ import { decodeSetInfoRequest, encodeSetInfoResponse } from '../../protocol/smb2
 import {
   decodeSetFileInfoBuffer,
   DispositionExFlags,
+  FileInfoClass,
   RenameExFlags,
   type SetBasicInfo,
   type SetFileInfo,
@@ -21,6 +22,7 @@ import {
   securityDescriptorToBytes,
   type SecurityDescriptor,
 } from '../../protocol/smb2/fscc/security.js';
+import { MAX_EA_REQUEST_BYTES, setFullEaInformation } from '../ea.js';
 import { nodeKey } from '../server.js';
 import type { Open } from '../state/open.js';
 import { roundToClusters } from '../state/file-node.js';
@@ -50,6 +52,7 @@ export async function handleSetInfo(ctx: RequestContext): Promise<Outcome> {
   let status: number;
   switch (req.infoType) {
     case InfoType.FILE: {
+      if (req.fileInfoClass === FileInfoClass.FileFullEaInformation && req.buffer.length > MAX_EA_REQUEST_BYTES) return Status.EA_TOO_LARGE;
       let info: SetFileInfo;
       try {
         info = decodeSetFileInfoBuffer(req.buffer, req.fileInfoClass);
@@ -177,8 +180,11 @@ async function setFileInfo(ctx: RequestContext, open: Open, info: SetFileInfo): 
       if (info.mode & ~0x0000003e) return Status.INVALID_PARAMETER;
       open.mode = info.mode;
       return Status.SUCCESS;
-    case 'fullEa':
-      return Status.EAS_NOT_SUPPORTED;
+    case 'fullEa': {
+      const status = await setFullEaInformation(open, info.eas);
+      if (status === Status.SUCCESS) notifyModified(open, CompletionFilter.EA);
+      return status;
+    }
     case 'link':
     case 'linkEx':
     case 'shortName':
