@@ -367,7 +367,7 @@ async function newFileAccess(
     const bad = checkClientSecurity(creator, SecurityInformation.OWNER_SECURITY_INFORMATION | SecurityInformation.SACL_SECURITY_INFORMATION, token);
     if (bad !== undefined) return bad;
   }
-  const sd = creator || parent.stored ? newFileSecurity(parent.sd, creator, token, directory, writable) : undefined;
+  const sd = creator || parent.stored ? newFileSecurity(parent.sd, creator, token, directory) : undefined;
   let allowed = allowedAccess(sd ?? fallbackSecurity(token, directory, writable), token);
   if (parentAllowed & AccessMask.FILE_DELETE_CHILD) allowed |= AccessMask.DELETE;
   if (parentAllowed & AccessMask.FILE_READ_DATA) allowed |= AccessMask.FILE_READ_ATTRIBUTES;
