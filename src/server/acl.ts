@@ -257,7 +257,7 @@ export function inheritedAces(parent: Acl, directory: boolean, owner: string, gr
     }
     if (effective !== undefined) {
       const flags = effective | inherited;
-      out.push(isSidAce(ace) && !(flags & IO) ? effectiveAce(ace, flags, owner, group) : { ...ace, flags });
+      out.push(isSidAce(ace) ? effectiveAce(ace, flags, owner, group) : { ...ace, flags });
     }
     if (inheritOnly !== undefined) out.push({ ...ace, flags: inheritOnly | inherited });
   }
@@ -284,7 +284,7 @@ function creatorAces(acl: Acl, directory: boolean, owner: string, group: string)
 }
 
 /** The DACL of a token for objects that inherit nothing (MS-DTYP 2.5.3.4.2 DefaultDACL): its owner and SYSTEM, full control. */
-export function defaultDacl(owner: string): Acl {
+function defaultDacl(owner: string): Acl {
   const full = (sid: string): SidAce => ({ type: AceType.ACCESS_ALLOWED, flags: 0, mask: FileAccessRights.FILE_ALL_ACCESS, sid });
   return { revision: 2, aces: [full(owner), full(WellKnownSid.LOCAL_SYSTEM)] };
 }
@@ -343,7 +343,7 @@ function storedDacl(acl: Acl): Acl {
 }
 
 /**
- * A file's descriptor with the parts `info` selects replaced from `given` (MS-FSA 2.1.5.16): a DACL selected but
+ * A file's descriptor with the parts `info` selects replaced from `given` (MS-FSA 2.1.5.17): a DACL selected but
  * absent from `given` becomes a NULL DACL; an owner or group selected but absent keeps the current one. Of the DACL
  * control bits, SE_DACL_PROTECTED is kept as given; SE_DACL_AUTO_INHERITED only when the client also sets
  * SE_DACL_AUTO_INHERIT_REQ (the request itself and SE_DACL_DEFAULTED are never stored), as Windows does.

@@ -373,3 +373,18 @@ test('over SMB2: reading a descriptor needs READ_CONTROL only for the parts aske
     await srv.stop();
   }
 });
+
+test('over SMB2: a descriptor cannot be set through a named stream (MS-FSA 2.1.5.17)', async () => {
+  const srv = await startTestServer();
+  try {
+    const c = await srv.login();
+    const stream = await createWith(c, 'f:s', { desiredAccess: AccessMask.WRITE_DAC | AccessMask.READ_CONTROL, createDisposition: CreateDisposition.CREATE });
+    assert.equal(stream.status, Status.SUCCESS);
+    const DACL = SecurityInformation.DACL_SECURITY_INFORMATION;
+    assert.equal(await setSecurity(c, stream.fileId, DACL, sdWith(u1.user, [])), Status.INVALID_PARAMETER);
+    assert.equal((await querySecurity(c, stream.fileId, DACL)).status, Status.SUCCESS, 'reading it through the stream is fine');
+    await c.close(stream.fileId);
+  } finally {
+    await srv.stop();
+  }
+});
