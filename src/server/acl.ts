@@ -294,7 +294,7 @@ function defaultDacl(owner: string): Acl {
  * 2.1.5.1.2.1): owner and group from the creator (the SecD create context) where given, else the token's. The DACL:
  * - the creator's, when it gives one (not SE_DACL_DEFAULTED); under automatic inheritance, and unless the creator
  *   protects it, its explicit ACEs come first and the parent's inheritable ACEs follow;
- * - else what the parent passes on; else the token's default DACL.
+ * - else what the parent passes on; else a DACL the creator marked SE_DACL_DEFAULTED; else the token's default DACL.
  * Automatic inheritance applies when the parent's DACL is SE_DACL_AUTO_INHERITED, and marks the new DACL so too.
  * A SACL is never kept (setting one needs a privilege no session holds).
  */
