@@ -150,6 +150,14 @@ export const READ_CONTROL_PARTS =
   SecurityInformation.SCOPE_SECURITY_INFORMATION |
   SecurityInformation.BACKUP_SECURITY_INFORMATION;
 
+/**
+ * The status of an access request that needs a privilege (MS-DTYP 2.5.3.2): ACCESS_SYSTEM_SECURITY comes from
+ * SeSecurityPrivilege, never from a DACL, and no session holds it. Undefined when nothing privileged is asked.
+ */
+export function privilegeNotHeld(desiredAccess: number): number | undefined {
+  return desiredAccess & AccessMask.ACCESS_SYSTEM_SECURITY ? Status.PRIVILEGE_NOT_HELD : undefined;
+}
+
 // --- descriptors of files -------------------------------------------------------------------------------
 
 /** The descriptor of a file that has none stored: its viewer owns it (see defaultSecurityDescriptor). */

@@ -388,3 +388,21 @@ test('over SMB2: a descriptor cannot be set through a named stream (MS-FSA 2.1.5
     await srv.stop();
   }
 });
+
+test('over SMB2: ACCESS_SYSTEM_SECURITY needs a privilege no session holds; reserved access bits are refused', async () => {
+  const srv = await startTestServer();
+  try {
+    const c = await srv.login();
+    const made = await createWith(c, 'f', { desiredAccess: AccessMask.FILE_WRITE_DATA, createDisposition: CreateDisposition.CREATE });
+    assert.equal(made.status, Status.SUCCESS);
+    await c.close(made.fileId);
+    for (const desiredAccess of [AccessMask.ACCESS_SYSTEM_SECURITY, AccessMask.ACCESS_SYSTEM_SECURITY | AccessMask.MAXIMUM_ALLOWED]) {
+      assert.equal((await createWith(c, 'f', { desiredAccess, createDisposition: CreateDisposition.OPEN })).status, Status.PRIVILEGE_NOT_HELD);
+    }
+    for (const reserved of [0x00000200, 0x00200000, 0x04000000]) {
+      assert.equal((await createWith(c, 'f', { desiredAccess: reserved | AccessMask.MAXIMUM_ALLOWED, createDisposition: CreateDisposition.OPEN })).status, Status.ACCESS_DENIED);
+    }
+  } finally {
+    await srv.stop();
+  }
+});
