@@ -66,6 +66,10 @@ export const DEFAULT_SUITES = [
   'smb2.durable-v2-open',
   // ~20 s against smbkit (its lease and oplock subtests wait for breaks that do not come).
   'smb2.multichannel',
+  // ACLs: ~1 s each; secleak logs on with bad credentials again and again for its fixed 20 s.
+  'smb2.acls',
+  'smb2.sdread',
+  'smb2.secleak',
 ];
 
 /**
@@ -90,6 +94,8 @@ export const DEFAULT_CONFIG_SUITES = [
   'smb2.durable-v2-open',
   'smb2.session',
   'smb2.compound',
+  'smb2.acls',
+  'smb2.sdread',
 ];
 
 /** Listed subtests that need a setting the defaults do not have, skipped in the default-configuration run. */

@@ -35,6 +35,7 @@ import {
   mapGenericRights,
   newFileSecurity,
   parentPath,
+  privilegeNotHeld,
   readSecurity,
   sessionToken,
   type Token,
@@ -56,8 +57,8 @@ import { createEaBuffer, needsEaKnowledge } from '../ea.js';
 const CREATE_TREE_CONNECTION = 0x00000080;
 /** FileAttributes a CREATE may carry: MS-FSCC 2.6 bits below 0x10000 but VOLUME 0x8, DEVICE 0x40, INTEGRITY 0x8000. */
 const VALID_CREATE_ATTRIBUTES = 0x00007fb7;
-/** Bits that are valid in DesiredAccess (MS-SMB2 2.2.13.1). */
-const VALID_ACCESS = 0xf21f01ff;
+/** DesiredAccess bits a CREATE is refused with ACCESS_DENIED for (MS-SMB2 3.3.5.9). */
+const RESERVED_ACCESS = 0x0ce0fe00;
 
 /** What MAXIMUM_ALLOWED grants on a pipe: reading, writing and the attributes. */
 const PIPE_MAXIMUM_ACCESS = AccessMask.FILE_READ_DATA | AccessMask.FILE_WRITE_DATA | AccessMask.FILE_APPEND_DATA | AccessMask.FILE_READ_ATTRIBUTES | AccessMask.FILE_WRITE_ATTRIBUTES | AccessMask.READ_CONTROL | AccessMask.SYNCHRONIZE;
@@ -372,7 +373,7 @@ async function newFileAccess(
     const bad = checkClientSecurity(creator, SecurityInformation.OWNER_SECURITY_INFORMATION | SecurityInformation.SACL_SECURITY_INFORMATION, token);
     if (bad !== undefined) return bad;
   }
-  const sd = creator || parent.stored ? newFileSecurity(parent.sd, creator, token, directory, writable) : undefined;
+  const sd = creator || parent.stored ? newFileSecurity(parent.sd, creator, token, directory) : undefined;
   let allowed = allowedAccess(sd ?? fallbackSecurity(token, directory, writable), token);
   if (parentAllowed & AccessMask.FILE_DELETE_CHILD) allowed |= AccessMask.DELETE;
   if (parentAllowed & AccessMask.FILE_READ_DATA) allowed |= AccessMask.FILE_READ_ATTRIBUTES;
@@ -489,7 +490,9 @@ function validateRequest(req: CreateRequest): number | undefined {
   if (o & 0xff000000) return Status.INVALID_PARAMETER; // reserved option bits (MS-SMB2 2.2.13)
   // MS-SMB2 3.3.5.9: opening by file id, opfilter reservation and tree connections are not offered (as Windows).
   if (o & (CreateOptions.OPEN_BY_FILE_ID | CreateOptions.RESERVE_OPFILTER | CREATE_TREE_CONNECTION)) return Status.NOT_SUPPORTED;
-  if (req.desiredAccess & ~VALID_ACCESS) return Status.ACCESS_DENIED;
+  if (req.desiredAccess & RESERVED_ACCESS) return Status.ACCESS_DENIED;
+  const privilege = privilegeNotHeld(req.desiredAccess);
+  if (privilege !== undefined) return privilege;
   // MS-FSA 2.1.5.1: attribute bits a file can't take (volume label, device, integrity, undefined) are invalid.
   if (req.fileAttributes & ~VALID_CREATE_ATTRIBUTES) return Status.INVALID_PARAMETER;
   if (req.shareAccess & ~0x7) return Status.INVALID_PARAMETER;

@@ -11,7 +11,7 @@ import {
   type FsFacts,
 } from '../../protocol/smb2/fscc/fs-info.js';
 import { SecurityInformation, securityDescriptorToBytes } from '../../protocol/smb2/fscc/security.js';
-import { fallbackSecurity, readSecurity, sessionToken } from '../acl.js';
+import { fallbackSecurity, READ_CONTROL_PARTS, readSecurity, sessionToken } from '../acl.js';
 import type { Outcome, RequestContext } from '../context.js';
 import { queryFullEaInformation } from '../ea.js';
 import { fileFacts, QUOTA_FAKE_PATH, shortNameOf, smbPathOf } from '../files.js';
@@ -62,8 +62,9 @@ export async function handleQueryInfo(ctx: RequestContext): Promise<Outcome> {
         result = queryFsInfo(req.fileInfoClass, await fsFacts(open), req.outputBufferLength);
         break;
       case InfoType.SECURITY: {
-        // MS-SMB2 3.3.5.20.3: the SACL needs ACCESS_SYSTEM_SECURITY; the rest READ_CONTROL.
-        if (!(open.grantedAccess & AccessMask.READ_CONTROL)) return Status.ACCESS_DENIED;
+        // MS-SMB2 3.3.5.20.3: the SACL needs ACCESS_SYSTEM_SECURITY; the other parts READ_CONTROL. Asking for no
+        // part needs neither and returns an empty descriptor (smbtorture smb2.sdread, as Windows does).
+        if (req.additionalInformation & READ_CONTROL_PARTS && !(open.grantedAccess & AccessMask.READ_CONTROL)) return Status.ACCESS_DENIED;
         if (req.additionalInformation & SecurityInformation.SACL_SECURITY_INFORMATION && !(open.grantedAccess & AccessMask.ACCESS_SYSTEM_SECURITY)) {
           return Status.ACCESS_DENIED;
         }

@@ -94,6 +94,8 @@ async function setSecurityInfo(open: Open, info: number, buffer: Buffer): Promis
   if (info & ownerParts && !(granted & AccessMask.WRITE_OWNER)) return Status.ACCESS_DENIED;
   if (info & SecurityInformation.DACL_SECURITY_INFORMATION && !(granted & AccessMask.WRITE_DAC)) return Status.ACCESS_DENIED;
   if (info & SecurityInformation.SACL_SECURITY_INFORMATION && !(granted & AccessMask.ACCESS_SYSTEM_SECURITY)) return Status.ACCESS_DENIED;
+  // MS-FSA 2.1.5.17: a descriptor belongs to the file or directory, never to one of its named streams.
+  if (open.stream !== undefined) return Status.INVALID_PARAMETER;
   const store = open.tree.share.store!;
   if (!store.setSecurity || open.path === QUOTA_FAKE_PATH) return Status.NOT_SUPPORTED;
   if (!(info & ALL_SECURITY_INFORMATION)) return Status.SUCCESS;
