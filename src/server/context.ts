@@ -6,6 +6,7 @@ import type { Connection } from './connection.js';
 import type { Session } from './state/session.js';
 import type { Tree } from './state/tree.js';
 import type { Open } from './state/open.js';
+import type { ChannelAdmission } from './replay.js';
 
 /** What a handler returns on success (or with a warning status such as BUFFER_OVERFLOW). */
 export interface Reply {
@@ -59,6 +60,8 @@ export interface RequestContext {
   asyncId: bigint | undefined;
   /** Called by CANCEL for this request while it is pending. */
   onCancel: (() => void) | undefined;
+  /** How the request stands against the channel sequence of the open it names (MS-SMB2 3.3.5.2.10), set by open(). */
+  channel: { open: Open; admission: ChannelAdmission } | undefined;
   /** Resolves an open by FileId, applying the compound rule for the 0xFFFF... id. */
   open(fileId: FileId): Open | undefined;
   /** Sends the interim response now and marks the request async (MS-SMB2 3.3.4.2). */
