@@ -63,6 +63,8 @@ interface PendingAsync {
   messageId: bigint;
   asyncId: bigint;
   cancel: () => void;
+  /** Set for a request that goes on when the connection is lost while its session has other channels. */
+  session: Session | undefined;
 }
 
 /**
@@ -180,7 +182,10 @@ export class Connection {
     this.closed = true;
     if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
     if (this.idleTimer) clearTimeout(this.idleTimer);
-    for (const p of this.pending.values()) p.cancel();
+    for (const p of this.pending.values()) {
+      if (p.session?.channels.some((c) => c.connection !== this && c.binding === undefined)) continue;
+      p.cancel();
+    }
     this.pending.clear();
     for (const s of [...this.sessions.values()]) await this.server.connectionLost(s, this);
     this.sessions.clear();
@@ -784,6 +789,7 @@ export class Connection {
       asyncId: undefined,
       onCancel: undefined,
       channel: undefined,
+      survivesChannelLoss: false,
       open(fileId: FileId): Open | undefined {
         let id: FileId | undefined = fileId;
         if (isRelatedFileId(fileId)) id = related ? compound.fileId : undefined;
@@ -805,7 +811,7 @@ export class Connection {
         const asyncId = conn.nextAsyncId++;
         ctx.asyncId = asyncId;
         ctx.onCancel = onCancel;
-        conn.pending.set(asyncId, { messageId: h.messageId, asyncId, cancel: onCancel });
+        conn.pending.set(asyncId, { messageId: h.messageId, asyncId, cancel: onCancel, session: ctx.survivesChannelLoss ? ctx.session : undefined });
         conn.sendInterim(ctx, run);
       },
     };

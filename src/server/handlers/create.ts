@@ -90,6 +90,8 @@ export async function handleCreate(ctx: RequestContext): Promise<Outcome> {
         durable: (open) => server.durables.responseContexts(open),
       });
     }
+    // Its client may replay it on another channel of the session: it goes on if this one is lost meanwhile.
+    ctx.survivesChannelLoss = true;
     return server.durables.whileCreating(ctx.conn.clientGuid, durable.createGuid, () => openOrCreate(ctx, req, durable, appInstanceId));
   }
   return openOrCreate(ctx, req, durable, appInstanceId);
@@ -297,6 +299,12 @@ async function openOrCreate(ctx: RequestContext, req: CreateRequest, durable: Ex
     }
     const session = ctx.session!;
     const server = ctx.conn.server;
+    // A CREATE that waited while its session ended (a logoff, or the loss of its last channel: a DH2Q CREATE
+    // outlives the loss of its own, see Connection.teardown) makes no open.
+    if (server.sessions.get(session.id) !== session) {
+      await handle?.close().catch(() => {});
+      return Status.USER_SESSION_DELETED;
+    }
     const fileId = registerOpen(ctx, { node, isDirectory, granted, req, stream, handle, deleteOnClose });
     const open = session.opens.get(fileId.volatile)!;
     open.appInstanceId = appInstanceId;
