@@ -65,6 +65,8 @@ export const DEFAULT_SUITES = [
   'smb2.durable-v2-open',
   // ~20 s against smbkit (its lease and oplock subtests wait for breaks that do not come).
   'smb2.multichannel',
+  // ~140 s against smbkit and Samba alike (its dhv2-pending subtests wait for breaks on purpose).
+  'smb2.replay',
 ];
 
 /**
