@@ -71,6 +71,7 @@ export function channelSequenceOf(h: Smb2Header): number {
   return h.status & 0xffff;
 }
 
+/** The request is a resend (SMB2_FLAGS_REPLAY_OPERATION, MS-SMB2 2.2.1.2). */
 export function isReplay(h: Smb2Header): boolean {
   return (h.flags & HeaderFlags.REPLAY_OPERATION) !== 0;
 }
@@ -122,16 +123,17 @@ export interface ReplayContexts {
 
 /**
  * A DH2Q CREATE whose CreateGuid names an open of this client (MS-SMB2 3.3.5.9.10). Without the replay flag the GUID
- * is a duplicate. A replay gets the open back, unless it comes from another user or tree, or asks for other
- * caching (then the client did not send that CREATE). A replay of a CREATE still in progress (waiting for a break) is answered FILE_NOT_AVAILABLE, so that
- * the client retries rather than waits twice (Samba's answer to smbtorture dhv2-pending*-sane; Windows answers
- * ACCESS_DENIED or, after the break, SHARING_VIOLATION).
+ * is a duplicate. A replay gets the open back, unless it comes from another session or tree, or asks for other
+ * caching (then the client did not send that CREATE). A replay of a CREATE still in progress (waiting for a break)
+ * is answered FILE_NOT_AVAILABLE, so that the client retries rather than waits twice (Samba's answer to smbtorture
+ * dhv2-pending*-sane; Windows answers ACCESS_DENIED or, after the break, SHARING_VIOLATION).
  */
 export function replayCreate(ctx: RequestContext, found: Open | 'in-progress', req: CachingRequest, contexts: ReplayContexts): Outcome {
   if (!isReplay(ctx.header)) return Status.DUPLICATE_OBJECTID;
   if (found === 'in-progress') return Status.FILE_NOT_AVAILABLE;
   const open = found;
-  // The open is this session's, on any of its channels; another user or session gets no handle of it.
+  // The open is this session's, on any of its channels; another user or session gets no handle of it. An open
+  // rebuilt from the journal after a restart has no first response to repeat.
   if (open.session !== ctx.session || open.tree !== ctx.tree || !open.original) return Status.ACCESS_DENIED;
   const caching = replayedCaching(open, req);
   if (typeof caching === 'number') return caching;
