@@ -34,12 +34,14 @@ import { CompletionFilter } from '../../protocol/smb2/commands/change-notify.js'
 import { NotifyAction } from '../../protocol/smb2/fscc/notify-info.js';
 import { nameFilter, type Change } from '../state/notify.js';
 import { parentPath } from '../../store/resolve.js';
+import { staleChannel } from '../replay.js';
 
 /** SET_INFO (MS-SMB2 3.3.5.21, MS-FSA 2.1.5.14). */
 export async function handleSetInfo(ctx: RequestContext): Promise<Outcome> {
   const req = decodeSetInfoRequest(ctx.r);
   const open = ctx.open(req.fileId);
   if (!open) return Status.FILE_CLOSED;
+  if (staleChannel(ctx)) return Status.FILE_NOT_AVAILABLE;
   if (req.buffer.length > ctx.conn.maxTransactSize) return Status.INVALID_PARAMETER;
   if (open.pipe) {
     const s = pipeSetInfo(open.pipe, req.infoType, req.fileInfoClass, req.buffer);
