@@ -17,6 +17,7 @@ import {
   type Ace,
   type Acl,
   type SecurityDescriptor,
+  type SidAce,
 } from '../protocol/smb2/fscc/security.js';
 import type { FileStore } from '../store/types.js';
 import type { Session } from './session.js';
@@ -139,6 +140,24 @@ export function allowedAccess(sd: SecurityDescriptor, token: Token): number {
   return allowed >>> 0;
 }
 
+/** The parts of a descriptor that reading needs READ_CONTROL for (MS-SMB2 3.3.5.20.3); the SACL needs ACCESS_SYSTEM_SECURITY. */
+export const READ_CONTROL_PARTS =
+  SecurityInformation.OWNER_SECURITY_INFORMATION |
+  SecurityInformation.GROUP_SECURITY_INFORMATION |
+  SecurityInformation.DACL_SECURITY_INFORMATION |
+  SecurityInformation.LABEL_SECURITY_INFORMATION |
+  SecurityInformation.ATTRIBUTE_SECURITY_INFORMATION |
+  SecurityInformation.SCOPE_SECURITY_INFORMATION |
+  SecurityInformation.BACKUP_SECURITY_INFORMATION;
+
+/**
+ * The status of an access request that needs a privilege (MS-DTYP 2.5.3.2): ACCESS_SYSTEM_SECURITY comes from
+ * SeSecurityPrivilege, never from a DACL, and no session holds it. Undefined when nothing privileged is asked.
+ */
+export function privilegeNotHeld(desiredAccess: number): number | undefined {
+  return desiredAccess & AccessMask.ACCESS_SYSTEM_SECURITY ? Status.PRIVILEGE_NOT_HELD : undefined;
+}
+
 // --- descriptors of files -------------------------------------------------------------------------------
 
 /** The descriptor of a file that has none stored: its viewer owns it (see defaultSecurityDescriptor). */
@@ -197,79 +216,117 @@ export async function fileAccess(
 
 // --- inheritance ----------------------------------------------------------------------------------------
 
-const INHERIT_FLAGS = AceFlags.OBJECT_INHERIT_ACE | AceFlags.CONTAINER_INHERIT_ACE | AceFlags.NO_PROPAGATE_INHERIT_ACE | AceFlags.INHERIT_ONLY_ACE;
+const OI = AceFlags.OBJECT_INHERIT_ACE;
+const CI = AceFlags.CONTAINER_INHERIT_ACE;
+const NP = AceFlags.NO_PROPAGATE_INHERIT_ACE;
+const IO = AceFlags.INHERIT_ONLY_ACE;
+const INHERIT_FLAGS = OI | CI | NP | IO;
+
+/** Whether an ACE changes when it takes effect on an object: a CREATOR OWNER / GROUP SID or generic rights. */
+function needsMapping(ace: SidAce): boolean {
+  return ace.sid === WellKnownSid.CREATOR_OWNER || ace.sid === WellKnownSid.CREATOR_GROUP || (ace.mask & GENERIC_BITS) !== 0;
+}
+
+/** The form an ACE takes on the object it applies to: creator SIDs replaced by the owner and group, generic rights mapped. */
+function effectiveAce(ace: SidAce, flags: number, owner: string, group: string): SidAce {
+  const sid = ace.sid === WellKnownSid.CREATOR_OWNER ? owner : ace.sid === WellKnownSid.CREATOR_GROUP ? group : ace.sid;
+  return { type: ace.type, flags, mask: mapGenericRights(ace.mask), sid };
+}
 
 /**
- * The ACEs a new file or directory inherits from its parent's ACL (MS-DTYP 2.5.3.4.2): files take OBJECT_INHERIT
- * ACEs as plain ones; directories take CONTAINER_INHERIT ACEs (still inheritable unless NO_PROPAGATE) and keep
- * OBJECT_INHERIT-only ACEs as inherit-only for their files. CREATOR OWNER / CREATOR GROUP become the new owner and
- * group, and generic rights are mapped, in an effective copy; an ACE that still passes on keeps its original
- * form as an inherit-only copy.
+ * The ACEs a new file or directory inherits from its parent's ACL (MS-DTYP 2.5.3.4.4, with the rules Windows
+ * applies, "ACE inheritance rules" in the Win32 security docs):
+ * - a file takes OBJECT_INHERIT ACEs as effective ones, without inheritance flags;
+ * - a directory takes CONTAINER_INHERIT ACEs as effective ones, still inheritable unless NO_PROPAGATE says
+ *   otherwise; one that must be mapped (CREATOR OWNER, generic rights) and still passes on becomes two ACEs, the
+ *   mapped effective one and the original as inherit-only;
+ * - a directory keeps OBJECT_INHERIT-only ACEs as inherit-only ones for its files, unless NO_PROPAGATE.
+ * The parent's INHERIT_ONLY flag only concerns the parent. Inherited ACEs carry INHERITED_ACE only under automatic
+ * inheritance (`autoInherit`: the parent's DACL is SE_DACL_AUTO_INHERITED), as Windows marks them.
  */
-export function inheritedAces(parent: Acl, directory: boolean, owner: string, group: string): Ace[] {
+export function inheritedAces(parent: Acl, directory: boolean, owner: string, group: string, autoInherit: boolean): Ace[] {
+  const inherited = autoInherit ? AceFlags.INHERITED_ACE : 0;
   const out: Ace[] = [];
   for (const ace of parent.aces) {
-    const f = ace.flags;
-    let flags: number;
+    const f = ace.flags & ~AceFlags.INHERITED_ACE;
+    const other = f & ~INHERIT_FLAGS; // the audit flags travel along
+    let effective: number | undefined; // the flags of the ACE that applies to the child
+    let inheritOnly: number | undefined; // the flags of an ACE kept for the child's own children
     if (!directory) {
-      if (!(f & AceFlags.OBJECT_INHERIT_ACE)) continue;
-      flags = f & ~INHERIT_FLAGS;
-    } else if (f & AceFlags.CONTAINER_INHERIT_ACE) {
-      flags = f & AceFlags.NO_PROPAGATE_INHERIT_ACE ? f & ~INHERIT_FLAGS : f & ~AceFlags.INHERIT_ONLY_ACE;
-    } else if (f & AceFlags.OBJECT_INHERIT_ACE && !(f & AceFlags.NO_PROPAGATE_INHERIT_ACE)) {
-      flags = f | AceFlags.INHERIT_ONLY_ACE;
-    } else {
-      continue;
+      if (f & OI) effective = other;
+    } else if (f & CI) {
+      if (f & NP) effective = other;
+      else if (isSidAce(ace) && needsMapping(ace)) {
+        effective = other;
+        inheritOnly = f | IO;
+      } else effective = f & ~IO;
+    } else if (f & OI && !(f & NP)) {
+      inheritOnly = f | IO;
     }
-    flags |= AceFlags.INHERITED_ACE;
-    if (!isSidAce(ace)) {
-      out.push({ ...ace, flags });
-      continue;
+    if (effective !== undefined) {
+      const flags = effective | inherited;
+      out.push(isSidAce(ace) ? effectiveAce(ace, flags, owner, group) : { ...ace, flags });
     }
-    const creator = ace.sid === WellKnownSid.CREATOR_OWNER || ace.sid === WellKnownSid.CREATOR_GROUP;
-    const needsMapping = creator || (ace.mask & GENERIC_BITS) !== 0;
-    if (!needsMapping || flags & AceFlags.INHERIT_ONLY_ACE) {
-      out.push({ ...ace, flags });
-      continue;
-    }
-    const sid = ace.sid === WellKnownSid.CREATOR_OWNER ? owner : ace.sid === WellKnownSid.CREATOR_GROUP ? group : ace.sid;
-    out.push({ type: ace.type, flags: flags & ~INHERIT_FLAGS, mask: mapGenericRights(ace.mask), sid });
-    if (flags & (AceFlags.OBJECT_INHERIT_ACE | AceFlags.CONTAINER_INHERIT_ACE)) {
-      out.push({ ...ace, flags: flags | AceFlags.INHERIT_ONLY_ACE });
-    }
+    if (inheritOnly !== undefined) out.push({ ...ace, flags: inheritOnly | inherited });
   }
   return out;
 }
 
 /**
- * The descriptor of a new file (MS-DTYP 2.5.3.4.1, MS-SMB2 3.3.5.9): the creator's parts where given (from the
- * SecD create context), else the token's owner and group and the DACL inherited from the parent, else the
- * default DACL. A SACL is never kept (setting one needs a privilege no session holds).
+ * The explicit ACEs of a DACL a creator supplies, as the new object keeps them (MS-DTYP 2.5.3.4.5): effective ACEs
+ * are mapped; on a directory, one that must be mapped and is also inheritable is split into the mapped effective ACE
+ * and the original as inherit-only, so its children still see CREATOR OWNER and generic rights.
  */
-export function newFileSecurity(
-  parent: SecurityDescriptor,
-  creator: SecurityDescriptor | undefined,
-  token: Token,
-  directory: boolean,
-  writable: boolean,
-): SecurityDescriptor {
-  const owner = creator?.owner ?? token.user;
-  const group = creator?.group ?? token.primaryGroup;
-  let control = SdControl.SE_SELF_RELATIVE | SdControl.SE_DACL_PRESENT;
-  let dacl: Acl | null;
-  if (creator && creator.control & SdControl.SE_DACL_PRESENT && creator.dacl !== undefined) {
-    dacl = creator.dacl;
-    control |= creator.control & (SdControl.SE_DACL_PROTECTED | SdControl.SE_DACL_AUTO_INHERITED);
-  } else {
-    const aces = parent.dacl ? inheritedAces(parent.dacl, directory, owner, group) : [];
-    if (aces.length > 0) {
-      dacl = { revision: 2, aces };
-      if (parent.control & SdControl.SE_DACL_AUTO_INHERITED) control |= SdControl.SE_DACL_AUTO_INHERITED;
+function creatorAces(acl: Acl, directory: boolean, owner: string, group: string): Ace[] {
+  const out: Ace[] = [];
+  for (const ace of acl.aces) {
+    if (!isSidAce(ace) || ace.flags & IO || !needsMapping(ace)) {
+      out.push(ace);
+    } else if (directory && ace.flags & (OI | CI)) {
+      out.push(effectiveAce(ace, ace.flags & ~INHERIT_FLAGS, owner, group), { ...ace, flags: ace.flags | IO });
     } else {
-      dacl = defaultSecurityDescriptor({ ownerSid: owner, groupSid: group, directory, writable }).dacl ?? null;
+      out.push(effectiveAce(ace, ace.flags, owner, group));
     }
   }
-  return { control, owner, group, dacl };
+  return out;
+}
+
+/** The DACL of a token for objects that inherit nothing (MS-DTYP 2.5.3.4.2 DefaultDACL): its owner and SYSTEM, full control. */
+function defaultDacl(owner: string): Acl {
+  const full = (sid: string): SidAce => ({ type: AceType.ACCESS_ALLOWED, flags: 0, mask: FileAccessRights.FILE_ALL_ACCESS, sid });
+  return { revision: 2, aces: [full(owner), full(WellKnownSid.LOCAL_SYSTEM)] };
+}
+
+/**
+ * The descriptor of a new file (MS-DTYP 2.5.3.4.1 CreateSecurityDescriptor and 2.5.3.4.2 ComputeACL, MS-FSA
+ * 2.1.5.1.2.1): owner and group from the creator (the SecD create context) where given, else the token's. The DACL:
+ * - the creator's, when it gives one (not SE_DACL_DEFAULTED); under automatic inheritance, and unless the creator
+ *   protects it, its explicit ACEs come first and the parent's inheritable ACEs follow;
+ * - else what the parent passes on; else a DACL the creator marked SE_DACL_DEFAULTED; else the token's default DACL.
+ * Automatic inheritance applies when the parent's DACL is SE_DACL_AUTO_INHERITED, and marks the new DACL so too.
+ * A SACL is never kept (setting one needs a privilege no session holds).
+ */
+export function newFileSecurity(parent: SecurityDescriptor, creator: SecurityDescriptor | undefined, token: Token, directory: boolean): SecurityDescriptor {
+  const owner = creator?.owner ?? token.user;
+  const group = creator?.group ?? token.primaryGroup;
+  const autoInherit = Boolean(parent.dacl) && (parent.control & SdControl.SE_DACL_AUTO_INHERITED) !== 0;
+  const inherited = parent.dacl ? inheritedAces(parent.dacl, directory, owner, group, autoInherit) : [];
+  const autoInherited = autoInherit ? SdControl.SE_DACL_AUTO_INHERITED : 0;
+  const base = SdControl.SE_SELF_RELATIVE | SdControl.SE_DACL_PRESENT;
+  const creatorControl = creator?.control ?? 0;
+  if (creator && creatorControl & SdControl.SE_DACL_PRESENT && !(creatorControl & SdControl.SE_DACL_DEFAULTED)) {
+    const isProtected = creatorControl & SdControl.SE_DACL_PROTECTED;
+    const control = base | isProtected | autoInherited;
+    if (!creator.dacl) return { control, owner, group, dacl: null };
+    let aces = creatorAces(creator.dacl, directory, owner, group);
+    if (autoInherit && !isProtected) aces = [...aces.filter((a) => !(a.flags & AceFlags.INHERITED_ACE)), ...inherited];
+    return { control, owner, group, dacl: { revision: creator.dacl.revision, aces } };
+  }
+  if (inherited.length > 0) return { control: base | autoInherited, owner, group, dacl: { revision: parent.dacl?.revision ?? 2, aces: inherited } };
+  if (creator && creatorControl & SdControl.SE_DACL_PRESENT && creator.dacl !== undefined) {
+    return { control: base, owner, group, dacl: creator.dacl };
+  }
+  return { control: base, owner, group, dacl: defaultDacl(owner) };
 }
 
 /**
@@ -287,18 +344,31 @@ export function checkClientSecurity(sd: SecurityDescriptor, info: number, token:
   return undefined;
 }
 
+/** A DACL set on a file, as it is stored: generic rights of the ACEs that apply to the file are mapped (MS-DTYP 2.5.3.4.5). */
+function storedDacl(acl: Acl): Acl {
+  const aces = acl.aces.map((ace) => (isSidAce(ace) && !(ace.flags & IO) && ace.mask & GENERIC_BITS ? { ...ace, mask: mapGenericRights(ace.mask) } : ace));
+  return { revision: acl.revision, aces };
+}
+
 /**
  * A file's descriptor with the parts `info` selects replaced from `given` (MS-FSA 2.1.5.17): a DACL selected but
- * absent from `given` becomes a NULL DACL; an owner or group selected but absent keeps the current one.
+ * absent from `given` becomes a NULL DACL; an owner or group selected but absent keeps the current one. Of the DACL
+ * control bits, SE_DACL_PROTECTED is kept as given; SE_DACL_AUTO_INHERITED only when the client also sets
+ * SE_DACL_AUTO_INHERIT_REQ (the request itself and SE_DACL_DEFAULTED are never stored), as Windows does.
  */
 export function mergeSecurity(current: SecurityDescriptor, given: SecurityDescriptor, info: number): SecurityDescriptor {
   const out: SecurityDescriptor = { ...current, control: current.control | SdControl.SE_SELF_RELATIVE };
   if (info & SecurityInformation.OWNER_SECURITY_INFORMATION && given.owner !== undefined) out.owner = given.owner;
   if (info & SecurityInformation.GROUP_SECURITY_INFORMATION && given.group !== undefined) out.group = given.group;
   if (info & SecurityInformation.DACL_SECURITY_INFORMATION) {
-    const daclBits = SdControl.SE_DACL_PROTECTED | SdControl.SE_DACL_AUTO_INHERITED | SdControl.SE_DACL_DEFAULTED;
-    out.dacl = given.control & SdControl.SE_DACL_PRESENT ? (given.dacl ?? null) : null;
-    out.control = (out.control & ~daclBits) | (given.control & daclBits) | SdControl.SE_DACL_PRESENT;
+    const daclBits = SdControl.SE_DACL_PROTECTED | SdControl.SE_DACL_AUTO_INHERITED | SdControl.SE_DACL_DEFAULTED | SdControl.SE_DACL_AUTO_INHERIT_REQ;
+    const autoInherited = SdControl.SE_DACL_AUTO_INHERITED | SdControl.SE_DACL_AUTO_INHERIT_REQ;
+    out.dacl = given.control & SdControl.SE_DACL_PRESENT && given.dacl ? storedDacl(given.dacl) : null;
+    out.control =
+      (out.control & ~daclBits) |
+      (given.control & SdControl.SE_DACL_PROTECTED) |
+      ((given.control & autoInherited) === autoInherited ? SdControl.SE_DACL_AUTO_INHERITED : 0) |
+      SdControl.SE_DACL_PRESENT;
   }
   if (info & SecurityInformation.SACL_SECURITY_INFORMATION) {
     if (given.control & SdControl.SE_SACL_PRESENT && given.sacl) out.sacl = given.sacl;

@@ -28,6 +28,7 @@ import type { DialectTraits } from './dialects.js';
 import { HANDLERS } from './dispatch.js';
 import { handleSmb1Negotiate } from './handlers/negotiate.js';
 import type { SmbServer } from './server.js';
+import { completeChannelSequence, requestOnOpen } from './replay.js';
 import type { Open } from './state/open.js';
 import type { Session } from './session.js';
 
@@ -63,6 +64,8 @@ interface PendingAsync {
   messageId: bigint;
   asyncId: bigint;
   cancel: () => void;
+  /** Set for a request that goes on when the connection is lost while its session has other channels. */
+  session: Session | undefined;
 }
 
 /**
@@ -197,7 +200,10 @@ export class Connection {
     if (this.clientKey !== undefined) this.server.workers?.clientGone(this.clientKey);
     if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
     if (this.idleTimer) clearTimeout(this.idleTimer);
-    for (const p of this.pending.values()) p.cancel();
+    for (const p of this.pending.values()) {
+      if (p.session?.channels.some((c) => c.connection !== this && c.binding === undefined)) continue;
+      p.cancel();
+    }
     this.pending.clear();
     for (const s of [...this.sessions.values()]) await this.server.connectionLost(s, this);
     this.sessions.clear();
@@ -619,6 +625,7 @@ export class Connection {
         }
       }
     }
+    if (ctx.channel) completeChannelSequence(ctx.channel.open.channel, ctx.channel.admission);
     const status = typeof outcome === 'number' ? outcome : outcome.status ?? Status.SUCCESS;
     // MS-SMB2 3.3.5.2.7.2: a related request fails with the previous one's error when it needs what that one
     // failed to produce. As Windows and Samba do (smbtorture smb2.compound.related6), only a failed CREATE,
@@ -832,6 +839,8 @@ export class Connection {
       tree: undefined,
       asyncId: undefined,
       onCancel: undefined,
+      channel: undefined,
+      survivesChannelLoss: false,
       open(fileId: FileId): Open | undefined {
         let id: FileId | undefined = fileId;
         if (isRelatedFileId(fileId)) id = related ? compound.fileId : undefined;
@@ -841,6 +850,10 @@ export class Connection {
         const o = ctx.session?.opens.get(id.volatile);
         if (!o || o.persistentId !== id.persistent || o.closed) return undefined;
         if (ctx.tree && o.tree !== ctx.tree) return undefined;
+        if (!ctx.channel) {
+          const admission = requestOnOpen(o, h, conn.dialect ?? 0);
+          if (admission) ctx.channel = { open: o, admission };
+        }
         return o;
       },
       goAsync(onCancel: () => void): void {
@@ -849,7 +862,7 @@ export class Connection {
         const asyncId = conn.nextAsyncId++;
         ctx.asyncId = asyncId;
         ctx.onCancel = onCancel;
-        conn.pending.set(asyncId, { messageId: h.messageId, asyncId, cancel: onCancel });
+        conn.pending.set(asyncId, { messageId: h.messageId, asyncId, cancel: onCancel, session: ctx.survivesChannelLoss ? ctx.session : undefined });
         conn.sendInterim(ctx, run);
       },
     };

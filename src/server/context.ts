@@ -8,6 +8,7 @@ import type { Tree } from './tree.js';
 import type { Open } from './state/open.js';
 import type { Requester } from './state/client-events.js';
 import { GlobalCapabilities } from '../protocol/smb2/constants.js';
+import type { ChannelAdmission } from './replay.js';
 
 /** What a handler returns on success (or with a warning status such as BUFFER_OVERFLOW). */
 export interface Reply {
@@ -61,6 +62,13 @@ export interface RequestContext {
   asyncId: bigint | undefined;
   /** Called by CANCEL for this request while it is pending. */
   onCancel: (() => void) | undefined;
+  /** How the request stands against the channel sequence of the open it names (MS-SMB2 3.3.5.2.10), set by open(). */
+  channel: { open: Open; admission: ChannelAdmission } | undefined;
+  /**
+   * The request goes on when its connection is lost while the session has other channels (a DH2Q CREATE, which its
+   * client replays on one of them, MS-SMB2 3.3.5.9.10); other pending requests are cancelled with their connection.
+   */
+  survivesChannelLoss: boolean;
   /** Resolves an open by FileId, applying the compound rule for the 0xFFFF... id. */
   open(fileId: FileId): Open | undefined;
   /** Sends the interim response now and marks the request async (MS-SMB2 3.3.4.2). */

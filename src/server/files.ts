@@ -5,6 +5,7 @@ import { isValidComponent, isValidStreamName } from '../store/resolve.js';
 import type { StoreStat } from '../store/types.js';
 import { Status } from '../protocol/nt-status.js';
 import { msToFiletime } from '../util/filetime.js';
+import { eaSizeOf } from './ea.js';
 import type { FileNode } from './state/file-node.js';
 
 /**
@@ -155,7 +156,7 @@ export function dirEntryFacts(name: string, st: StoreStat, node?: FileNode): Dir
     endOfFile: st.type === 'directory' ? 0n : BigInt(st.size),
     allocationSize: allocationOf(st),
     fileAttributes: attributesOf(st),
-    eaSize: 0,
+    eaSize: eaSizeOf(st.eas),
     fileId: st.fileId,
   };
 }
@@ -174,7 +175,7 @@ export function fileFacts(
     deletePending: extra.deletePending,
     directory: st.type === 'directory',
     indexNumber: st.fileId,
-    eaSize: 0,
+    eaSize: eaSizeOf(st.eas),
     accessFlags: extra.accessFlags,
     currentByteOffset: extra.currentByteOffset,
     mode: extra.mode,

@@ -426,6 +426,55 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreUnd
       assert.deepEqual(await names(store, ''), ['d']);
     });
 
+    it('extended attributes: kept as given and in order, shown by stat and readdir, follow rename, die with unlink and rmdir', async (store) => {
+      if (!store.getEas || !store.setEas) return;
+      const plain = (eas: readonly { name: string; value: Buffer; flags: number }[] | undefined) =>
+        eas?.map((ea) => [ea.name, ea.value.toString('latin1'), ea.flags]);
+      await writeWhole(store, 'f', 'x');
+      assert.deepEqual(await store.getEas('f'), []);
+      assert.equal((await store.stat('f')).eas, undefined);
+      const eas = [
+        { name: 'Zeta', value: Buffer.from('1'), flags: 0 },
+        { name: 'alpha', value: Buffer.from([0, 0xff, 7]), flags: 0x80 },
+      ];
+      await store.setEas('f', eas);
+      eas[0]!.value[0] = 0x39; // the store keeps its own copy
+      assert.deepEqual(plain(await store.getEas('f')), [['Zeta', '1', 0], ['alpha', '\x00\xff\x07', 0x80]]);
+      assert.deepEqual(plain((await store.stat('f')).eas), [['Zeta', '1', 0], ['alpha', '\x00\xff\x07', 0x80]]);
+      assert.deepEqual(plain((await store.readdir('')).find((e) => e.name === 'f')?.stat.eas), [['Zeta', '1', 0], ['alpha', '\x00\xff\x07', 0x80]]);
+      // An open handle's stat sees them too; a big value survives.
+      const big = Buffer.alloc(65000, 0x61);
+      await store.setEas('f', [{ name: 'BIG', value: big, flags: 0 }]);
+      const h = await store.open('f', { write: false });
+      assert.deepEqual((await h.stat()).eas?.[0]?.value, big);
+      await h.close();
+      await store.mkdir('d');
+      await store.setEas('d', [{ name: 'onDir', value: Buffer.from('v'), flags: 0 }]);
+      await store.rename('f', 'd/g', { replace: false });
+      assert.deepEqual((await store.getEas('d/g')).map((e) => e.name), ['BIG']);
+      assert.deepEqual(plain(await store.getEas('d')), [['onDir', 'v', 0]]);
+      await store.setEas('d/g', []);
+      assert.deepEqual(await store.getEas('d/g'), []);
+      assert.equal((await store.stat('d/g')).eas, undefined);
+      await store.setEas('d/g', [{ name: 'again', value: Buffer.from('1'), flags: 0 }]);
+      await store.unlink('d/g');
+      await writeWhole(store, 'd/g', 'new');
+      assert.deepEqual(await store.getEas('d/g'), []);
+      await store.unlink('d/g');
+      await store.rmdir('d');
+      await store.mkdir('d');
+      assert.deepEqual(await store.getEas('d'), []);
+      // A file replaced by rename takes the source's attributes, not the replaced file's.
+      await writeWhole(store, 'a', '1');
+      await writeWhole(store, 'b', '2');
+      await store.setEas('b', [{ name: 'old', value: Buffer.from('o'), flags: 0 }]);
+      await store.rename('a', 'b', { replace: true });
+      assert.deepEqual(await store.getEas('b'), []);
+      await rejectsWith(store.getEas('nope'), 'ENOENT');
+      await rejectsWith(store.setEas('nope', []), 'ENOENT');
+      assert.deepEqual(await names(store, ''), ['b', 'd']);
+    });
+
     it('readdir never shows the store metadata', async (store) => {
       await writeWhole(store, 'f', 'x');
       await writeWhole(store, 'f', 'y', 's');

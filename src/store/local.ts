@@ -9,6 +9,7 @@ import type {
   OpenOptions,
   SetTimes,
   StoreChange,
+  StoreEa,
   StoreHandle,
   StoreStat,
   StoreStatFs,
@@ -22,8 +23,9 @@ import { RecordLog } from './record-log.js';
 /**
  * The hidden sidecar directory at the share root. It holds what a POSIX disk can't (Node has no xattr API):
  *   records.jsonl          per-file records (a RecordLog): DOS attributes, a client-set birth time, named
- *                          streams, the security descriptor (older versions kept one meta/<ino>.json per file:
- *                          read once and moved into the log)
+ *                          streams, the security descriptor, extended attributes (ext4 keeps at most one block
+ *                          of xattrs per file, less than the 64 KiB Windows allows; older versions kept one
+ *                          meta/<ino>.json per file: read once and moved into the log)
  *   streams/<ino>/<hash>   the contents of each named stream
  * Records are keyed by inode number, so they follow a file on rename and across hard links. Each record keeps
  * the inode's real birth time: an inode number reused by a file created outside the store has another birth
@@ -69,6 +71,8 @@ interface Meta {
   streams?: Record<string, StreamRecord>;
   /** the security descriptor, base64 */
   security?: string;
+  /** extended attributes in the order set; values base64 */
+  eas?: { name: string; value: string; flags: number }[];
 }
 
 /** A path in the store: its components and its absolute path on disk (parent resolved, leaf not followed). */
@@ -396,6 +400,22 @@ export class LocalStore implements FileStore {
     await this.updateMeta(st, (m) => void (m.security = text));
   }
 
+  async getEas(path: string): Promise<StoreEa[]> {
+    return [...((await this.stat(path)).eas ?? [])];
+  }
+
+  async setEas(path: string, eas: readonly StoreEa[]): Promise<void> {
+    const loc = await this.locate(path);
+    const { st } = await this.follow(loc);
+    this.checkWritable(loc.rel);
+    if (eas.length === 0 && (await this.loadMeta(st))?.eas === undefined) return; // nothing kept, nothing to drop
+    const kept = eas.map((ea) => ({ name: ea.name, value: ea.value.toString('base64'), flags: ea.flags }));
+    await this.updateMeta(st, (m) => {
+      if (kept.length > 0) m.eas = kept;
+      else delete m.eas;
+    });
+  }
+
   async statfs(): Promise<StoreStatFs> {
     await this.init();
     const s = await fsp.statfs(this.realRoot);
@@ -610,6 +630,7 @@ export class LocalStore implements FileStore {
       dosAttributes: meta?.attributes ?? defaultAttributes(typeOf(st)),
       fileId: st.ino,
       nlink: Number(st.nlink),
+      ...(meta?.eas !== undefined ? { eas: meta.eas.map((ea) => ({ name: ea.name, value: Buffer.from(ea.value, 'base64'), flags: ea.flags })) } : {}),
     };
   }
 

@@ -1,5 +1,5 @@
 import { constants as bufferConstants } from 'node:buffer';
-import type { DirEntry, FileStore, OpenOptions, SetTimes, StoreHandle, StoreStat, StoreStatFs, StreamInfo } from './types.js';
+import type { DirEntry, FileStore, OpenOptions, SetTimes, StoreEa, StoreHandle, StoreStat, StoreStatFs, StreamInfo } from './types.js';
 import { defaultAttributes, DERIVED_ATTRIBUTES, storeError } from './types.js';
 import { isValidStreamName, splitPath, upcase } from './resolve.js';
 
@@ -42,6 +42,7 @@ interface Node {
   ctimeMs: number;
   attributes: number;
   security: Buffer | undefined;
+  eas: StoreEa[];
   linked: boolean;
 }
 
@@ -242,6 +243,17 @@ export class MemoryStore implements FileStore {
     node.ctimeMs = Date.now();
   }
 
+  async getEas(path: string): Promise<StoreEa[]> {
+    return copyEas(this.lookup(path).eas);
+  }
+
+  async setEas(path: string, eas: readonly StoreEa[]): Promise<void> {
+    const node = this.lookup(path);
+    this.checkWritable(path);
+    node.eas = copyEas(eas);
+    node.ctimeMs = Date.now();
+  }
+
   async statfs(): Promise<StoreStatFs> {
     const total = Number.isFinite(this.sizeLimit) ? this.sizeLimit : UNLIMITED_REPORT;
     const free = Math.max(0, total - this.used);
@@ -298,6 +310,7 @@ export class MemoryStore implements FileStore {
       ctimeMs: now,
       attributes: defaultAttributes(type),
       security: undefined,
+      eas: [],
       linked: true,
     };
     parent?.children.set(this.key(name), node);
@@ -362,7 +375,13 @@ function statOf(node: Node, data?: Data): StoreStat {
     dosAttributes: node.attributes,
     fileId: node.id,
     nlink: node.linked ? 1 : 0,
+    ...(node.eas.length > 0 ? { eas: copyEas(node.eas) } : {}),
   };
+}
+
+/** Callers get their own buffers: the store's stay as they were set. */
+function copyEas(eas: readonly StoreEa[]): StoreEa[] {
+  return eas.map((ea) => ({ name: ea.name, value: Buffer.from(ea.value), flags: ea.flags }));
 }
 
 class MemoryHandle implements StoreHandle {

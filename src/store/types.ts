@@ -23,6 +23,10 @@
  *   case-insensitively (as NTFS does) and keep the spelling they were created with. Creating a stream of a
  *   missing file creates the (empty) file too. `listStreams` lists named streams only (not the unnamed data).
  *   Directories may carry named streams.
+ * - Extended attributes (`getEas`/`setEas`, optional): a list of name/value/flags entries set as a whole, kept in
+ *   the order given, following the file on rename and dying with it on unlink/rmdir. Opaque to the store like the
+ *   security descriptor: which names are valid, how they compare, and every size limit are the server's. A stat of
+ *   a file with any carries them (`eas`), so listings need no extra call.
  * - Times: `setTimes` honours birth, write, access and change times; a set change time holds until the next
  *   change of the file (LocalStore: the OS owns ctime, so the override lasts while the OS ctime is unchanged).
  */
@@ -44,6 +48,15 @@ export interface StoreStat {
   /** stable 64-bit file id: the same for the same file across calls and renames */
   fileId: bigint;
   nlink: number;
+  /** The file's extended attributes, present when a store with `setEas` holds some for it. */
+  eas?: readonly StoreEa[];
+}
+
+/** One extended attribute as a store keeps it. */
+export interface StoreEa {
+  name: string;
+  value: Buffer;
+  flags: number;
 }
 
 export interface DirEntry {
@@ -137,6 +150,10 @@ export interface FileStore {
   getSecurity?(path: string): Promise<Buffer | undefined>;
   /** Replaces the file's stored security descriptor (EROFS on a read-only store). */
   setSecurity?(path: string, sd: Buffer): Promise<void>;
+  /** The file's extended attributes in the order they were set ([] when it has none). */
+  getEas?(path: string): Promise<StoreEa[]>;
+  /** Replaces all of the file's extended attributes ([] removes them; EROFS on a read-only store). */
+  setEas?(path: string, eas: readonly StoreEa[]): Promise<void>;
   statfs(): Promise<StoreStatFs>;
   /**
    * Reports changes to the entries of directory `path` (with `recursive`, to everything below it) until closed;

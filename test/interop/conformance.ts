@@ -41,6 +41,7 @@ export const DEFAULT_SUITES = [
   'smb2.connect',
   'smb2.getinfo',
   'smb2.setinfo',
+  'smb2.ea',
   'smb2.dir',
   'smb2.rename',
   'smb2.rw',
@@ -65,6 +66,12 @@ export const DEFAULT_SUITES = [
   'smb2.durable-v2-open',
   // ~20 s against smbkit (its lease and oplock subtests wait for breaks that do not come).
   'smb2.multichannel',
+  // ACLs: ~1 s each; secleak logs on with bad credentials again and again for its fixed 20 s.
+  'smb2.acls',
+  'smb2.sdread',
+  'smb2.secleak',
+  // ~140 s against smbkit and Samba alike (its dhv2-pending subtests wait for breaks on purpose).
+  'smb2.replay',
 ];
 
 /**
@@ -74,6 +81,8 @@ export const DEFAULT_SUITES = [
 export const DEFAULT_CONFIG_SUITES = [
   'smb2.connect',
   'smb2.getinfo',
+  'smb2.setinfo',
+  'smb2.ea',
   'smb2.rename',
   'smb2.rw',
   'smb2.create',
@@ -87,6 +96,8 @@ export const DEFAULT_CONFIG_SUITES = [
   'smb2.durable-v2-open',
   'smb2.session',
   'smb2.compound',
+  'smb2.acls',
+  'smb2.sdread',
 ];
 
 /** Listed subtests that need a setting the defaults do not have, skipped in the default-configuration run. */

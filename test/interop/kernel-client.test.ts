@@ -1,7 +1,8 @@
 /**
  * The Linux kernel client (cifs.ko, Debian's kernel in a QEMU VM, test/interop/harness/vm.ts) against Samba on
  * 127.0.0.80 and smbkit on 127.0.0.81: one boot per server mounts the share with vers=2.0, 2.1, 3.0, 3.02 and
- * 3.1.1 (3.x also with seal) and runs test/vm/kernel-client.sh, whose every check is a subtest here.
+ * 3.1.1 (3.x also with seal) and runs test/vm/kernel-client.sh, whose every check is a subtest here. The host answers
+ * the guest's sync requests through smbclient (cache coherence) and impacket (EAs set and read across clients).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSamba } from './harness/samba.js';
 import { startSmbkit, repoRootFrom } from './harness/smbkit.js';
+import { impacket } from './harness/impacket.js';
 import { ntStatusIn, smbclient } from './harness/smbclient.js';
 import { ensureKernelVm, runKernelClientVm, type KernelVm, type VmRun } from './harness/vm.js';
 
@@ -37,6 +39,8 @@ const CHECKS = [
   'mkdir-rmdir',
   'hardlink',
   'symlink',
+  'xattr',
+  'xattr-remote',
   'listing',
   'lock-local',
   'lock-remote',
@@ -90,6 +94,25 @@ function syncHandler(host: string, local: string): (name: string, args: string) 
       const r = await smbclient({ ...common, commands: `get "${remote}" "${name}.bin"` });
       if (r.code !== 0) return `error smbclient get: ${ntStatusIn(r.stdout + r.stderr).join(' ') || r.stderr.trim()}`;
       return sha256(await readFile(file));
+    }
+    if (name === 'xattr-remote') {
+      const token = randomBytes(6).toString('hex');
+      const res = await impacket({
+        host,
+        port: 445,
+        user: USER,
+        password: PASSWORD,
+        share: SHARE,
+        dialect: '3.0',
+        ops: [
+          { op: 'getEas', path: remote },
+          { op: 'setEas', path: remote, eas: [{ name: 'fromHost', value: Buffer.from(token).toString('base64') }] },
+        ],
+      });
+      const failed = res.error ?? res.results.find((r) => !r.ok);
+      if (failed) return `error impacket: ${JSON.stringify(failed)}`;
+      const seen = (res.results[0]!.value as { name: string; value: string }[]).find((e) => e.name === 'fromGuest');
+      return `${token}:${seen ? Buffer.from(seen.value, 'base64').toString() : '(none)'}`;
     }
     return 'error unknown sync';
   };

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { WireError } from '../../src/errors.js';
 import { decodeDirectoryListing, encodeDirectoryListing, type DirEntryFacts } from '../../src/protocol/smb2/fscc/dir-info.js';
+import { decodeFullEaList, decodeGetEaList, encodeFullEaList, encodeGetEaList, FILE_NEED_EA } from '../../src/protocol/smb2/fscc/ea.js';
 import { decodeFileInfo, decodeSetFileInfo } from '../../src/protocol/smb2/fscc/file-info.js';
 import { decodeFsInfo, decodeSetFsInfo } from '../../src/protocol/smb2/fscc/fs-info.js';
 import {
@@ -32,6 +33,7 @@ import {
 import { matchWildcard } from '../../src/protocol/smb2/fscc/wildcard.js';
 import { decodeFileNotifyInformation, encodeFileNotifyInformation, notifyInfoSize } from '../../src/protocol/smb2/fscc/notify-info.js';
 import { Reader } from '../../src/util/reader.js';
+import { Writer } from '../../src/util/writer.js';
 
 const bytesArb = fc.uint8Array({ maxLength: 400 }).map((a) => Buffer.from(a));
 
@@ -251,5 +253,33 @@ test('FILE_NOTIFY_INFORMATION: decoder gives a result or WireError; encode/decod
       assert.deepEqual(decodeFileNotifyInformation(bytes), wire);
     }),
     { numRuns: 1000 },
+  );
+});
+
+test('EA lists: random bytes decode or are a WireError; encoded lists decode to what was encoded', () => {
+  fc.assert(
+    fc.property(bytesArb, (b) => {
+      onlyWireErrors(() => decodeFullEaList(new Reader(b)));
+      onlyWireErrors(() => decodeGetEaList(new Reader(b)));
+    }),
+    { numRuns: 500 },
+  );
+  const nameArb = fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength: 255 });
+  const eaArb = fc.record({
+    flags: fc.constantFrom(0, FILE_NEED_EA),
+    name: nameArb,
+    value: fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)),
+  });
+  fc.assert(
+    fc.property(fc.array(eaArb, { maxLength: 6 }), (eas) => {
+      const w = new Writer();
+      encodeFullEaList(w, eas);
+      const back = decodeFullEaList(new Reader(Buffer.from(w.finish())));
+      assert.deepEqual(back.map((e) => [e.flags, e.name, Buffer.from(e.value)]), eas.map((e) => [e.flags, e.name, e.value]));
+      const g = new Writer();
+      encodeGetEaList(g, eas.map((e) => e.name));
+      assert.deepEqual(decodeGetEaList(new Reader(Buffer.from(g.finish()))), eas.map((e) => e.name));
+    }),
+    { numRuns: 200 },
   );
 });

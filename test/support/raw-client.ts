@@ -152,6 +152,8 @@ export class RawClient {
   closed = false;
   /** The Capabilities field of the NEGOTIATE request (every SMB 3 capability by default). */
   capabilities = 0x7f;
+  /** The ClientGuid of NEGOTIATE: random per client; channels of one client share it. */
+  clientGuid = randomBytes(16);
   /** Frames that matched no pending request (SMB1 answers, oplock breaks, responses to unknown ids). */
   readonly unmatched: Buffer[] = [];
   /** Every SMB2 response received, in order (interim ones too). */
@@ -486,7 +488,7 @@ export class RawClient {
         encodeNegotiateRequest(w, {
           securityMode: SecurityMode.SIGNING_ENABLED,
           capabilities: this.capabilities,
-          clientGuid: randomBytes(16),
+          clientGuid: this.clientGuid,
           dialects,
           negotiateContexts: contexts,
         }),

@@ -18,7 +18,7 @@ flock 9
 
 [ "$(dpkg --print-architecture)" = amd64 ] || { echo "kernel-vm: needs an amd64 Debian host (the guest is Debian's amd64 kernel)" >&2; exit 1; }
 
-inputs=$(cat "$here/build.sh" "$here/init" "$here/lockhelper.c" "$here/holdfile.c" | sha256sum | cut -d' ' -f1)
+inputs=$(cat "$here/build.sh" "$here/init" "$here/lockhelper.c" "$here/holdfile.c" "$here/xattrhelper.c" | sha256sum | cut -d' ' -f1)
 if [ -f "$cache/stamp" ] && [ "$(cat "$cache/stamp")" = "$inputs" ] && [ -f "$cache/vmlinux" ] && [ -f "$cache/initramfs.cpio" ]; then
   echo "kernel-vm: up to date ($(cat "$cache/kernel-version"))"
   exit 0
@@ -68,7 +68,7 @@ for applet in $("$root/bin/busybox" --list); do
 done
 for applet in modprobe insmod reboot; do ln -sf ../bin/busybox "$root/sbin/$applet"; done
 install -m 0755 "$here/init" "$root/init"
-for helper in lockhelper holdfile; do
+for helper in lockhelper holdfile xattrhelper; do
   gcc -static -O2 -Wall -Wextra -o "$root/bin/$helper" "$here/$helper.c"
 done
 

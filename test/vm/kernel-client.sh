@@ -291,6 +291,40 @@ check_statfs() {
   pass "${total} KiB"
 }
 
+# Linux's user.* xattrs are SMB EAs (the client drops the "user." prefix on the wire and adds it back).
+check_xattr() {
+  : > "$W/xa" || { bad "create failed"; return; }
+  out=$(xattrhelper set "$W/xa" user.k v) || { bad "set: $out"; return; }
+  out=$(xattrhelper set "$W/xa" user.Second "two words") || { bad "set: $out"; return; }
+  drop_caches
+  v=$(xattrhelper get "$W/xa" user.k) || { bad "get: $v"; return; }
+  [ "$v" = v ] || { bad "user.k read back as '$v'"; return; }
+  v=$(xattrhelper get "$W/xa" user.Second) || { bad "get: $v"; return; }
+  [ "$v" = "two words" ] || { bad "user.Second read back as '$v'"; return; }
+  names=$(xattrhelper list "$W/xa" | tr '\n' ' ')
+  case "$names" in
+    *user.k*user.Second*) pass ;;
+    *) bad "listed: $names" ;;
+  esac
+}
+
+# Across clients: the host reads through impacket the EA the kernel set, and sets one the kernel must read.
+check_xattr_remote() {
+  : > "$W/xr" || { bad "create failed"; return; }
+  out=$(xattrhelper set "$W/xr" user.fromGuest g1) || { bad "set: $out"; return; }
+  echo "sync xattr-remote ${W#"$A"/}/xr"
+  read -r go name want
+  [ "$go $name" = "go xattr-remote" ] || { bad "host said: $go $name $want"; return; }
+  case "$want" in
+    *:g1) ;;
+    *) bad "the host read user.fromGuest as: $want"; return ;;
+  esac
+  drop_caches
+  v=$(xattrhelper get "$W/xr" user.fromHost) || { bad "get: $v"; return; }
+  [ "$v" = "${want%:g1}" ] || { bad "user.fromHost read back as '$v', the host set '${want%:g1}'"; return; }
+  pass
+}
+
 check_cleanup() {
   rm -rf "$W" || { bad "rm -rf failed"; return; }
   [ ! -e "$W" ] || { bad "working directory still there"; return; }
@@ -319,7 +353,7 @@ if [ "${1:-}" = check ]; then
   exit 0
 fi
 
-checks="create unicode-names write-read append truncate rename rename-replace times mkdir-rmdir hardlink symlink listing lock-local lock-remote coherence-read lease-break coherence-write delete statfs cleanup"
+checks="create unicode-names write-read append truncate rename rename-replace times mkdir-rmdir hardlink symlink xattr xattr-remote listing lock-local lock-remote coherence-read lease-break coherence-write delete statfs cleanup"
 for TAG in $MOUNTS; do
   VERS=${TAG%+seal}
   SEAL=; [ "$VERS" != "$TAG" ] && SEAL=seal

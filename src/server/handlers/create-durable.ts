@@ -1,5 +1,5 @@
 import { Status } from '../../protocol/nt-status.js';
-import { CreateAction, HeaderFlags, OplockLevel } from '../../protocol/smb2/constants.js';
+import { CreateAction, OplockLevel } from '../../protocol/smb2/constants.js';
 import { encodeCreateResponse, type CreateRequest } from '../../protocol/smb2/commands/create.js';
 import { CreateContextName, decodeLease, findCreateContext, type CreateContext } from '../../protocol/smb2/contexts/create-contexts.js';
 import type { Outcome, RequestContext } from '../context.js';
@@ -59,17 +59,7 @@ export async function reconnectDurable(ctx: RequestContext, req: CreateRequest, 
   return existingOpenResponse(ctx, open, []);
 }
 
-/**
- * A DH2Q whose CreateGuid names an open of this client that exists: with SMB2_FLAGS_REPLAY_OPERATION it is a CREATE
- * resent after a lost connection and gets that open back; without, the GUID is a duplicate (MS-SMB2 3.3.5.9.10).
- */
-export async function replayCreate(ctx: RequestContext, open: Open, durableContexts: CreateContext[]): Promise<Outcome> {
-  if (!(ctx.header.flags & HeaderFlags.REPLAY_OPERATION)) return Status.DUPLICATE_OBJECTID;
-  if (open.session !== ctx.session || open.tree !== ctx.tree) return Status.ACCESS_DENIED;
-  return existingOpenResponse(ctx, open, durableContexts);
-}
-
-/** The CREATE response describing an open that already exists (reconnect, replay). */
+/** The CREATE response describing an open that already exists (a durable reconnect). */
 async function existingOpenResponse(ctx: RequestContext, open: Open, extra: CreateContext[]): Promise<Outcome> {
   const store = open.tree.share.store;
   let stat;

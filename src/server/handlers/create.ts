@@ -35,6 +35,7 @@ import {
   mapGenericRights,
   newFileSecurity,
   parentPath,
+  privilegeNotHeld,
   readSecurity,
   sessionToken,
   type Token,
@@ -48,15 +49,17 @@ import type { PrintJob } from '../print/spooler.js';
 import { CompletionFilter } from '../../protocol/smb2/commands/change-notify.js';
 import { NotifyAction } from '../../protocol/smb2/fscc/notify-info.js';
 import { nameFilter } from '../state/notify.js';
-import { decodeDurableRequest } from '../state/durable.js';
-import { reconnectDurable, replayCreate } from './create-durable.js';
+import { decodeDurableRequest, type DurableRequest } from '../state/durable.js';
+import { channelSequenceOf, replayCreate } from '../replay.js';
+import { reconnectDurable } from './create-durable.js';
+import { createEaBuffer, needsEaKnowledge } from '../ea.js';
 
 /** FILE_CREATE_TREE_CONNECTION (MS-SMB2 2.2.13: "ignored" by the spec; Windows refuses it). */
 const CREATE_TREE_CONNECTION = 0x00000080;
 /** FileAttributes a CREATE may carry: MS-FSCC 2.6 bits below 0x10000 but VOLUME 0x8, DEVICE 0x40, INTEGRITY 0x8000. */
 const VALID_CREATE_ATTRIBUTES = 0x00007fb7;
-/** Bits that are valid in DesiredAccess (MS-SMB2 2.2.13.1). */
-const VALID_ACCESS = 0xf21f01ff;
+/** DesiredAccess bits a CREATE is refused with ACCESS_DENIED for (MS-SMB2 3.3.5.9). */
+const RESERVED_ACCESS = 0x0ce0fe00;
 
 /** What MAXIMUM_ALLOWED grants on a pipe: reading, writing and the attributes. */
 const PIPE_MAXIMUM_ACCESS = AccessMask.FILE_READ_DATA | AccessMask.FILE_WRITE_DATA | AccessMask.FILE_APPEND_DATA | AccessMask.FILE_READ_ATTRIBUTES | AccessMask.FILE_WRITE_ATTRIBUTES | AccessMask.READ_CONTROL | AccessMask.SYNCHRONIZE;
@@ -70,8 +73,6 @@ const RACED = Symbol('raced');
 /** CREATE (MS-SMB2 3.3.5.9, MS-FSA 2.1.5.1). */
 export async function handleCreate(ctx: RequestContext): Promise<Outcome> {
   const req = decodeCreateRequest(ctx.r);
-  const tree = ctx.tree!;
-  const share = tree.share;
   const dialect = ctx.conn.dialect ?? 0;
   const durable = decodeDurableRequest(req.createContexts, dialect);
   if (typeof durable === 'number') return durable;
@@ -81,9 +82,28 @@ export async function handleCreate(ctx: RequestContext): Promise<Outcome> {
   if (invalid !== undefined) return invalid;
   const appInstanceId = dialect >= 0x0300 ? decodeAppInstanceId(req.createContexts) : undefined;
   if (durable.kind === 'open' && durable.version === 2) {
-    const prior = ctx.conn.server.durables.findByCreateGuid(ctx.conn.clientGuid, durable.createGuid);
-    if (prior) return replayCreate(ctx, prior, ctx.conn.server.durables.responseContexts(prior));
+    const server = ctx.conn.server;
+    const found = server.durables.findReplayable(ctx.conn.clientGuid, durable.createGuid);
+    if (found) {
+      const cachingRequest = server.caching.request(requesterOf(ctx), req.requestedOplockLevel, req.createContexts);
+      if (typeof cachingRequest === 'number') return cachingRequest;
+      return replayCreate(ctx, found, cachingRequest, {
+        lease: (lease) => server.caching.leaseContext(lease),
+        durable: (open) => server.durables.responseContexts(open),
+      });
+    }
+    // Its client may replay it on another channel of the session: it goes on if this one is lost meanwhile.
+    ctx.survivesChannelLoss = true;
+    return server.durables.whileCreating(ctx.conn.clientGuid, durable.createGuid, () => openOrCreate(ctx, req, durable, appInstanceId));
   }
+  return openOrCreate(ctx, req, durable, appInstanceId);
+}
+
+/** The CREATE proper, once durability and replays are sorted out. */
+async function openOrCreate(ctx: RequestContext, req: CreateRequest, durable: Exclude<DurableRequest, { kind: 'reconnect' }>, appInstanceId: Buffer | undefined): Promise<Outcome> {
+  const tree = ctx.tree!;
+  const share = tree.share;
+  const dialect = ctx.conn.dialect ?? 0;
   if (share.kind === 'ipc') return openPipe(ctx, req);
   if (share.kind === 'printer') return openPrint(ctx, req);
   const store = share.store!;
@@ -117,6 +137,8 @@ export async function handleCreate(ctx: RequestContext): Promise<Outcome> {
   if (quota) return openQuotaFakeFile(ctx, req, maximumAllowed ? granted | tree.maximalAccess : granted);
   const creatorSd = decodeCreatorSecurity(req.createContexts);
   if (typeof creatorSd === 'number') return creatorSd;
+  const setCreateEas = createEaBuffer(req.createContexts, store);
+  if (typeof setCreateEas === 'number') return setCreateEas;
   const token = sessionToken(ctx.session!);
   const writableTree = !tree.readOnly;
   const wantsMaximal = maximumAllowed || findCreateContext(req.createContexts, CreateContextName.QUERY_MAXIMAL_ACCESS) !== undefined;
@@ -158,6 +180,7 @@ export async function handleCreate(ctx: RequestContext): Promise<Outcome> {
         }
       }
       if (node.deletePending) return Status.DELETE_PENDING;
+      if (needsEaKnowledge(req.createOptions, stat, stream)) return Status.ACCESS_DENIED;
       const overwriting =
         disposition === CreateDisposition.OVERWRITE ||
         disposition === CreateDisposition.OVERWRITE_IF ||
@@ -255,6 +278,7 @@ export async function handleCreate(ctx: RequestContext): Promise<Outcome> {
           }
         }
       }
+      if (action !== CreateAction.OPENED && stream === undefined) await setCreateEas?.(path);
       stat = handle ? await handle.stat() : await store.stat(path);
       if (stream !== undefined && handle) {
         // The handle's stat describes the stream; attributes and times are the file's.
@@ -281,6 +305,12 @@ export async function handleCreate(ctx: RequestContext): Promise<Outcome> {
     }
     const session = ctx.session!;
     const server = ctx.conn.server;
+    // A CREATE that waited while its session ended (a logoff, or the loss of its last channel: a DH2Q CREATE
+    // outlives the loss of its own, see Connection.teardown) makes no open.
+    if (server.sessions.get(session.id) !== session) {
+      await handle?.close().catch(() => {});
+      return Status.USER_SESSION_DELETED;
+    }
     const fileId = registerOpen(ctx, { node, isDirectory, granted, req, stream, handle, deleteOnClose });
     const open = session.opens.get(fileId.volatile)!;
     open.appInstanceId = appInstanceId;
@@ -297,21 +327,16 @@ export async function handleCreate(ctx: RequestContext): Promise<Outcome> {
     server.log.debug('create', { path, action, dir: isDirectory, access: granted.toString(16) });
 
     const contexts = [...responseContexts(req.createContexts, granted, allowed & tree.maximalAccess, stat), ...cached.contexts, ...durableContexts];
-    const finalStat = stat;
-    return {
-      body: (w) =>
-        encodeCreateResponse(w, {
-          oplockLevel: cached.oplockLevel,
-          flags: 0,
-          createAction: newStream && action === CreateAction.OPENED ? CreateAction.CREATED : action,
-          ...timesOf(finalStat, node),
-          allocationSize: finalStat.type === 'directory' ? 0n : BigInt(node.reportedAllocation(finalStat.allocationSize)),
-          endOfFile: finalStat.type === 'directory' ? 0n : BigInt(finalStat.size),
-          fileAttributes: attributesOf(finalStat),
-          fileId,
-          createContexts: contexts,
-        }),
+    const answer = {
+      createAction: newStream && action === CreateAction.OPENED ? CreateAction.CREATED : action,
+      ...timesOf(stat, node),
+      allocationSize: stat.type === 'directory' ? 0n : BigInt(node.reportedAllocation(stat.allocationSize)),
+      endOfFile: stat.type === 'directory' ? 0n : BigInt(stat.size),
+      fileAttributes: attributesOf(stat),
     };
+    // A replay of this CREATE is answered the same (MS-SMB2 3.3.5.9.10).
+    if (open.createGuid) open.original = answer;
+    return { body: (w) => encodeCreateResponse(w, { ...answer, oplockLevel: cached.oplockLevel, flags: 0, fileId, createContexts: contexts }) };
   };
   for (let tries = 1; ; tries++) {
     let out: Outcome | typeof RACED;
@@ -367,7 +392,7 @@ async function newFileAccess(
     const bad = checkClientSecurity(creator, SecurityInformation.OWNER_SECURITY_INFORMATION | SecurityInformation.SACL_SECURITY_INFORMATION, token);
     if (bad !== undefined) return bad;
   }
-  const sd = creator || parent.stored ? newFileSecurity(parent.sd, creator, token, directory, writable) : undefined;
+  const sd = creator || parent.stored ? newFileSecurity(parent.sd, creator, token, directory) : undefined;
   let allowed = allowedAccess(sd ?? fallbackSecurity(token, directory, writable), token);
   if (parentAllowed & AccessMask.FILE_DELETE_CHILD) allowed |= AccessMask.DELETE;
   if (parentAllowed & AccessMask.FILE_READ_DATA) allowed |= AccessMask.FILE_READ_ATTRIBUTES;
@@ -440,6 +465,7 @@ function registerOpen(
     ...(o.pipe ? { pipe: o.pipe } : {}),
     ...(o.printJob ? { printJob: o.printJob } : {}),
   });
+  open.channel.sequence = channelSequenceOf(ctx.header);
   o.node.opens.add(open);
   session.opens.set(open.volatileId, open);
   const fileId = { persistent: open.persistentId, volatile: open.volatileId };
@@ -484,7 +510,9 @@ function validateRequest(req: CreateRequest): number | undefined {
   if (o & 0xff000000) return Status.INVALID_PARAMETER; // reserved option bits (MS-SMB2 2.2.13)
   // MS-SMB2 3.3.5.9: opening by file id, opfilter reservation and tree connections are not offered (as Windows).
   if (o & (CreateOptions.OPEN_BY_FILE_ID | CreateOptions.RESERVE_OPFILTER | CREATE_TREE_CONNECTION)) return Status.NOT_SUPPORTED;
-  if (req.desiredAccess & ~VALID_ACCESS) return Status.ACCESS_DENIED;
+  if (req.desiredAccess & RESERVED_ACCESS) return Status.ACCESS_DENIED;
+  const privilege = privilegeNotHeld(req.desiredAccess);
+  if (privilege !== undefined) return privilege;
   // MS-FSA 2.1.5.1: attribute bits a file can't take (volume label, device, integrity, undefined) are invalid.
   if (req.fileAttributes & ~VALID_CREATE_ATTRIBUTES) return Status.INVALID_PARAMETER;
   if (req.shareAccess & ~0x7) return Status.INVALID_PARAMETER;

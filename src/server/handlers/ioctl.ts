@@ -28,6 +28,7 @@ import {
   setZeroData,
 } from './fsctl-file.js';
 import { encodeSnapshotArray } from '../../protocol/smb2/fscc/fsctl.js';
+import { staleChannel } from '../replay.js';
 
 const ALL_ONES = 0xffffffffffffffffn;
 
@@ -64,6 +65,7 @@ export async function handleIoctl(ctx: RequestContext): Promise<Outcome> {
   if (req.ctlCode === Fsctl.PIPE_WAIT && ctx.tree.share.kind === 'ipc') return pipeWait(ctx, req);
   const open = ctx.open(req.fileId);
   if (!open) return Status.FILE_CLOSED;
+  if (staleChannel(ctx)) return Status.FILE_NOT_AVAILABLE;
   if (open.pipe) return pipeIoctl(ctx, open.pipe, req);
   if (ctx.tree.share.kind === 'ipc') return Status.NOT_SUPPORTED;
   switch (req.ctlCode) {

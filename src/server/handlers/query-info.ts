@@ -11,8 +11,9 @@ import {
   type FsFacts,
 } from '../../protocol/smb2/fscc/fs-info.js';
 import { SecurityInformation, securityDescriptorToBytes } from '../../protocol/smb2/fscc/security.js';
-import { fallbackSecurity, readSecurity, sessionToken } from '../acl.js';
+import { fallbackSecurity, READ_CONTROL_PARTS, readSecurity, sessionToken } from '../acl.js';
 import type { Outcome, RequestContext } from '../context.js';
+import { queryFullEaInformation } from '../ea.js';
 import { fileFacts, QUOTA_FAKE_PATH, shortNameOf, smbPathOf } from '../files.js';
 import type { Open } from '../state/open.js';
 import { storeErrorToStatus } from '../status-map.js';
@@ -52,14 +53,18 @@ export async function handleQueryInfo(ctx: RequestContext): Promise<Outcome> {
         if (req.fileInfoClass === FileInfoClass.FileNormalizedNameInformation && (ctx.conn.dialect ?? 0) < 0x0311) {
           return Status.NOT_SUPPORTED;
         }
-        result = queryFileInfo(req.fileInfoClass, await factsOf(open, req.fileInfoClass), req.outputBufferLength);
+        result =
+          req.fileInfoClass === FileInfoClass.FileFullEaInformation
+            ? await queryFullEaInformation(open, req)
+            : queryFileInfo(req.fileInfoClass, await factsOf(open, req.fileInfoClass), req.outputBufferLength);
         break;
       case InfoType.FILESYSTEM:
         result = queryFsInfo(req.fileInfoClass, await fsFacts(open), req.outputBufferLength);
         break;
       case InfoType.SECURITY: {
-        // MS-SMB2 3.3.5.20.3: the SACL needs ACCESS_SYSTEM_SECURITY; the rest READ_CONTROL.
-        if (!(open.grantedAccess & AccessMask.READ_CONTROL)) return Status.ACCESS_DENIED;
+        // MS-SMB2 3.3.5.20.3: the SACL needs ACCESS_SYSTEM_SECURITY; the other parts READ_CONTROL. Asking for no
+        // part needs neither and returns an empty descriptor (smbtorture smb2.sdread, as Windows does).
+        if (req.additionalInformation & READ_CONTROL_PARTS && !(open.grantedAccess & AccessMask.READ_CONTROL)) return Status.ACCESS_DENIED;
         if (req.additionalInformation & SecurityInformation.SACL_SECURITY_INFORMATION && !(open.grantedAccess & AccessMask.ACCESS_SYSTEM_SECURITY)) {
           return Status.ACCESS_DENIED;
         }
@@ -142,6 +147,7 @@ async function fsFacts(open: Open): Promise<FsFacts> {
     // Every file has a (derived) object id: FSCTL_CREATE_OR_GET_OBJECT_ID (fsctl-file.ts).
     FileSystemAttributes.FILE_SUPPORTS_OBJECT_IDS;
   if (store.listStreams) attrs |= FileSystemAttributes.FILE_NAMED_STREAMS;
+  if (store.setEas) attrs |= FileSystemAttributes.FILE_SUPPORTS_EXTENDED_ATTRIBUTES;
   if (open.tree.readOnly) attrs |= FileSystemAttributes.FILE_READ_ONLY_VOLUME;
   return {
     volumeCreationTime: 0n,

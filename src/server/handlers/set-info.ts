@@ -4,6 +4,7 @@ import { decodeSetInfoRequest, encodeSetInfoResponse } from '../../protocol/smb2
 import {
   decodeSetFileInfoBuffer,
   DispositionExFlags,
+  FileInfoClass,
   RenameExFlags,
   type SetBasicInfo,
   type SetFileInfo,
@@ -21,6 +22,7 @@ import {
   securityDescriptorToBytes,
   type SecurityDescriptor,
 } from '../../protocol/smb2/fscc/security.js';
+import { MAX_EA_REQUEST_BYTES, setFullEaInformation } from '../ea.js';
 import { nodeKey } from '../server.js';
 import type { Open } from '../state/open.js';
 import { roundToClusters } from '../state/file-node.js';
@@ -32,12 +34,14 @@ import { CompletionFilter } from '../../protocol/smb2/commands/change-notify.js'
 import { NotifyAction } from '../../protocol/smb2/fscc/notify-info.js';
 import { nameFilter, type Change } from '../state/notify.js';
 import { parentPath } from '../../store/resolve.js';
+import { staleChannel } from '../replay.js';
 
 /** SET_INFO (MS-SMB2 3.3.5.21, MS-FSA 2.1.5.14). */
 export async function handleSetInfo(ctx: RequestContext): Promise<Outcome> {
   const req = decodeSetInfoRequest(ctx.r);
   const open = ctx.open(req.fileId);
   if (!open) return Status.FILE_CLOSED;
+  if (staleChannel(ctx)) return Status.FILE_NOT_AVAILABLE;
   if (req.buffer.length > ctx.conn.maxTransactSize) return Status.INVALID_PARAMETER;
   if (open.pipe) {
     const s = pipeSetInfo(open.pipe, req.infoType, req.fileInfoClass, req.buffer);
@@ -50,6 +54,7 @@ export async function handleSetInfo(ctx: RequestContext): Promise<Outcome> {
   let status: number;
   switch (req.infoType) {
     case InfoType.FILE: {
+      if (req.fileInfoClass === FileInfoClass.FileFullEaInformation && req.buffer.length > MAX_EA_REQUEST_BYTES) return Status.EA_TOO_LARGE;
       let info: SetFileInfo;
       try {
         info = decodeSetFileInfoBuffer(req.buffer, req.fileInfoClass);
@@ -91,6 +96,8 @@ async function setSecurityInfo(open: Open, info: number, buffer: Buffer): Promis
   if (info & ownerParts && !(granted & AccessMask.WRITE_OWNER)) return Status.ACCESS_DENIED;
   if (info & SecurityInformation.DACL_SECURITY_INFORMATION && !(granted & AccessMask.WRITE_DAC)) return Status.ACCESS_DENIED;
   if (info & SecurityInformation.SACL_SECURITY_INFORMATION && !(granted & AccessMask.ACCESS_SYSTEM_SECURITY)) return Status.ACCESS_DENIED;
+  // MS-FSA 2.1.5.17: a descriptor belongs to the file or directory, never to one of its named streams.
+  if (open.stream !== undefined) return Status.INVALID_PARAMETER;
   const store = open.tree.share.store!;
   if (!store.setSecurity || open.path === QUOTA_FAKE_PATH) return Status.NOT_SUPPORTED;
   if (!(info & ALL_SECURITY_INFORMATION)) return Status.SUCCESS;
@@ -177,8 +184,11 @@ async function setFileInfo(ctx: RequestContext, open: Open, info: SetFileInfo): 
       if (info.mode & ~0x0000003e) return Status.INVALID_PARAMETER;
       open.mode = info.mode;
       return Status.SUCCESS;
-    case 'fullEa':
-      return Status.EAS_NOT_SUPPORTED;
+    case 'fullEa': {
+      const status = await setFullEaInformation(open, info.eas);
+      if (status === Status.SUCCESS) notifyModified(open, CompletionFilter.EA);
+      return status;
+    }
     case 'link':
     case 'linkEx':
     case 'shortName':

@@ -7,6 +7,7 @@ import { pipeWrite } from '../ipc/smb-pipe.js';
 import { CompletionFilter } from '../../protocol/smb2/commands/change-notify.js';
 import { NotifyAction } from '../../protocol/smb2/fscc/notify-info.js';
 import { checkCreditCharge, MAX_FILE_OFFSET, MAX_FILE_SIZE } from './io-checks.js';
+import { staleChannel } from '../replay.js';
 
 /** What a write changes, for CHANGE_NOTIFY. */
 const WRITE_FILTER = CompletionFilter.LAST_WRITE | CompletionFilter.SIZE;
@@ -20,6 +21,7 @@ export async function handleWrite(ctx: RequestContext): Promise<Outcome> {
   const req = decodeWriteRequest(ctx.r);
   const open = ctx.open(req.fileId);
   if (!open) return Status.FILE_CLOSED;
+  if (staleChannel(ctx)) return Status.FILE_NOT_AVAILABLE;
   if (open.pipe) return pipeWrite(ctx, open.pipe, req);
   if (open.isDirectory || !open.handle) return Status.INVALID_DEVICE_REQUEST;
   const canWrite = (open.grantedAccess & AccessMask.FILE_WRITE_DATA) !== 0;

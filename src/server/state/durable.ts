@@ -95,6 +95,8 @@ export class DurableHandles {
   private readonly byId = new Map<bigint, Open>();
   /** Opens created with a DH2Q CreateGuid, connected ones only (replay detection). */
   private readonly byCreateGuid = new Map<string, Open>();
+  /** DH2Q CREATEs in progress (waiting for a break, say), by client and CreateGuid. */
+  private readonly creating = new Set<string>();
   /** Scavenger timers of disconnected opens. */
   private readonly timers = new Map<Open, NodeJS.Timeout>();
   private readonly expire: (open: Open) => void;
@@ -145,6 +147,27 @@ export class DurableHandles {
   findByCreateGuid(clientGuid: Buffer, createGuid: Buffer): Open | undefined {
     const o = this.byCreateGuid.get(guidKey(clientGuid, createGuid));
     return o && !o.closed ? o : undefined;
+  }
+
+  /**
+   * What a DH2Q's CreateGuid names for a possible replay (MS-SMB2 3.3.5.9.10): this client's connected open made with
+   * it while still replay-eligible, or a CREATE with it still in progress; undefined when a new open is to be made.
+   */
+  findReplayable(clientGuid: Buffer, createGuid: Buffer): Open | 'in-progress' | undefined {
+    const o = this.findByCreateGuid(clientGuid, createGuid);
+    if (o?.replayEligible) return o;
+    return this.creating.has(guidKey(clientGuid, createGuid)) ? 'in-progress' : undefined;
+  }
+
+  /** Runs a DH2Q CREATE, marked in progress for its CreateGuid meanwhile (a replay then finds it). */
+  async whileCreating<T>(clientGuid: Buffer, createGuid: Buffer, create: () => Promise<T>): Promise<T> {
+    const key = guidKey(clientGuid, createGuid);
+    this.creating.add(key);
+    try {
+      return await create();
+    } finally {
+      this.creating.delete(key);
+    }
   }
 
   /** The durable or resilient open with this persistent id. */

@@ -1,4 +1,5 @@
 import type { DirEntry, StoreHandle } from '../../store/types.js';
+import type { ChannelSequenceState, OriginalCreate } from '../replay.js';
 import type { PipeEndpoint } from '../ipc/pipe.js';
 import type { PrintJob } from '../print/spooler.js';
 import type { FileNode } from './file-node.js';
@@ -89,6 +90,15 @@ export class Open {
   durable: DurableState | undefined;
   /** Open.CreateGuid of a DH2Q, kept even when durability was not granted (replay detection, 3.3.5.9.10). */
   createGuid: Buffer | undefined;
+  /**
+   * Open.IsReplayEligible (MS-SMB2 3.3.5.9.10): a replay of the DH2Q CREATE that made it gets it back. Cleared by
+   * the first other request on the open (server/replay.ts).
+   */
+  replayEligible = true;
+  /** What the CREATE that made a DH2Q open answered, for its replays. */
+  original: OriginalCreate | undefined;
+  /** Open.ChannelSequence and its outstanding request counts (MS-SMB2 3.3.5.2.10), from the CREATE's header. */
+  readonly channel: ChannelSequenceState = { sequence: 0, outstanding: 0, preOutstanding: 0 };
   /** The open lost its connection (or session) and waits for a durable reconnect; no session uses it meanwhile. */
   disconnected = false;
   /** A file was renamed through this open: its close reports an attribute change (as Windows does). */

@@ -19,6 +19,12 @@ export type ImpacketOp =
   | { op: 'deleteDirectory'; path: string; share?: string }
   | { op: 'deleteFile'; path: string; share?: string }
   | { op: 'rename'; from: string; to: string; share?: string }
+  /** SET_INFO FileFullEaInformation with these EAs (values base64; an empty one deletes). */
+  | { op: 'setEas'; path: string; eas: { name: string; value: string }[]; share?: string }
+  /** QUERY_INFO FileFullEaInformation from the start (or of just `names`): [{ name, value (base64), flags }]. */
+  | { op: 'getEas'; path: string; names?: string[]; share?: string }
+  /** QUERY_INFO FileEaInformation: the EaSize. */
+  | { op: 'eaSize'; path: string; share?: string }
   /** Opens a named pipe on IPC$ and runs the steps (payloads base64); the value is one ImpacketPipeStep per step. */
   | { op: 'pipe'; name: string; steps: ({ write: string } | { read: number } | { transact: string })[] }
   /** Binds lsarpc on \\pipe\\lsarpc and runs the calls in order (a policy handle is kept between them). */

@@ -8,11 +8,12 @@ unless the job could not be parsed.
 """
 import base64
 import json
+import struct
 import sys
 import traceback
 
 from impacket import nt_errors
-from impacket.smb3structs import SMB2_DIALECT_002, SMB2_DIALECT_21, SMB2_DIALECT_30
+from impacket.smb3structs import SMB2_0_INFO_FILE, SMB2_DIALECT_002, SMB2_DIALECT_21, SMB2_DIALECT_30
 from impacket.smbconnection import SMBConnection, SessionError
 
 DIALECTS = {
@@ -73,11 +74,76 @@ def run_op(conn, share, op):
     if kind == 'rename':
         conn.rename(op.get('share', share), op['from'], op['to'])
         return None
+    if kind in ('setEas', 'getEas', 'eaSize'):
+        return run_ea(conn, op.get('share', share), op)
     if kind == 'pipe':
         return run_pipe(conn, op)
     if kind == 'lsa':
         return run_lsa(conn, op)
     raise ValueError('unknown op %r' % kind)
+
+
+# FILE_READ_EA | FILE_WRITE_EA | FILE_READ_ATTRIBUTES | SYNCHRONIZE
+EA_ACCESS = 0x00100098
+
+
+def full_ea_list(eas):
+    """FILE_FULL_EA_INFORMATION (MS-FSCC 2.4.15) built here, not by smbkit's encoder: entries 4-byte aligned."""
+    out = b''
+    for i, ea in enumerate(eas):
+        name = ea['name'].encode('ascii')
+        value = base64.b64decode(ea['value'])
+        entry = struct.pack('<IBBH', 0, 0, len(name), len(value)) + name + b'\0' + value
+        if i < len(eas) - 1:
+            entry += b'\0' * (-len(entry) % 4)
+            entry = struct.pack('<I', len(entry)) + entry[4:]
+        out += entry
+    return out
+
+
+def get_ea_list(names):
+    """FILE_GET_EA_INFORMATION (MS-FSCC 2.4.15.1)."""
+    out = b''
+    for i, n in enumerate(names):
+        name = n.encode('ascii')
+        entry = struct.pack('<IB', 0, len(name)) + name + b'\0'
+        if i < len(names) - 1:
+            entry += b'\0' * (-len(entry) % 4)
+            entry = struct.pack('<I', len(entry)) + entry[4:]
+        out += entry
+    return out
+
+
+def parse_full_ea_list(data):
+    eas = []
+    pos = 0
+    while pos < len(data):
+        nxt, flags, name_len, value_len = struct.unpack_from('<IBBH', data, pos)
+        name = data[pos + 8:pos + 8 + name_len].decode('ascii')
+        value = data[pos + 9 + name_len:pos + 9 + name_len + value_len]
+        eas.append({'name': name, 'value': base64.b64encode(value).decode(), 'flags': flags})
+        if nxt == 0:
+            break
+        pos += nxt
+    return eas
+
+
+def run_ea(conn, share, op):
+    """SET_INFO / QUERY_INFO FileFullEaInformation (class 15) and FileEaInformation (class 7) on one file."""
+    tid = conn.connectTree(share)
+    fid = conn.openFile(tid, op['path'], desiredAccess=EA_ACCESS, shareMode=7)
+    smb = conn.getSMBServer()
+    try:
+        if op['op'] == 'setEas':
+            smb.setInfo(tid, fid, full_ea_list(op['eas']), SMB2_0_INFO_FILE, 15)
+            return None
+        if op['op'] == 'eaSize':
+            return struct.unpack('<I', smb.queryInfo(tid, fid, b'', SMB2_0_INFO_FILE, 7)[:4])[0]
+        blob = get_ea_list(op['names']) if op.get('names') else b''
+        return parse_full_ea_list(smb.queryInfo(tid, fid, blob, SMB2_0_INFO_FILE, 15, 0, 1))  # SL_RESTART_SCAN
+    finally:
+        conn.closeFile(tid, fid)
+        conn.disconnectTree(tid)
 
 
 # Generic read + write as file rights, what Windows asks of named pipes.

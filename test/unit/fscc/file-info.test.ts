@@ -6,9 +6,7 @@ import {
   FileInfoClass,
   decodeFileInfo,
   decodeSetFileInfo,
-  decodeFullEaList,
   encodeFileInfo,
-  encodeFullEaList,
   encodeSetFileInfo,
   fileInfoMinSize,
   queryFileInfo,
@@ -241,18 +239,4 @@ test('negative sizes are rejected', () => {
   const w = new Writer();
   w.i64(-5);
   assert.throws(() => decodeSetFileInfo(new Reader(w.finish()), FileInfoClass.FileEndOfFileInformation), WireError);
-});
-
-test('FILE_FULL_EA_INFORMATION list: 4-byte aligned entries', () => {
-  const w = new Writer();
-  encodeFullEaList(w, [
-    { flags: 0, name: 'AB', value: Buffer.from([1]) },
-    { flags: 0, name: 'C', value: Buffer.from([2, 3]) },
-  ]);
-  const b = Buffer.from(w.finish());
-  // entry 1: 8 + 'AB' + NUL + 1 value byte = 12 -> next 12
-  assert.equal(b.readUInt32LE(0), 12);
-  assert.equal(b.readUInt32LE(12), 0);
-  assert.equal(b.length, 12 + 8 + 2 + 2);
-  assert.deepEqual(decodeFullEaList(new Reader(b)).map((e) => e.name), ['AB', 'C']);
 });

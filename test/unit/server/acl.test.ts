@@ -78,49 +78,119 @@ test('access check: NULL DACL, empty DACL, ACE order, owner rights, inherit-only
   assert.equal(allowedAccess(sdWith(u2.user, [allow(u2.user, 0x001f01ff)]), u1), 0);
 });
 
-test('inheritance: files, directories, NO_PROPAGATE, CREATOR OWNER', () => {
-  const OI = AceFlags.OBJECT_INHERIT_ACE;
-  const CI = AceFlags.CONTAINER_INHERIT_ACE;
-  const IO = AceFlags.INHERIT_ONLY_ACE;
-  const NP = AceFlags.NO_PROPAGATE_INHERIT_ACE;
-  const I = AceFlags.INHERITED_ACE;
+const OI = AceFlags.OBJECT_INHERIT_ACE;
+const CI = AceFlags.CONTAINER_INHERIT_ACE;
+const IO = AceFlags.INHERIT_ONLY_ACE;
+const NP = AceFlags.NO_PROPAGATE_INHERIT_ACE;
+const I = AceFlags.INHERITED_ACE;
+const WRITE_DATA = AccessMask.FILE_WRITE_DATA;
+
+test('inheritance (MS-DTYP 2.5.3.4.4): each combination of parent flags, for a file and for a directory', () => {
+  // One CREATOR OWNER ACE with the parent's flags, as smbtorture smb2.acls.INHERITANCE sets it, and what the new
+  // file and the new directory inherit (nothing: newFileSecurity then gives the default DACL).
+  const cases: { parent: number; file: SidAce[]; dir: SidAce[] }[] = [
+    { parent: 0, file: [], dir: [] },
+    { parent: OI, file: [allow(u1.user, WRITE_DATA)], dir: [allow(WellKnownSid.CREATOR_OWNER, WRITE_DATA, OI | IO)] },
+    { parent: CI, file: [], dir: [allow(u1.user, WRITE_DATA), allow(WellKnownSid.CREATOR_OWNER, WRITE_DATA, CI | IO)] },
+    { parent: OI | CI, file: [allow(u1.user, WRITE_DATA)], dir: [allow(u1.user, WRITE_DATA), allow(WellKnownSid.CREATOR_OWNER, WRITE_DATA, OI | CI | IO)] },
+    { parent: NP, file: [], dir: [] },
+    { parent: NP | OI, file: [allow(u1.user, WRITE_DATA)], dir: [] },
+    { parent: NP | CI, file: [], dir: [allow(u1.user, WRITE_DATA)] },
+    { parent: NP | OI | CI, file: [allow(u1.user, WRITE_DATA)], dir: [allow(u1.user, WRITE_DATA)] },
+    { parent: IO, file: [], dir: [] },
+    { parent: IO | OI, file: [allow(u1.user, WRITE_DATA)], dir: [allow(WellKnownSid.CREATOR_OWNER, WRITE_DATA, OI | IO)] },
+    { parent: IO | CI, file: [], dir: [allow(u1.user, WRITE_DATA), allow(WellKnownSid.CREATOR_OWNER, WRITE_DATA, CI | IO)] },
+    { parent: IO | OI | CI, file: [allow(u1.user, WRITE_DATA)], dir: [allow(u1.user, WRITE_DATA), allow(WellKnownSid.CREATOR_OWNER, WRITE_DATA, OI | CI | IO)] },
+    { parent: IO | NP | OI | CI, file: [allow(u1.user, WRITE_DATA)], dir: [allow(u1.user, WRITE_DATA)] },
+  ];
+  for (const c of cases) {
+    const parent = { revision: 2, aces: [allow(WellKnownSid.CREATOR_OWNER, WRITE_DATA, c.parent), allow(WellKnownSid.EVERYONE, 0x001f01ff)] };
+    assert.deepEqual(inheritedAces(parent, false, u1.user, u1.primaryGroup, false), c.file, `file, parent flags ${c.parent}`);
+    assert.deepEqual(inheritedAces(parent, true, u1.user, u1.primaryGroup, false), c.dir, `directory, parent flags ${c.parent}`);
+    // Under automatic inheritance every inherited ACE is marked so, and nothing else changes.
+    const marked = (aces: SidAce[]): SidAce[] => aces.map((a) => ({ ...a, flags: a.flags | I }));
+    assert.deepEqual(inheritedAces(parent, false, u1.user, u1.primaryGroup, true), marked(c.file));
+    assert.deepEqual(inheritedAces(parent, true, u1.user, u1.primaryGroup, true), marked(c.dir));
+  }
+});
+
+test('inheritance: generic rights are mapped where an ACE takes effect, plain inheritable ACEs stay one ACE', () => {
   const parent = {
     revision: 2,
     aces: [
-      allow(WellKnownSid.EVERYONE, 1, OI),
-      allow(WellKnownSid.EVERYONE, 2, CI),
-      allow(WellKnownSid.EVERYONE, 4, OI | CI | NP),
-      allow(WellKnownSid.CREATOR_OWNER, AccessMask.GENERIC_ALL, OI | CI | IO),
-      allow(WellKnownSid.EVERYONE, 8, 0),
+      allow(WellKnownSid.EVERYONE, AccessMask.GENERIC_READ, OI | CI),
+      allow(WellKnownSid.CREATOR_GROUP, AccessMask.FILE_READ_DATA, CI),
+      deny(WellKnownSid.EVERYONE, AccessMask.DELETE, OI | CI | I),
     ],
   };
-  assert.deepEqual(inheritedAces(parent, false, u1.user, u1.primaryGroup), [
-    allow(WellKnownSid.EVERYONE, 1, I),
-    allow(WellKnownSid.EVERYONE, 4, I),
-    allow(u1.user, 0x001f01ff, I),
+  assert.deepEqual(inheritedAces(parent, false, u1.user, u1.primaryGroup, false), [
+    allow(WellKnownSid.EVERYONE, 0x00120089),
+    deny(WellKnownSid.EVERYONE, AccessMask.DELETE),
   ]);
-  assert.deepEqual(inheritedAces(parent, true, u1.user, u1.primaryGroup), [
-    allow(WellKnownSid.EVERYONE, 1, OI | IO | I),
-    allow(WellKnownSid.EVERYONE, 2, CI | I),
-    allow(WellKnownSid.EVERYONE, 4, I),
-    allow(u1.user, 0x001f01ff, I),
-    allow(WellKnownSid.CREATOR_OWNER, AccessMask.GENERIC_ALL, OI | CI | IO | I),
+  assert.deepEqual(inheritedAces(parent, true, u1.user, u1.primaryGroup, false), [
+    allow(WellKnownSid.EVERYONE, 0x00120089),
+    allow(WellKnownSid.EVERYONE, AccessMask.GENERIC_READ, OI | CI | IO),
+    allow(u1.primaryGroup, AccessMask.FILE_READ_DATA),
+    allow(WellKnownSid.CREATOR_GROUP, AccessMask.FILE_READ_DATA, CI | IO),
+    deny(WellKnownSid.EVERYONE, AccessMask.DELETE, OI | CI),
   ]);
 });
 
-test('a new file: the creator parts win, a missing DACL is inherited, no inheritable ACE gives the default', () => {
-  const parent = sdWith(u2.user, [allow(WellKnownSid.EVERYONE, 0x1e01bf, AceFlags.OBJECT_INHERIT_ACE)]);
-  const inherited = newFileSecurity(parent, undefined, u1, false, true);
+test('a new file: inherited DACL, auto-inheritance, the default DACL', () => {
+  const parent = sdWith(u2.user, [allow(WellKnownSid.EVERYONE, 0x1e01bf, OI), allow(u2.user, 0x001f01ff)]);
+  const inherited = newFileSecurity(parent, undefined, u1, false);
   assert.equal(inherited.owner, u1.user);
-  assert.deepEqual(inherited.dacl?.aces, [allow(WellKnownSid.EVERYONE, 0x1e01bf, AceFlags.INHERITED_ACE)]);
-  const empty = newFileSecurity(parent, { control: SdControl.SE_SELF_RELATIVE }, u1, false, true);
-  assert.deepEqual(empty.dacl, inherited.dacl);
-  const nullDacl = newFileSecurity(parent, { control: SdControl.SE_SELF_RELATIVE | SdControl.SE_DACL_PRESENT, dacl: null, owner: WellKnownSid.EVERYONE }, u1, false, true);
+  assert.equal(inherited.group, u1.primaryGroup);
+  assert.equal(inherited.control, SdControl.SE_SELF_RELATIVE | SdControl.SE_DACL_PRESENT);
+  assert.deepEqual(inherited.dacl?.aces, [allow(WellKnownSid.EVERYONE, 0x1e01bf)]);
+  // A parent whose DACL is auto-inherited passes that on, and its ACEs come marked as inherited.
+  const auto = newFileSecurity({ ...parent, control: parent.control | SdControl.SE_DACL_AUTO_INHERITED }, undefined, u1, false);
+  assert.equal(auto.control, SdControl.SE_SELF_RELATIVE | SdControl.SE_DACL_PRESENT | SdControl.SE_DACL_AUTO_INHERITED);
+  assert.deepEqual(auto.dacl?.aces, [allow(WellKnownSid.EVERYONE, 0x1e01bf, I)]);
+  // A directory keeps an OBJECT_INHERIT-only ACE for its files; with nothing inheritable, the token's default DACL.
+  const dflt = newFileSecurity(parent, undefined, u1, true);
+  assert.deepEqual(dflt.dacl?.aces, [allow(WellKnownSid.EVERYONE, 0x1e01bf, OI | IO)]);
+  const none = newFileSecurity(sdWith(u2.user, [allow(u2.user, 0x001f01ff)]), undefined, u1, true);
+  assert.deepEqual(none.dacl?.aces, [allow(u1.user, 0x001f01ff), allow(WellKnownSid.LOCAL_SYSTEM, 0x001f01ff)]);
+  assert.equal(allowedAccess(none, u1), 0x001f01ff);
+});
+
+test('a new file with a SecD descriptor: the creator parts win, merged with inheritance as Windows does', () => {
+  const parent = sdWith(u2.user, [allow(WellKnownSid.EVERYONE, 0x1e01bf, OI)]);
+  // No DACL given (or a defaulted one): inherited.
+  const empty = newFileSecurity(parent, { control: SdControl.SE_SELF_RELATIVE }, u1, false);
+  assert.deepEqual(empty.dacl?.aces, [allow(WellKnownSid.EVERYONE, 0x1e01bf)]);
+  const defaulted = newFileSecurity(parent, { control: SdControl.SE_SELF_RELATIVE | SdControl.SE_DACL_PRESENT | SdControl.SE_DACL_DEFAULTED, dacl: { revision: 2, aces: [] } }, u1, false);
+  assert.deepEqual(defaulted.dacl?.aces, [allow(WellKnownSid.EVERYONE, 0x1e01bf)]);
+  // A NULL DACL and the creator's owner are kept.
+  const nullDacl = newFileSecurity(parent, { control: SdControl.SE_SELF_RELATIVE | SdControl.SE_DACL_PRESENT, dacl: null, owner: WellKnownSid.EVERYONE }, u1, false);
   assert.equal(nullDacl.dacl, null);
   assert.equal(nullDacl.owner, WellKnownSid.EVERYONE);
-  const dflt = newFileSecurity(sdWith(u2.user, [allow(u2.user, 0x001f01ff)]), undefined, u1, true, true);
-  assert.equal(dflt.dacl?.aces.length, 4);
-  assert.equal(allowedAccess(dflt, u1), 0x001f01ff);
+  // A given DACL without automatic inheritance: as given, its effective ACEs mapped; a directory splits an
+  // inheritable CREATOR OWNER ACE into the effective one and the inherit-only original.
+  const given = {
+    control: SdControl.SE_SELF_RELATIVE | SdControl.SE_DACL_PRESENT,
+    dacl: { revision: 2, aces: [allow(WellKnownSid.CREATOR_OWNER, AccessMask.GENERIC_ALL, OI | CI), allow(WellKnownSid.EVERYONE, AccessMask.GENERIC_READ, IO | OI)] },
+  };
+  assert.deepEqual(newFileSecurity(parent, given, u1, true).dacl?.aces, [
+    allow(u1.user, 0x001f01ff),
+    allow(WellKnownSid.CREATOR_OWNER, AccessMask.GENERIC_ALL, OI | CI | IO),
+    allow(WellKnownSid.EVERYONE, AccessMask.GENERIC_READ, IO | OI),
+  ]);
+  assert.deepEqual(newFileSecurity(parent, given, u1, false).dacl?.aces, [
+    allow(u1.user, 0x001f01ff, OI | CI),
+    allow(WellKnownSid.EVERYONE, AccessMask.GENERIC_READ, IO | OI),
+  ]);
+  // Under automatic inheritance the explicit ACEs come first, the parent's follow, stale inherited ones go.
+  const autoParent = { ...parent, control: parent.control | SdControl.SE_DACL_AUTO_INHERITED };
+  const explicit = { control: SdControl.SE_SELF_RELATIVE | SdControl.SE_DACL_PRESENT, dacl: { revision: 2, aces: [allow(u1.user, 1), allow(u2.user, 2, I)] } };
+  const merged = newFileSecurity(autoParent, explicit, u1, false);
+  assert.equal(merged.control, SdControl.SE_SELF_RELATIVE | SdControl.SE_DACL_PRESENT | SdControl.SE_DACL_AUTO_INHERITED);
+  assert.deepEqual(merged.dacl?.aces, [allow(u1.user, 1), allow(WellKnownSid.EVERYONE, 0x1e01bf, I)]);
+  // A protected DACL inherits nothing.
+  const prot = newFileSecurity(autoParent, { ...explicit, control: explicit.control | SdControl.SE_DACL_PROTECTED }, u1, false);
+  assert.equal(prot.control & SdControl.SE_DACL_PROTECTED, SdControl.SE_DACL_PROTECTED);
+  assert.deepEqual(prot.dacl?.aces, explicit.dacl.aces);
 });
 
 test('client descriptors: owners outside the token and SACLs are refused; merging replaces the selected parts', () => {
@@ -137,6 +207,26 @@ test('client descriptors: owners outside the token and SACLs are refused; mergin
   const owner = mergeSecurity(current, { control: SdControl.SE_SELF_RELATIVE, owner: u2.user }, SecurityInformation.OWNER_SECURITY_INFORMATION);
   assert.equal(owner.owner, u2.user);
   assert.deepEqual(owner.dacl, current.dacl);
+});
+
+test('setting a DACL: generic rights of effective ACEs mapped; of the control bits, PROTECTED kept, AUTO_INHERITED only with its request', () => {
+  const DACL = SecurityInformation.DACL_SECURITY_INFORMATION;
+  const current = { ...sdWith(u1.user, [allow(u1.user, 1)]), control: SdControl.SE_SELF_RELATIVE | SdControl.SE_DACL_PRESENT | SdControl.SE_DACL_PROTECTED };
+  const aces = [allow(u1.user, AccessMask.GENERIC_READ | AccessMask.DELETE, OI | I), allow(u2.user, AccessMask.GENERIC_ALL, OI | IO)];
+  const given = (control: number): SecurityDescriptor => ({ control: SdControl.SE_SELF_RELATIVE | SdControl.SE_DACL_PRESENT | control, dacl: { revision: 2, aces } });
+  const set = mergeSecurity(current, given(0), DACL);
+  assert.deepEqual(set.dacl?.aces, [allow(u1.user, 0x00130089, OI | I), allow(u2.user, AccessMask.GENERIC_ALL, OI | IO)]);
+  assert.equal(set.control, SdControl.SE_SELF_RELATIVE | SdControl.SE_DACL_PRESENT);
+  const base = SdControl.SE_SELF_RELATIVE | SdControl.SE_DACL_PRESENT;
+  const { SE_DACL_AUTO_INHERITED: AI, SE_DACL_AUTO_INHERIT_REQ: REQ, SE_DACL_PROTECTED: P, SE_DACL_DEFAULTED: D } = SdControl;
+  assert.equal(mergeSecurity(current, given(AI), DACL).control, base);
+  assert.equal(mergeSecurity(current, given(REQ), DACL).control, base);
+  assert.equal(mergeSecurity(current, given(AI | REQ), DACL).control, base | AI);
+  assert.equal(mergeSecurity(current, given(AI | REQ | P | D), DACL).control, base | AI | P);
+  // Changing only the owner leaves the DACL's control bits alone (smbtorture smb2.acls.SDFLAGSVSCHOWN).
+  const protectedAuto = mergeSecurity(current, given(AI | REQ | P), DACL);
+  const chowned = mergeSecurity(protectedAuto, { control: SdControl.SE_SELF_RELATIVE, owner: WellKnownSid.EVERYONE }, SecurityInformation.OWNER_SECURITY_INFORMATION);
+  assert.equal(chowned.control, protectedAuto.control);
 });
 
 // ---- over the wire ----
@@ -206,7 +296,8 @@ test('over SMB2: descriptors are stored, inherited and enforced; FILE_DELETE_CHI
 
     const made = await createWith(c, 'd\\g', { desiredAccess: AccessMask.FILE_WRITE_DATA | AccessMask.READ_CONTROL, createDisposition: CreateDisposition.CREATE });
     assert.equal(made.status, Status.SUCCESS);
-    assert.deepEqual((await querySecurity(c, made.fileId, OWNER_DACL)).sd!.dacl?.aces, [allow(owner, noDelete, AceFlags.INHERITED_ACE)]);
+    // The directory's DACL was set without automatic inheritance: the inherited ACE is not marked INHERITED_ACE.
+    assert.deepEqual((await querySecurity(c, made.fileId, OWNER_DACL)).sd!.dacl?.aces, [allow(owner, noDelete)]);
     await c.close(made.fileId);
     // Neither the file nor its parent grants DELETE now.
     assert.equal((await createWith(c, 'd\\g', { desiredAccess: AccessMask.DELETE, createDisposition: CreateDisposition.OPEN })).status, Status.ACCESS_DENIED);
@@ -257,6 +348,60 @@ test('over SMB2: descriptors are stored, inherited and enforced; FILE_DELETE_CHI
       sd: { control: SdControl.SE_SELF_RELATIVE | SdControl.SE_SACL_PRESENT, sacl: { revision: 2, aces: [{ type: AceType.SYSTEM_AUDIT, flags: 0x40, mask: 1, sid: WellKnownSid.EVERYONE }] } },
     });
     assert.equal(sacl.status, Status.PRIVILEGE_NOT_HELD);
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('over SMB2: reading a descriptor needs READ_CONTROL only for the parts asked for (smbtorture smb2.sdread)', async () => {
+  const srv = await startTestServer();
+  try {
+    const c = await srv.login();
+    const made = await createWith(c, 'f', { desiredAccess: AccessMask.FILE_WRITE_DATA, createDisposition: CreateDisposition.CREATE });
+    assert.equal(made.status, Status.SUCCESS);
+    await c.close(made.fileId);
+    const h = await createWith(c, 'f', { desiredAccess: AccessMask.FILE_READ_ATTRIBUTES, createDisposition: CreateDisposition.OPEN });
+    assert.equal(h.status, Status.SUCCESS);
+    for (const info of [SecurityInformation.OWNER_SECURITY_INFORMATION, SecurityInformation.GROUP_SECURITY_INFORMATION, SecurityInformation.DACL_SECURITY_INFORMATION]) {
+      assert.equal((await querySecurity(c, h.fileId, info)).status, Status.ACCESS_DENIED);
+    }
+    const none = await querySecurity(c, h.fileId, 0);
+    assert.equal(none.status, Status.SUCCESS);
+    assert.deepEqual(none.sd, { control: SdControl.SE_SELF_RELATIVE });
+    await c.close(h.fileId);
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('over SMB2: a descriptor cannot be set through a named stream (MS-FSA 2.1.5.17)', async () => {
+  const srv = await startTestServer();
+  try {
+    const c = await srv.login();
+    const stream = await createWith(c, 'f:s', { desiredAccess: AccessMask.WRITE_DAC | AccessMask.READ_CONTROL, createDisposition: CreateDisposition.CREATE });
+    assert.equal(stream.status, Status.SUCCESS);
+    const DACL = SecurityInformation.DACL_SECURITY_INFORMATION;
+    assert.equal(await setSecurity(c, stream.fileId, DACL, sdWith(u1.user, [])), Status.INVALID_PARAMETER);
+    assert.equal((await querySecurity(c, stream.fileId, DACL)).status, Status.SUCCESS, 'reading it through the stream is fine');
+    await c.close(stream.fileId);
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('over SMB2: ACCESS_SYSTEM_SECURITY needs a privilege no session holds; reserved access bits are refused', async () => {
+  const srv = await startTestServer();
+  try {
+    const c = await srv.login();
+    const made = await createWith(c, 'f', { desiredAccess: AccessMask.FILE_WRITE_DATA, createDisposition: CreateDisposition.CREATE });
+    assert.equal(made.status, Status.SUCCESS);
+    await c.close(made.fileId);
+    for (const desiredAccess of [AccessMask.ACCESS_SYSTEM_SECURITY, AccessMask.ACCESS_SYSTEM_SECURITY | AccessMask.MAXIMUM_ALLOWED]) {
+      assert.equal((await createWith(c, 'f', { desiredAccess, createDisposition: CreateDisposition.OPEN })).status, Status.PRIVILEGE_NOT_HELD);
+    }
+    for (const reserved of [0x00000200, 0x00200000, 0x04000000]) {
+      assert.equal((await createWith(c, 'f', { desiredAccess: reserved | AccessMask.MAXIMUM_ALLOWED, createDisposition: CreateDisposition.OPEN })).status, Status.ACCESS_DENIED);
+    }
   } finally {
     await srv.stop();
   }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Status } from '../../../src/protocol/nt-status.js';
-import { Command, Dialect, HeaderFlags } from '../../../src/protocol/smb2/constants.js';
+import { Command, CreateDisposition, Dialect, HeaderFlags } from '../../../src/protocol/smb2/constants.js';
 import { encodeTreeConnectRequest } from '../../../src/protocol/smb2/commands/tree-connect.js';
 import { encodeLogoffRequest } from '../../../src/protocol/smb2/commands/logoff.js';
 import { startTestServer, TEST_PASSWORD, TEST_SHARE, TEST_USER } from '../../support/raw-client.js';
@@ -226,6 +226,21 @@ test('an unknown command code closes the connection without an error response (M
     await assert.rejects(c.request(0x0013, (w) => w.u16(4).u16(0)), { name: 'ConnectionClosedError' });
     assert.equal(await c.waitClosed(), true);
     assert.equal(c.received.length, before);
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('failed logons on a logged-on connection leave no session behind (smbtorture smb2.secleak)', async () => {
+  const srv = await startTestServer();
+  try {
+    const c = await srv.login();
+    assert.equal(srv.server.sessions.size, 1);
+    for (let i = 0; i < 50; i++) assert.equal((await c.sessionSetup('INVALID-USERNAME', 'INVALID-PASSWORD')).status, Status.LOGON_FAILURE);
+    assert.equal(srv.server.sessions.size, 1);
+    // The session that logged on first still works.
+    const open = await c.create('after-failures', { createDisposition: CreateDisposition.CREATE });
+    assert.equal(open.status, Status.SUCCESS);
   } finally {
     await srv.stop();
   }

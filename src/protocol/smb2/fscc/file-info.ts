@@ -7,6 +7,7 @@ import { WireError } from '../../../errors.js';
 import { Reader } from '../../../util/reader.js';
 import { Writer } from '../../../util/writer.js';
 import { Status } from '../../nt-status.js';
+import { decodeFullEaList, encodeFullEaList, type FullEa } from './ea.js';
 
 export const FileInfoClass = {
   FileDirectoryInformation: 1,
@@ -97,16 +98,6 @@ export const RenameExFlags = {
   FILE_RENAME_FORCE_RESIZE_SOURCE_SR: 0x00000100,
 } as const;
 
-/** FILE_FULL_EA_INFORMATION flag (MS-FSCC 2.4.15). */
-export const FILE_NEED_EA = 0x80;
-
-/** One extended attribute (MS-FSCC 2.4.15). Names are ASCII, at most 255 bytes; values at most 65535 bytes. */
-export interface FullEa {
-  flags: number;
-  name: string;
-  value: Buffer;
-}
-
 export interface StreamFacts {
   /** '' for the default data stream; otherwise the stream name (without ':' and ':$DATA'). */
   name: string;
@@ -176,8 +167,6 @@ export interface FileFacts {
   reparseTag?: number;
   /** 8.3 name for FileAlternateNameInformation. */
   shortName?: string;
-  /** Extended attributes for FileFullEaInformation. */
-  eas?: FullEa[];
 }
 
 const BASIC_SIZE = 40;
@@ -278,49 +267,11 @@ function writeStreams(w: Writer, streams: StreamFacts[], maxLength = Infinity): 
   return { complete: true };
 }
 
-/** FILE_FULL_EA_INFORMATION list (MS-FSCC 2.4.15): entries 4-byte aligned, NextEntryOffset 0 on the last. */
-export function encodeFullEaList(w: Writer, eas: readonly FullEa[]): void {
-  const start = w.pos;
-  let prev = -1;
-  for (const ea of eas) {
-    const name = Buffer.from(ea.name, 'latin1');
-    if (name.length > 255) throw new RangeError('EA name longer than 255 bytes');
-    if (ea.value.length > 0xffff) throw new RangeError('EA value longer than 65535 bytes');
-    if (prev >= 0) {
-      w.zeros((4 - ((w.pos - start) % 4)) % 4);
-      w.patchU32(prev, w.pos - prev);
-    }
-    prev = w.pos;
-    w.u32(0).u8(ea.flags).u8(name.length).u16(ea.value.length).bytes(name).u8(0).bytes(ea.value);
-  }
-}
-
-/** Decodes a FILE_FULL_EA_INFORMATION list; the whole reader region is the list. */
-export function decodeFullEaList(r: Reader): FullEa[] {
-  const eas: FullEa[] = [];
-  if (r.remaining === 0) return eas;
-  for (;;) {
-    const entryStart = r.pos;
-    const next = r.u32();
-    const flags = r.u8();
-    const nameLength = r.u8();
-    const valueLength = r.u16();
-    const name = r.bytes(nameLength).toString('latin1');
-    if (r.u8() !== 0) throw new WireError('EA name not NUL-terminated', Status.INVALID_PARAMETER);
-    const value = r.bytes(valueLength);
-    eas.push({ flags, name, value });
-    if (next === 0) return eas;
-    if (next % 4 !== 0 || entryStart + next < r.pos || entryStart + next >= r.end) {
-      throw new WireError('bad EA NextEntryOffset', Status.INVALID_PARAMETER);
-    }
-    r.pos = entryStart + next;
-  }
-}
-
 /**
  * Writes the whole structure of a query class. Returns false when the class is not supported for query
  * (the caller answers STATUS_INVALID_INFO_CLASS or STATUS_NOT_SUPPORTED), or when the facts lack what the
- * class needs (FileAlternateNameInformation without a shortName, FileFullEaInformation without eas).
+ * class needs (FileAlternateNameInformation without a shortName; FileFullEaInformation, whose list the server
+ * builds itself from the file's EAs, server/ea.ts).
  */
 export function encodeFileInfo(w: Writer, infoClass: number, f: FileFacts): boolean {
   switch (infoClass) {
@@ -365,10 +316,6 @@ export function encodeFileInfo(w: Writer, infoClass: number, f: FileFacts): bool
       return true;
     case FileInfoClass.FileStreamInformation:
       writeStreams(w, streamsOf(f));
-      return true;
-    case FileInfoClass.FileFullEaInformation:
-      if (!f.eas) return false;
-      encodeFullEaList(w, f.eas);
       return true;
     case FileInfoClass.FileCompressionInformation:
       // CompressedFileSize, CompressionFormat NONE, unit/chunk/cluster shifts, Reserved(3)
@@ -431,8 +378,8 @@ export function queryFileInfo(infoClass: number, f: FileFacts, outputBufferLengt
   return { status: Status.BUFFER_OVERFLOW, data: data.subarray(0, outputBufferLength) };
 }
 
-/** Query results as the client reads them back: the facts the class carries. */
-export type QueriedFileInfo = Partial<FileFacts>;
+/** Query results as the client reads them back: the facts the class carries (and FileFullEaInformation's list). */
+export type QueriedFileInfo = Partial<FileFacts> & { eas?: FullEa[] };
 
 function readBasic(r: Reader): Pick<FileFacts, 'creationTime' | 'lastAccessTime' | 'lastWriteTime' | 'changeTime' | 'fileAttributes'> {
   const creationTime = r.u64();

@@ -1,4 +1,5 @@
 export * from './file-info.js';
+export * from './ea.js';
 export * from './fs-info.js';
 export * from './dir-info.js';
 export * from './security.js';
