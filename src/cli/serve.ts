@@ -133,6 +133,10 @@ export async function runServe(argv: string[]): Promise<void> {
     if (values.workers !== 'auto' && !(Number.isInteger(n) && n >= 1 && n <= 256)) throw new UsageError('--workers takes a number from 1 to 256, or auto');
     data.server.workers = values.workers === 'auto' ? 'auto' : n;
   }
+  if (data.server.workers !== 1 && data.share.some((s) => s.type === 'memory')) {
+    // Each worker would hold its own copy of a memory share's files.
+    throw new UsageError('a memory share needs workers = 1');
+  }
   const config = serverConfigFrom(data, fileUsers);
   const server = new SmbServer(config);
   const workerCount = data.server.workers === 'auto' ? availableParallelism() : data.server.workers;

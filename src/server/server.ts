@@ -394,6 +394,11 @@ export class SmbServer {
     return s;
   }
 
+  /** The session has not ended: it is in the session table (or, on a worker, a shadow of another worker's). */
+  sessionLive(s: Session): boolean {
+    return this.sessions.get(s.id) === s || (this.workers?.shadowSession(s.id) === s && s.state !== 'expired');
+  }
+
   /**
    * Ends a session (logoff, lost connection, replaced by a reconnecting client, shutdown). Its durable opens that
    * may survive are kept for a reconnect (`keepDurable`, MS-SMB2 3.3.7.1); every other open closes.

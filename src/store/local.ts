@@ -49,6 +49,8 @@ export interface LocalStoreOptions {
   readOnly?: boolean;
   /** whether the disk tells names apart by case (default: true but on macOS and Windows) */
   caseSensitive?: boolean;
+  /** other processes (the workers of one server) serve the same root: per-file records are shared (RecordLog) */
+  shared?: boolean;
 }
 
 interface StreamRecord {
@@ -102,6 +104,7 @@ export class LocalStore implements FileStore {
   readonly caseSensitive: boolean;
   readonly root: string;
   private readonly readOnly: boolean;
+  private readonly shared: boolean;
   private ready: Promise<void> | undefined;
   private initialized = false;
   private realRoot = '';
@@ -113,6 +116,7 @@ export class LocalStore implements FileStore {
   constructor(root: string, opts: LocalStoreOptions = {}) {
     this.root = root;
     this.readOnly = opts.readOnly === true;
+    this.shared = opts.shared === true;
     this.caseSensitive = opts.caseSensitive ?? (process.platform !== 'darwin' && process.platform !== 'win32');
   }
 
@@ -495,7 +499,7 @@ export class LocalStore implements FileStore {
           // ignored, see above
         }
       }
-      this.records = new RecordLog<Meta>(`${this.metaDir}/records.jsonl`, this.readOnly);
+      this.records = new RecordLog<Meta>(`${this.metaDir}/records.jsonl`, this.readOnly, this.shared);
       const legacy = await this.legacyRecords();
       this.records.load(legacy);
       if (legacy.length > 0 && !this.readOnly) await fsp.rm(`${this.metaDir}/meta`, { recursive: true, force: true });

@@ -12,10 +12,23 @@ export class RecordLog<T> {
   private fd: number | undefined;
   /** Lines in the file, live or dead. */
   private lines = 0;
+  /** Shared: where reading the file stopped, and the file it was (a rewrite replaces it). */
+  private readAt = 0;
+  private readIno = -1;
+  /** Shared: the file was looked at during this turn of the event loop already. */
+  private fresh = false;
 
+  /**
+   * `shared`: other processes (the workers of one server) keep records in the same file. Each appends, and reads
+   * what the others appended before it answers (once per turn of the event loop: a message from another process
+   * always arrives in a later turn, so a client that hears of a change through one worker finds it through
+   * another). The file is then never rewritten while it is shared: a rewrite would lose what another process
+   * appends meanwhile; the next start of a lone server compacts it.
+   */
   constructor(
     private readonly file: string,
     private readonly readOnly: boolean,
+    private readonly shared = false,
   ) {}
 
   /** Reads the file (a missing one is empty); `older` adds records found elsewhere (they win, then are kept here). */
@@ -26,6 +39,23 @@ export class RecordLog<T> {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
+    if (this.shared) {
+      // Only whole lines count as read: a line another process is appending is read next time.
+      const whole = text.lastIndexOf('\n') + 1;
+      text = text.slice(0, whole);
+      this.readAt = Buffer.byteLength(text);
+      this.readIno = inodeOf(this.file);
+    }
+    this.apply(text);
+    let added = false;
+    for (const [ino, record] of older) {
+      this.records.set(ino, record);
+      added = true;
+    }
+    if (added && !this.readOnly && !this.shared) this.compact();
+  }
+
+  private apply(text: string): void {
     for (const line of text.split('\n')) {
       if (line === '') continue;
       this.lines++;
@@ -40,36 +70,64 @@ export class RecordLog<T> {
       if (entry.m !== null && typeof entry.m === 'object') this.records.set(ino, entry.m as T);
       else this.records.delete(ino);
     }
-    let added = false;
-    for (const [ino, record] of older) {
-      this.records.set(ino, record);
-      added = true;
+  }
+
+  /** Shared: takes in what other processes appended since the last look. */
+  private refresh(): void {
+    if (!this.shared || this.fresh) return;
+    this.fresh = true;
+    queueMicrotask(() => (this.fresh = false));
+    let fd: number;
+    try {
+      fd = fs.openSync(this.file, 'r');
+    } catch {
+      return;
     }
-    if (added && !this.readOnly) this.compact();
+    try {
+      const st = fs.fstatSync(fd);
+      if (st.ino !== this.readIno) {
+        // Rewritten by a process that had it alone (a restart): read it whole.
+        this.records.clear();
+        this.readAt = 0;
+        this.readIno = st.ino;
+      }
+      if (st.size <= this.readAt) return;
+      const buf = Buffer.allocUnsafe(st.size - this.readAt);
+      const n = fs.readSync(fd, buf, 0, buf.length, this.readAt);
+      const whole = buf.subarray(0, n).lastIndexOf(0x0a) + 1;
+      this.readAt += whole;
+      this.apply(buf.subarray(0, whole).toString('utf8'));
+    } finally {
+      fs.closeSync(fd);
+    }
   }
 
   get(ino: bigint): T | undefined {
+    this.refresh();
     return this.records.get(ino);
   }
 
   /** How many records there are. */
   get size(): number {
+    this.refresh();
     return this.records.size;
   }
 
   has(ino: bigint): boolean {
+    this.refresh();
     return this.records.has(ino);
   }
 
   /** Stores (or, with undefined, drops) the record of an inode. Throws the disk's error when it can't be written. */
   set(ino: bigint, record: T | undefined): void {
+    this.refresh();
     if (record === undefined) {
       if (!this.records.delete(ino)) return;
     } else {
       this.records.set(ino, record);
     }
     this.append(JSON.stringify(record === undefined ? { i: String(ino) } : { i: String(ino), m: record }) + '\n');
-    if (this.lines > 1024 && this.lines > 2 * this.records.size) this.compact();
+    if (!this.shared && this.lines > 1024 && this.lines > 2 * this.records.size) this.compact();
   }
 
   close(): void {
@@ -97,5 +155,13 @@ export class RecordLog<T> {
     fs.renameSync(tmp, this.file);
     this.close();
     this.lines = this.records.size;
+  }
+}
+
+function inodeOf(file: string): number {
+  try {
+    return fs.statSync(file).ino;
+  } catch {
+    return -1;
   }
 }

@@ -307,7 +307,7 @@ async function openOrCreate(ctx: RequestContext, req: CreateRequest, durable: Ex
     const server = ctx.conn.server;
     // A CREATE that waited while its session ended (a logoff, or the loss of its last channel: a DH2Q CREATE
     // outlives the loss of its own, see Connection.teardown) makes no open.
-    if (server.sessions.get(session.id) !== session) {
+    if (!server.sessionLive(session)) {
       await handle?.close().catch(() => {});
       return Status.USER_SESSION_DELETED;
     }

@@ -10,6 +10,7 @@ import type { Connection } from '../connection.js';
 import type { CompoundState, Outcome, RequestContext } from '../context.js';
 import { dialectTraits } from '../dialects.js';
 import { HANDLERS } from '../dispatch.js';
+import { completeChannelSequence, requestOnOpen } from '../replay.js';
 import { isQuotaFakeFile, parseSmbName } from '../files.js';
 import { nodeKey, type SmbServer } from '../server.js';
 import { Session } from '../session.js';
@@ -339,6 +340,8 @@ export class WorkerLink {
       tree,
       asyncId: undefined,
       onCancel: undefined,
+      channel: undefined,
+      survivesChannelLoss: false,
       open(fileId: FileId): Open | undefined {
         let id: FileId | undefined = fileId;
         if (id.persistent === 0xffffffffffffffffn && id.volatile === 0xffffffffffffffffn) id = m.related ? compound.fileId : undefined;
@@ -347,6 +350,11 @@ export class WorkerLink {
         const o = session?.opens.get(id.volatile);
         if (!o || o.persistentId !== id.persistent || o.closed) return undefined;
         if (tree && o.tree !== tree) return undefined;
+        // The channel sequence is the open's: counted here, where the open is (MS-SMB2 3.3.5.2.10).
+        if (!ctx.channel) {
+          const admission = requestOnOpen(o, m.header, m.conn.dialect);
+          if (admission) ctx.channel = { open: o, admission };
+        }
         return o;
       },
       goAsync: (onCancel: () => void): void => {
@@ -383,6 +391,7 @@ export class WorkerLink {
       outcome.onSent?.();
       return { status: outcome.status, body, tail, fileId, leaseKey };
     } finally {
+      if (ctx.channel) completeChannelSequence(ctx.channel.open.channel, ctx.channel.admission);
       if (key !== undefined) this.unpin(key);
     }
   }
