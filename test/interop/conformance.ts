@@ -125,13 +125,18 @@ export const TORTURE_USER2 = { name: 'smbkit_t2', password: 'Sm6kit other pass!'
 export type SmbkitSettings = 'reference-like' | 'defaults';
 
 /** smbkit's own server (the real CLI with a TOML file) with the same user and share as the reference. */
-export async function startSmbkitTarget(address: string, label = 'smbkit', settings: SmbkitSettings = 'reference-like'): Promise<TortureTarget> {
+export async function startSmbkitTarget(
+  address: string,
+  label = 'smbkit',
+  settings: SmbkitSettings = 'reference-like',
+  extra: Record<string, string | number | boolean> = {},
+): Promise<TortureTarget> {
   const s = await startSmbkit({
     address,
     port: 445,
     users: [{ name: TORTURE_USER, password: TORTURE_PASSWORD }, TORTURE_USER2],
     shares: [{ name: TORTURE_SHARE }],
-    ...(settings === 'reference-like' ? { server: { signing: 'enabled', anonymous: true } } : {}),
+    server: { ...(settings === 'reference-like' ? { signing: 'enabled', anonymous: true } : {}), ...extra },
   });
   return {
     label,

@@ -32,6 +32,7 @@ interface WorkerSlot {
   readonly remotes: Map<string, number>;
   connections: number;
   ready: Promise<void>;
+  isReady: boolean;
   stopping: boolean;
 }
 
@@ -83,7 +84,8 @@ export class WorkerPool {
 
   /** Hands an admitted socket to the least loaded live worker; false when none can take it. */
   handOff(socket: Socket, kind: 'direct' | 'netbios', remote: string): boolean {
-    const live = this.slots.filter((s) => !s.stopping && s.child.connected);
+    // A worker starting (again) gets connections once its server is built.
+    const live = this.slots.filter((s) => s.isReady && !s.stopping && s.child.connected);
     if (live.length === 0) return false;
     const slot = live.reduce((a, b) => (b.connections < a.connections ? b : a));
     slot.connections++;
@@ -134,6 +136,7 @@ export class WorkerPool {
         ready = resolve;
         failed = reject;
       }),
+      isReady: false,
       stopping: false,
     };
     slot.ready.catch(() => {});
@@ -182,6 +185,7 @@ export class WorkerPool {
           break;
         }
         case 'ready':
+          slot.isReady = true;
           ready();
           break;
         case 'closed':

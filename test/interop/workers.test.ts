@@ -1,0 +1,161 @@
+/**
+ * A server with two worker processes (`workers = 2`): clients land on different workers, and what one does to a file
+ * is seen by the other exactly as on one process (share modes, oplock breaks, smbtorture's two-connection suites);
+ * a worker killed with SIGKILL takes only its own connections and opens with it.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Status } from '../../src/protocol/nt-status.js';
+import { decodeOplockBreakResponse } from '../../src/protocol/smb2/commands/oplock-break.js';
+import { AccessMask, OplockLevel, ShareAccess } from '../../src/protocol/smb2/constants.js';
+import { RawClient } from '../support/raw-client.js';
+import { startSmbkit, type SmbkitServer } from './harness/smbkit.js';
+import { childPids, run } from './harness/proc.js';
+import { checkPassList, startSmbkitTarget, type TortureTarget } from './conformance.js';
+
+const ADDRESS = '127.0.0.135';
+const TORTURE_ADDRESS = '127.0.0.136';
+const USER = 'wk';
+const PASSWORD = 'Work3rs!';
+
+/** The process serving each of our connections (by client port), read from the kernel's socket table. */
+async function servingPids(): Promise<Map<number, number>> {
+  const r = await run('ss', ['-tnpH', 'state', 'established', 'src', `${ADDRESS}:445`], { timeoutMs: 10_000 });
+  const out = new Map<number, number>();
+  for (const line of r.stdout.split('\n')) {
+    const peer = /\s127\.0\.0\.\d+:(\d+)\s/.exec(line.replace(new RegExp(`${ADDRESS.replace(/\./g, '\\.')}:445`), ''));
+    const pid = /pid=(\d+)/.exec(line);
+    if (peer?.[1] && pid?.[1]) out.set(Number(peer[1]), Number(pid[1]));
+  }
+  return out;
+}
+
+async function client(): Promise<RawClient> {
+  const c = await RawClient.connect(ADDRESS, 445);
+  await c.login(USER, PASSWORD, 'data');
+  return c;
+}
+
+const RW = AccessMask.FILE_READ_DATA | AccessMask.FILE_WRITE_DATA | AccessMask.FILE_READ_ATTRIBUTES;
+
+describe('two workers', () => {
+  let server: SmbkitServer;
+  before(async () => {
+    server = await startSmbkit({ address: ADDRESS, users: [{ name: USER, password: PASSWORD }], shares: [{ name: 'data' }], server: { workers: 2 } });
+  });
+  after(async () => {
+    if (process.env['SMBKIT_WORKERS_LOG']) process.stderr.write(await server.logs());
+    await server?.stop();
+  });
+
+  it('serves two clients on two worker processes, and each sees the other\'s share modes and oplocks', async () => {
+    const workers = childPids(server.pid);
+    assert.equal(workers.length, 2, 'two worker processes');
+    const a = await client();
+    const b = await client();
+    try {
+      const pids = await servingPids();
+      const pa = pids.get(a.socket.localPort!);
+      const pb = pids.get(b.socket.localPort!);
+      assert.ok(pa !== undefined && pb !== undefined && workers.includes(pa) && workers.includes(pb), 'both served by workers');
+      assert.notEqual(pa, pb, 'the two clients are on different workers');
+
+      // Share modes: an open that shares nothing keeps the other worker's client out.
+      const held = await a.create('shared.txt', { desiredAccess: RW, shareAccess: 0, createDisposition: 5 });
+      assert.equal(held.status, Status.SUCCESS);
+      const refused = await b.create('shared.txt', { desiredAccess: AccessMask.FILE_READ_DATA, shareAccess: ShareAccess.READ | ShareAccess.WRITE });
+      assert.equal(refused.status, Status.SHARING_VIOLATION);
+      assert.equal((await a.write(held.fileId, 0, Buffer.from('from a'))).status, Status.SUCCESS);
+      await a.close(held.fileId);
+
+      // An oplock held on one worker breaks for an open on the other, which waits for the acknowledgment.
+      const share = ShareAccess.READ | ShareAccess.WRITE | ShareAccess.DELETE;
+      const batch = await a.create('shared.txt', { desiredAccess: RW, shareAccess: share, oplockLevel: OplockLevel.BATCH });
+      assert.equal(batch.status, Status.SUCCESS);
+      assert.equal(batch.create?.oplockLevel, OplockLevel.BATCH);
+      const second = b.create('shared.txt', { desiredAccess: RW, shareAccess: share });
+      const brk = await a.nextBreak(10_000);
+      assert.ok(brk, 'the holder hears of the break');
+      const notice = decodeOplockBreakResponse(brk.body);
+      assert.ok(notice.kind === 'oplock' && notice.oplockLevel === OplockLevel.II);
+      await a.ackOplock(batch.fileId, OplockLevel.II);
+      const opened = await second;
+      assert.equal(opened.status, Status.SUCCESS);
+      const read = await b.read(opened.fileId, 0, 100);
+      assert.equal(read.data.toString(), 'from a');
+      await b.close(opened.fileId);
+      await a.close(batch.fileId);
+    } finally {
+      a.socket.destroy();
+      b.socket.destroy();
+    }
+  });
+
+  it('loses only the connections and opens of a worker killed with SIGKILL', async () => {
+    const a = await client();
+    const b = await client();
+    try {
+      const pids = await servingPids();
+      const victim = pids.get(a.socket.localPort!)!;
+      assert.notEqual(pids.get(b.socket.localPort!), victim, 'the two clients are on different workers');
+      const held = await a.create('killed.txt', { desiredAccess: RW, shareAccess: 0, createDisposition: 5 });
+      assert.equal(held.status, Status.SUCCESS);
+      // Acknowledged before the kill: it must be on the disk after it.
+      assert.equal((await a.write(held.fileId, 0, Buffer.from('acknowledged'))).status, Status.SUCCESS);
+
+      process.kill(victim, 'SIGKILL');
+      assert.ok(await a.waitClosed(10_000), 'the killed worker\'s client lost its connection');
+
+      // The other worker's client goes on, and the open that shared nothing went with its worker.
+      assert.equal((await b.echo()).status, Status.SUCCESS);
+      const after = await b.create('killed.txt', { desiredAccess: RW, shareAccess: ShareAccess.READ });
+      assert.equal(after.status, Status.SUCCESS);
+      assert.equal((await b.read(after.fileId, 0, 100)).data.toString(), 'acknowledged');
+      await b.close(after.fileId);
+      assert.equal(await readFile(join(server.sharePaths.get('data')!, 'killed.txt'), 'utf8'), 'acknowledged');
+
+      // The primary starts another worker, and new clients are served.
+      const c = await client();
+      try {
+        assert.equal((await c.echo()).status, Status.SUCCESS);
+        assert.equal(childPids(server.pid).length, 2);
+      } finally {
+        c.socket.destroy();
+      }
+    } finally {
+      a.socket.destroy();
+      b.socket.destroy();
+    }
+  });
+});
+
+/**
+ * smbtorture's suites that use two connections (two clients): with two workers, each connection on its own one.
+ * Each listed subtest must pass as against one process, except these (not yet served across workers).
+ */
+const ACROSS_WORKERS_NOT_YET: Record<string, string[]> = {
+  'smb2.sharemode': [],
+  'smb2.lock': [],
+  'smb2.notify': [],
+  'smb2.rename': [],
+  'smb2.oplock': ['batch20'],
+};
+
+describe('smbtorture against two workers', { skip: process.env['SMBKIT_WORKERS_TORTURE'] === 'none' && 'SMBKIT_WORKERS_TORTURE=none' }, () => {
+  let target: TortureTarget | undefined;
+  before(async () => {
+    target = await startSmbkitTarget(TORTURE_ADDRESS, 'smbkit (2 workers)', 'reference-like', { workers: 2 });
+  });
+  after(async () => {
+    await target?.stop();
+  });
+  for (const [suite, exceptions] of Object.entries(ACROSS_WORKERS_NOT_YET)) {
+    it(`${suite}: every listed subtest passes${exceptions.length ? ` (but ${exceptions.join(', ')})` : ''}`, async (t) => {
+      assert.ok(target);
+      const r = await checkPassList(target, suite, undefined, exceptions);
+      t.diagnostic(`${suite}: ${r.passed.length} passed, ${r.expected.length} expected`);
+    });
+  }
+});
