@@ -91,8 +91,16 @@ function syncHandler(host: string, local: string): (name: string, args: string) 
       return sha256(data);
     }
     if (name === 'coherence-write') {
-      const r = await smbclient({ ...common, commands: `get "${remote}" "${name}.bin"` });
-      if (r.code !== 0) return `error smbclient get: ${ntStatusIn(r.stdout + r.stderr).join(' ') || r.stderr.trim()}`;
+      // cifs.ko acknowledges a break to read caching once it has started writing its dirty pages back, not once
+      // they are written (filemap_fdatawrite without a wait), so the first read may come just before them; against
+      // Samba as against smbkit. A second read a moment later must see them: without a break, the guest would still
+      // hold them, as it keeps the file open until we answer.
+      const get = async (): Promise<string | undefined> => {
+        const r = await smbclient({ ...common, commands: `get "${remote}" "${name}.bin"` });
+        return r.code !== 0 ? `error smbclient get: ${ntStatusIn(r.stdout + r.stderr).join(' ') || r.stderr.trim()}` : undefined;
+      };
+      const failed = (await get()) ?? (await new Promise((resolve) => setTimeout(resolve, 500)), await get());
+      if (failed !== undefined) return failed;
       return sha256(await readFile(file));
     }
     if (name === 'xattr-remote') {

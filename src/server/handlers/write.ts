@@ -1,6 +1,7 @@
 import { Status } from '../../protocol/nt-status.js';
 import { AccessMask } from '../../protocol/smb2/constants.js';
-import { decodeWriteRequest, encodeWriteResponse } from '../../protocol/smb2/commands/write.js';
+import { decodeWriteRequest, encodeWriteResponse, type WriteRequest } from '../../protocol/smb2/commands/write.js';
+import type { Open } from '../state/open.js';
 import { requesterOf, type Outcome, type RequestContext } from '../context.js';
 import { storeErrorToStatus } from '../status-map.js';
 import { pipeWrite } from '../ipc/smb-pipe.js';
@@ -30,6 +31,19 @@ export async function handleWrite(ctx: RequestContext): Promise<Outcome> {
   if (req.data.length > ctx.conn.maxWriteSize) return Status.INVALID_PARAMETER;
   const charge = checkCreditCharge(ctx, req.data.length);
   if (charge !== undefined) return charge;
+  // A break acknowledgment that arrives after this WRITE waits for it (oplock-break.ts): a client flushes its cached
+  // data before it acknowledges, without always waiting for the WRITEs' answers (cifs.ko, breaking to read caching),
+  // and the open that waited for the break must then find that data in the file.
+  const done = open.node.beginWrite();
+  try {
+    return await writeData(ctx, open, req, canWrite, canAppend);
+  } finally {
+    done();
+  }
+}
+
+async function writeData(ctx: RequestContext, open: Open, req: WriteRequest, canWrite: boolean, canAppend: boolean): Promise<Outcome> {
+  if (!open.handle) return Status.INVALID_DEVICE_REQUEST;
   const broken = await ctx.conn.server.caching.beforeWrite(requesterOf(ctx), open);
   if (broken !== undefined) return broken;
   let position: number;

@@ -32,6 +32,9 @@ export class FileNode {
   childrenRemoved = 0;
   /** The file's last-write time as clients see it while it has written opens (delayed updates, sticky times). */
   readonly writeTime = new DelayedWriteTime<Open>();
+  /** WRITEs being served on the file, and who waits for them all to finish (writesSettled). */
+  private writes = 0;
+  private writeWaiters: (() => void)[] = [];
   /** Byte-range locks per stream ('' = the unnamed data stream), present while a lock is held or awaited. */
   private readonly streamLocks = new Map<string, ByteRangeLocks>();
 
@@ -61,6 +64,23 @@ export class FileNode {
     const handle = open.handle;
     if (open.stream !== undefined || !handle) return;
     await this.writeTime.beforeWrite(open, open.stickyWriteTime, async () => (await handle.stat()).mtimeMs);
+  }
+
+  /** A WRITE starts on the file; the function returned ends it. */
+  beginWrite(): () => void {
+    this.writes++;
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      if (--this.writes === 0) for (const w of this.writeWaiters.splice(0)) w();
+    };
+  }
+
+  /** Resolves once no WRITE is being served on the file (those that started before this call have finished). */
+  writesSettled(): Promise<void> {
+    if (this.writes === 0) return Promise.resolve();
+    return new Promise((resolve) => this.writeWaiters.push(resolve));
   }
 
   /** smbkit is changing the file (data, size, times, attributes, name): the disk will echo it. */
