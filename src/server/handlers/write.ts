@@ -34,17 +34,28 @@ export async function handleWrite(ctx: RequestContext): Promise<Outcome> {
   // A break acknowledgment that arrives after this WRITE waits for it (oplock-break.ts): a client flushes its cached
   // data before it acknowledges, without always waiting for the WRITEs' answers (cifs.ko, breaking to read caching),
   // and the open that waited for the break must then find that data in the file.
-  const done = open.node.beginWrite();
+  const ticket = open.node.beginWrite();
   try {
-    return await writeData(ctx, open, req, canWrite, canAppend);
+    return await writeData(ctx, open, req, canWrite, canAppend, ticket);
   } finally {
-    done();
+    ticket.end();
   }
 }
 
-async function writeData(ctx: RequestContext, open: Open, req: WriteRequest, canWrite: boolean, canAppend: boolean): Promise<Outcome> {
+async function writeData(
+  ctx: RequestContext,
+  open: Open,
+  req: WriteRequest,
+  canWrite: boolean,
+  canAppend: boolean,
+  ticket: { waiting(on: boolean): void },
+): Promise<Outcome> {
   if (!open.handle) return Status.INVALID_DEVICE_REQUEST;
-  const broken = await ctx.conn.server.caching.beforeWrite(requesterOf(ctx), open);
+  const by = requesterOf(ctx);
+  const goAsync = by.goAsync;
+  // While it waits for other holders' breaks, their acknowledgments must not wait for it.
+  const broken = await ctx.conn.server.caching.beforeWrite({ ...by, goAsync: (cancel) => (ticket.waiting(true), goAsync(cancel)) }, open);
+  ticket.waiting(false);
   if (broken !== undefined) return broken;
   let position: number;
   try {

@@ -66,14 +66,27 @@ export class FileNode {
     await this.writeTime.beforeWrite(open, open.stickyWriteTime, async () => (await handle.stat()).mtimeMs);
   }
 
-  /** A WRITE starts on the file; the function returned ends it. */
-  beginWrite(): () => void {
+  /**
+   * A WRITE starts on the file. It stops counting while it waits for other holders' breaks (`waiting(true)`): an
+   * acknowledgment that waited for it then would wait for itself.
+   */
+  beginWrite(): { end(): void; waiting(on: boolean): void } {
+    let counted = true;
     this.writes++;
-    let ended = false;
-    return () => {
-      if (ended) return;
-      ended = true;
+    const uncount = () => {
+      if (!counted) return;
+      counted = false;
       if (--this.writes === 0) for (const w of this.writeWaiters.splice(0)) w();
+    };
+    return {
+      end: uncount,
+      waiting: (on) => {
+        if (on) uncount();
+        else if (!counted) {
+          counted = true;
+          this.writes++;
+        }
+      },
     };
   }
 
