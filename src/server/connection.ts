@@ -1,4 +1,3 @@
-import { WireError } from '../errors.js';
 import { Status } from '../protocol/nt-status.js';
 import {
   Command,
@@ -12,7 +11,7 @@ import {
 import { decodeHeader, encodeHeader, HeaderOffset, type Smb2Header } from '../protocol/smb2/header.js';
 import { chainCompound, splitCompound } from '../protocol/smb2/compound.js';
 import { encodeErrorResponse } from '../protocol/smb2/commands/error.js';
-import { isRelatedFileId, type FileId } from '../protocol/smb2/commands/file-id.js';
+import type { FileId } from '../protocol/smb2/commands/file-id.js';
 import { sign, verifyMessage } from '../crypto/signing.js';
 import { totalLength } from '../util/chunks.js';
 import { decryptMessage, encryptMessage, transformHeader, TRANSFORM_HEADER_SIZE } from '../crypto/encryption.js';
@@ -23,12 +22,12 @@ import { Writer } from '../util/writer.js';
 import type { Transport } from '../transport/types.js';
 import { TcpTransport } from '../transport/tcp.js';
 import { sharedPool } from '../util/buffer-pool.js';
-import type { CompoundState, Outcome, RequestContext } from './context.js';
+import { resolveOpen, type CompoundState, type Outcome, type RequestContext } from './context.js';
 import type { DialectTraits } from './dialects.js';
-import { HANDLERS } from './dispatch.js';
+import { HANDLERS, runHandler } from './dispatch.js';
 import { handleSmb1Negotiate } from './handlers/negotiate.js';
 import type { SmbServer } from './server.js';
-import { completeChannelSequence, requestOnOpen } from './replay.js';
+import { completeChannelSequence } from './replay.js';
 import type { Open } from './state/open.js';
 import type { Session } from './session.js';
 
@@ -611,14 +610,7 @@ export class Connection {
           outcome = routed.outcome;
         } else {
           try {
-            outcome = await handler.run(ctx);
-          } catch (err) {
-            if (err instanceof WireError) {
-              this.log.debug('malformed request', { conn: this.id, command: COMMAND_NAMES[h.command], error: err.message });
-              outcome = err.status ?? Status.INVALID_PARAMETER;
-            } else {
-              throw err;
-            }
+            outcome = await runHandler(handler, ctx);
           } finally {
             routed?.done();
           }
@@ -841,21 +833,7 @@ export class Connection {
       onCancel: undefined,
       channel: undefined,
       survivesChannelLoss: false,
-      open(fileId: FileId): Open | undefined {
-        let id: FileId | undefined = fileId;
-        if (isRelatedFileId(fileId)) id = related ? compound.fileId : undefined;
-        // MS-SMB2 3.3.5.2.7.2: the next related request uses the FileId this one used, found or not.
-        compound.fileId = id;
-        if (id === undefined) return undefined;
-        const o = ctx.session?.opens.get(id.volatile);
-        if (!o || o.persistentId !== id.persistent || o.closed) return undefined;
-        if (ctx.tree && o.tree !== ctx.tree) return undefined;
-        if (!ctx.channel) {
-          const admission = requestOnOpen(o, h, conn.dialect ?? 0);
-          if (admission) ctx.channel = { open: o, admission };
-        }
-        return o;
-      },
+      open: (fileId: FileId): Open | undefined => resolveOpen(ctx, fileId, conn.dialect ?? 0),
       goAsync(onCancel: () => void): void {
         if (ctx.asyncId !== undefined) return;
         if (!last) return; // only the last request of a compound may go async here

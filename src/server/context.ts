@@ -1,14 +1,14 @@
 import type { Reader } from '../util/reader.js';
 import type { Writer } from '../util/writer.js';
 import type { Smb2Header } from '../protocol/smb2/header.js';
-import type { FileId } from '../protocol/smb2/commands/file-id.js';
+import { isRelatedFileId, type FileId } from '../protocol/smb2/commands/file-id.js';
 import type { Connection } from './connection.js';
 import type { Session } from './session.js';
 import type { Tree } from './tree.js';
 import type { Open } from './state/open.js';
 import type { Requester } from './state/client-events.js';
 import { GlobalCapabilities } from '../protocol/smb2/constants.js';
-import type { ChannelAdmission } from './replay.js';
+import { requestOnOpen, type ChannelAdmission } from './replay.js';
 
 /** What a handler returns on success (or with a warning status such as BUFFER_OVERFLOW). */
 export interface Reply {
@@ -85,4 +85,24 @@ export function requesterOf(ctx: RequestContext): Requester {
     directoryLeasing: (conn.serverCapabilities & GlobalCapabilities.DIRECTORY_LEASING) !== 0,
     goAsync: (onCancel) => ctx.goAsync(onCancel),
   };
+}
+
+/**
+ * The open a request's FileId names, in its session and tree (MS-SMB2 3.3.5.2.7.2: a related request's all-ones
+ * FileId is the one the previous request used, found or not). The request counts against the open's channel
+ * sequence (MS-SMB2 3.3.5.2.10), wherever the open lives.
+ */
+export function resolveOpen(ctx: RequestContext, fileId: FileId, dialect: number): Open | undefined {
+  let id: FileId | undefined = fileId;
+  if (isRelatedFileId(fileId)) id = ctx.related ? ctx.compound.fileId : undefined;
+  ctx.compound.fileId = id;
+  if (id === undefined) return undefined;
+  const o = ctx.session?.opens.get(id.volatile);
+  if (!o || o.persistentId !== id.persistent || o.closed) return undefined;
+  if (ctx.tree && o.tree !== ctx.tree) return undefined;
+  if (!ctx.channel) {
+    const admission = requestOnOpen(o, ctx.header, dialect);
+    if (admission) ctx.channel = { open: o, admission };
+  }
+  return o;
 }

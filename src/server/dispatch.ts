@@ -1,5 +1,6 @@
 import { Status } from '../protocol/nt-status.js';
-import { Command } from '../protocol/smb2/constants.js';
+import { Command, COMMAND_NAMES } from '../protocol/smb2/constants.js';
+import { WireError } from '../errors.js';
 import type { Outcome, RequestContext } from './context.js';
 import { handleNegotiate } from './handlers/negotiate.js';
 import { handleSessionSetup } from './handlers/session-setup.js';
@@ -25,6 +26,17 @@ export interface Handler {
   /** The request must carry a tree connected in that session (MS-SMB2 3.3.5.2.11). */
   readonly needsTree: boolean;
   run(ctx: RequestContext): Outcome | Promise<Outcome>;
+}
+
+/** Runs a handler: malformed input (WireError) is answered with its status; any other exception is a bug. */
+export async function runHandler(handler: Handler, ctx: RequestContext): Promise<Outcome> {
+  try {
+    return await handler.run(ctx);
+  } catch (err) {
+    if (!(err instanceof WireError)) throw err;
+    ctx.conn.server.log.debug('malformed request', { conn: ctx.conn.id, command: COMMAND_NAMES[ctx.header.command], error: err.message });
+    return err.status ?? Status.INVALID_PARAMETER;
+  }
 }
 
 const h = (needsSession: boolean, needsTree: boolean, run: Handler['run']): Handler => ({ needsSession, needsTree, run });

@@ -2,15 +2,15 @@ import { Status } from '../../protocol/nt-status.js';
 import { Command } from '../../protocol/smb2/constants.js';
 import { decodeCreateRequest } from '../../protocol/smb2/commands/create.js';
 import { CreateContextName, findCreateContext } from '../../protocol/smb2/contexts/create-contexts.js';
-import type { FileId } from '../../protocol/smb2/commands/file-id.js';
+import { decodeFileId, isRelatedFileId, type FileId } from '../../protocol/smb2/commands/file-id.js';
 import type { Smb2Header } from '../../protocol/smb2/header.js';
 import { Reader } from '../../util/reader.js';
 import { Writer } from '../../util/writer.js';
 import type { Connection } from '../connection.js';
-import type { CompoundState, Outcome, RequestContext } from '../context.js';
+import { resolveOpen, type CompoundState, type Outcome, type RequestContext } from '../context.js';
 import { dialectTraits } from '../dialects.js';
-import { HANDLERS } from '../dispatch.js';
-import { completeChannelSequence, requestOnOpen } from '../replay.js';
+import { HANDLERS, runHandler } from '../dispatch.js';
+import { completeChannelSequence } from '../replay.js';
 import { isQuotaFakeFile, parseSmbName } from '../files.js';
 import { nodeKey, type SmbServer } from '../server.js';
 import { Session } from '../session.js';
@@ -204,7 +204,7 @@ export class WorkerLink {
       const at = FILE_ID_OFFSET[h.command];
       if (at === undefined || ctx.message.length < 64 + at + 16) return here;
       let id: FileId | undefined = fileIdAt(ctx.message, 64 + at);
-      if (id.persistent === 0xffffffffffffffffn && id.volatile === 0xffffffffffffffffn) id = ctx.related ? ctx.compound.fileId : undefined;
+      if (isRelatedFileId(id)) id = ctx.related ? ctx.compound.fileId : undefined;
       if (id) target = this.workerOf(id);
     }
     if (target === undefined || target === this.index) return here;
@@ -342,21 +342,8 @@ export class WorkerLink {
       onCancel: undefined,
       channel: undefined,
       survivesChannelLoss: false,
-      open(fileId: FileId): Open | undefined {
-        let id: FileId | undefined = fileId;
-        if (id.persistent === 0xffffffffffffffffn && id.volatile === 0xffffffffffffffffn) id = m.related ? compound.fileId : undefined;
-        compound.fileId = id;
-        if (id === undefined) return undefined;
-        const o = session?.opens.get(id.volatile);
-        if (!o || o.persistentId !== id.persistent || o.closed) return undefined;
-        if (tree && o.tree !== tree) return undefined;
-        // The channel sequence is the open's: counted here, where the open is (MS-SMB2 3.3.5.2.10).
-        if (!ctx.channel) {
-          const admission = requestOnOpen(o, m.header, m.conn.dialect);
-          if (admission) ctx.channel = { open: o, admission };
-        }
-        return o;
-      },
+      // The channel sequence is the open's: counted here, where the open is (MS-SMB2 3.3.5.2.10).
+      open: (fileId: FileId): Open | undefined => resolveOpen(ctx, fileId, m.conn.dialect),
       goAsync: (onCancel: () => void): void => {
         if (ctx.asyncId !== undefined) return;
         ctx.asyncId = 1n;
@@ -371,14 +358,7 @@ export class WorkerLink {
     };
     this.running.set(runKey, ctx);
     try {
-      let outcome: Outcome;
-      try {
-        outcome = await handler.run(ctx);
-      } catch (err) {
-        if ((err as { status?: number }).status !== undefined) outcome = (err as { status: number }).status;
-        else if ((err as Error).name === 'WireError') outcome = Status.INVALID_PARAMETER;
-        else throw err;
-      }
+      const outcome = await runHandler(handler, ctx);
       const fileId = compound.fileId;
       let leaseKey: Buffer | undefined;
       if (m.header.command === Command.CREATE && fileId) leaseKey = session?.opens.get(fileId.volatile)?.lease?.key;
@@ -625,7 +605,7 @@ export class WorkerLink {
 }
 
 function fileIdAt(b: Buffer, at: number): FileId {
-  return { persistent: b.readBigUInt64LE(at), volatile: b.readBigUInt64LE(at + 8) };
+  return decodeFileId(new Reader(b, at, at + 16));
 }
 
 function leaseId(clientGuid: Buffer, key: Buffer): string {
