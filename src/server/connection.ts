@@ -603,7 +603,7 @@ export class Connection {
         outcome = related && LOOKUP_FAILURES.has(pre) ? Status.INVALID_PARAMETER : pre;
       } else {
         // With several workers, a request about a file runs on the worker that owns the file's state.
-        let routed = this.server.workers && handler.needsTree ? this.server.workers.route(this, ctx, h) : undefined;
+        let routed = this.server.workers?.route(this, ctx, h);
         // Decided without a round trip when it runs here: a CANCEL right behind it must find it pending.
         if (routed instanceof Promise) routed = await routed;
         if (routed && !routed.local) {
