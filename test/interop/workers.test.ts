@@ -93,6 +93,32 @@ describe('two workers', () => {
     }
   });
 
+  it('answers a request run on the other worker with offsets that count from the reply\'s own header', async () => {
+    const a = await client();
+    const b = await client();
+    try {
+      // a's open keeps the folder's state on a's worker, so b's CREATE and QUERY_DIRECTORY run there.
+      const dirOpts = { createOptions: 1, desiredAccess: AccessMask.FILE_READ_DATA | AccessMask.FILE_READ_ATTRIBUTES, shareAccess: ShareAccess.READ | ShareAccess.WRITE | ShareAccess.DELETE };
+      const held = await a.create('listed', { ...dirOpts, createDisposition: 3 });
+      assert.equal(held.status, Status.SUCCESS);
+      for (const name of ['one', 'two']) {
+        const f = await a.create(`listed\\${name}`, { desiredAccess: RW, createDisposition: 2 });
+        assert.equal(f.status, Status.SUCCESS);
+        await a.close(f.fileId);
+      }
+      const dir = await b.create('listed', { ...dirOpts, createDisposition: 1 });
+      assert.equal(dir.status, Status.SUCCESS);
+      const listed = await b.queryDirectory(dir.fileId, '*');
+      assert.equal(listed.status, Status.SUCCESS);
+      assert.deepEqual(listed.entries.map((e) => e.fileName).filter((n) => !n.startsWith('.')).sort(), ['one', 'two']);
+      await b.close(dir.fileId);
+      await a.close(held.fileId);
+    } finally {
+      a.socket.destroy();
+      b.socket.destroy();
+    }
+  });
+
   it('loses only the connections and opens of a worker killed with SIGKILL', async () => {
     const a = await client();
     const b = await client();

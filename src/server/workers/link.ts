@@ -363,7 +363,8 @@ export class WorkerLink {
       let leaseKey: Buffer | undefined;
       if (m.header.command === Command.CREATE && fileId) leaseKey = session?.opens.get(fileId.volatile)?.lease?.key;
       if (typeof outcome === 'number') return { status: outcome, body: undefined, tail: undefined, fileId, leaseKey };
-      const w = new Writer(256, 64);
+      // Offsets in a body count from its SMB2 header, 64 bytes before it (MS-SMB2 2.2.1).
+      const w = new Writer(256, -64);
       outcome.body(w);
       const body = w.finish();
       // The tail (READ data) is copied into the message, so its memory can go back at once.
