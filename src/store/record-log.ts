@@ -17,6 +17,9 @@ export class RecordLog<T> {
   private readIno = -1;
   /** Shared: the file was looked at during this turn of the event loop already. */
   private fresh = false;
+  /** Shared: the file as read (kept open: it is never replaced while shared), and the buffer reads go through. */
+  private readFd: number | undefined;
+  private chunk = Buffer.allocUnsafe(16_384);
 
   /**
    * `shared`: other processes (the workers of one server) keep records in the same file. Each appends, and reads
@@ -72,33 +75,36 @@ export class RecordLog<T> {
     }
   }
 
-  /** Shared: takes in what other processes appended since the last look. */
+  /** Shared: takes in what other processes appended since the last look (one read when nothing was). */
   private refresh(): void {
     if (!this.shared || this.fresh) return;
     this.fresh = true;
     queueMicrotask(() => (this.fresh = false));
-    let fd: number;
-    try {
-      fd = fs.openSync(this.file, 'r');
-    } catch {
-      return;
-    }
-    try {
-      const st = fs.fstatSync(fd);
-      if (st.ino !== this.readIno) {
-        // Rewritten by a process that had it alone (a restart): read it whole.
+    if (this.readFd === undefined) {
+      try {
+        this.readFd = fs.openSync(this.file, 'r');
+      } catch {
+        return; // nobody has written a record yet
+      }
+      const ino = fs.fstatSync(this.readFd).ino;
+      if (ino !== this.readIno) {
+        // Not the file that was loaded (created since, or rewritten by a lone server before): read it whole.
         this.records.clear();
         this.readAt = 0;
-        this.readIno = st.ino;
+        this.readIno = ino;
       }
-      if (st.size <= this.readAt) return;
-      const buf = Buffer.allocUnsafe(st.size - this.readAt);
-      const n = fs.readSync(fd, buf, 0, buf.length, this.readAt);
-      const whole = buf.subarray(0, n).lastIndexOf(0x0a) + 1;
-      this.readAt += whole;
-      this.apply(buf.subarray(0, whole).toString('utf8'));
-    } finally {
-      fs.closeSync(fd);
+    }
+    for (;;) {
+      const chunk = this.chunk;
+      const n = fs.readSync(this.readFd, chunk, 0, chunk.length, this.readAt);
+      // Only whole lines count as read: a line another process is appending is read next time.
+      const whole = chunk.subarray(0, n).lastIndexOf(0x0a) + 1;
+      if (whole > 0) {
+        this.apply(chunk.toString('utf8', 0, whole));
+        this.readAt += whole;
+      }
+      if (n < chunk.length) return;
+      if (whole === 0) this.chunk = Buffer.allocUnsafe(chunk.length * 2); // one line longer than the buffer
     }
   }
 
@@ -133,6 +139,8 @@ export class RecordLog<T> {
   close(): void {
     if (this.fd !== undefined) fs.closeSync(this.fd);
     this.fd = undefined;
+    if (this.readFd !== undefined) fs.closeSync(this.readFd);
+    this.readFd = undefined;
   }
 
   private append(line: string): void {

@@ -179,3 +179,39 @@ test('RecordLog: the last line of an inode wins, a torn line is skipped, dead li
     await rm(root, { recursive: true, force: true });
   }
 });
+
+test('RecordLog, shared: each process reads what the others appended, whole lines only, from a file made after it loaded', async () => {
+  const root = await tempRoot();
+  const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+  try {
+    const file = join(root, 'records.jsonl');
+    const a = new RecordLog<{ n: number | string }>(file, false, true);
+    const b = new RecordLog<{ n: number | string }>(file, false, true);
+    a.load();
+    b.load(); // no file yet
+    assert.equal(b.get(1n), undefined);
+    a.set(1n, { n: 1 });
+    await turn();
+    assert.deepEqual(b.get(1n), { n: 1 });
+    // A line being appended is read once it is whole.
+    await appendFile(file, '{"i":"2","m":{"n":');
+    await turn();
+    assert.equal(b.get(2n), undefined);
+    await appendFile(file, '2}}\n');
+    await turn();
+    assert.deepEqual(b.get(2n), { n: 2 });
+    // A record longer than the read buffer, then later changes by both.
+    const long = 'x'.repeat(100_000);
+    b.set(3n, { n: long });
+    a.set(1n, undefined);
+    await turn();
+    assert.equal((a.get(3n)?.n as string).length, long.length);
+    assert.equal(b.get(1n), undefined);
+    assert.equal(a.size, 2);
+    assert.equal(b.size, 2);
+    a.close();
+    b.close();
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
