@@ -12,12 +12,11 @@ export class RecordLog<T> {
   private fd: number | undefined;
   /** Lines in the file, live or dead. */
   private lines = 0;
-  /** Shared: where reading the file stopped, and the file it was (a rewrite replaces it). */
+  /** Shared: where reading the file stopped. */
   private readAt = 0;
-  private readIno = -1;
   /** Shared: the file was looked at during this turn of the event loop already. */
   private fresh = false;
-  /** Shared: the file as read (kept open: it is never replaced while shared), and the buffer reads go through. */
+  /** Shared: the file, open from the load on (it is never replaced while shared), and the buffer reads go through. */
   private readFd: number | undefined;
   private chunk = Buffer.allocUnsafe(16_384);
 
@@ -36,20 +35,24 @@ export class RecordLog<T> {
 
   /** Reads the file (a missing one is empty); `older` adds records found elsewhere (they win, then are kept here). */
   load(older: Iterable<[bigint, T]> = []): void {
-    let text = '';
-    try {
-      text = fs.readFileSync(this.file, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
     if (this.shared) {
-      // Only whole lines count as read: a line another process is appending is read next time.
-      const whole = text.lastIndexOf('\n') + 1;
-      text = text.slice(0, whole);
-      this.readAt = Buffer.byteLength(text);
-      this.readIno = inodeOf(this.file);
+      // Opened once, and made when missing, so that a look for others' records is one read.
+      try {
+        this.readFd = fs.openSync(this.file, this.readOnly ? 'r' : 'a+', 0o600);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+      if (!this.readOnly) this.fd = this.readFd;
+      this.takeIn();
+    } else {
+      let text = '';
+      try {
+        text = fs.readFileSync(this.file, 'utf8');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+      this.apply(text);
     }
-    this.apply(text);
     let added = false;
     for (const [ino, record] of older) {
       this.records.set(ino, record);
@@ -75,25 +78,17 @@ export class RecordLog<T> {
     }
   }
 
-  /** Shared: takes in what other processes appended since the last look (one read when nothing was). */
+  /** Shared: takes in what other processes appended since the last look, once per turn of the event loop. */
   private refresh(): void {
     if (!this.shared || this.fresh) return;
     this.fresh = true;
     queueMicrotask(() => (this.fresh = false));
-    if (this.readFd === undefined) {
-      try {
-        this.readFd = fs.openSync(this.file, 'r');
-      } catch {
-        return; // nobody has written a record yet
-      }
-      const ino = fs.fstatSync(this.readFd).ino;
-      if (ino !== this.readIno) {
-        // Not the file that was loaded (created since, or rewritten by a lone server before): read it whole.
-        this.records.clear();
-        this.readAt = 0;
-        this.readIno = ino;
-      }
-    }
+    this.takeIn();
+  }
+
+  /** Shared: reads the file from where reading stopped (one read when nothing was appended). */
+  private takeIn(): void {
+    if (this.readFd === undefined) return;
     for (;;) {
       const chunk = this.chunk;
       const n = fs.readSync(this.readFd, chunk, 0, chunk.length, this.readAt);
@@ -137,9 +132,9 @@ export class RecordLog<T> {
   }
 
   close(): void {
+    if (this.readFd !== undefined && this.readFd !== this.fd) fs.closeSync(this.readFd);
     if (this.fd !== undefined) fs.closeSync(this.fd);
     this.fd = undefined;
-    if (this.readFd !== undefined) fs.closeSync(this.readFd);
     this.readFd = undefined;
   }
 
@@ -163,13 +158,5 @@ export class RecordLog<T> {
     fs.renameSync(tmp, this.file);
     this.close();
     this.lines = this.records.size;
-  }
-}
-
-function inodeOf(file: string): number {
-  try {
-    return fs.statSync(file).ino;
-  } catch {
-    return -1;
   }
 }

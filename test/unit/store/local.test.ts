@@ -180,7 +180,7 @@ test('RecordLog: the last line of an inode wins, a torn line is skipped, dead li
   }
 });
 
-test('RecordLog, shared: each process reads what the others appended, whole lines only, from a file made after it loaded', async () => {
+test('RecordLog, shared: each process reads what the others appended, whole lines only', async () => {
   const root = await tempRoot();
   const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
   try {
@@ -188,7 +188,7 @@ test('RecordLog, shared: each process reads what the others appended, whole line
     const a = new RecordLog<{ n: number | string }>(file, false, true);
     const b = new RecordLog<{ n: number | string }>(file, false, true);
     a.load();
-    b.load(); // no file yet
+    b.load();
     assert.equal(b.get(1n), undefined);
     a.set(1n, { n: 1 });
     await turn();
