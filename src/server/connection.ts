@@ -115,6 +115,8 @@ export class Connection {
   private clientKey: string | undefined;
   /** Requests running on another worker, by MessageId: how to cancel each (CANCEL may come before their interim). */
   readonly forwarded = new Map<bigint, () => void>();
+  /** Requests running here that have not gone async yet, by MessageId (a CANCEL may come for them meanwhile). */
+  private readonly notYetAsync = new Map<bigint, RequestContext>();
   readonly sessions = new Map<bigint, Session>();
   /** Keys of the sessions a failed re-authentication ended on this connection (the most recent few). */
   private readonly endedSessions = new Map<bigint, Signer>();
@@ -609,9 +611,12 @@ export class Connection {
         if (routed && !routed.local) {
           outcome = routed.outcome;
         } else {
+          // A CANCEL may come while the handler still awaits something before it goes async (MS-SMB2 3.3.5.16).
+          this.notYetAsync.set(h.messageId, ctx);
           try {
             outcome = await runHandler(handler, ctx);
           } finally {
+            this.notYetAsync.delete(h.messageId);
             routed?.done();
           }
         }
@@ -842,6 +847,8 @@ export class Connection {
         ctx.onCancel = onCancel;
         conn.pending.set(asyncId, { messageId: h.messageId, asyncId, cancel: onCancel, session: ctx.survivesChannelLoss ? ctx.session : undefined });
         conn.sendInterim(ctx, run);
+        // Cancelled before it went async: once the handler has set up its wait.
+        if (ctx.cancelRequested) queueMicrotask(() => conn.pending.delete(asyncId) && onCancel());
       },
     };
     return ctx;
@@ -911,8 +918,12 @@ export class Connection {
         return;
       }
     }
+    if (h.flags & HeaderFlags.ASYNC_COMMAND) return;
+    // A request running here that has not gone async yet: it is cancelled as soon as it does.
+    const early = this.notYetAsync.get(h.messageId);
+    if (early) early.cancelRequested = true;
     // A request running on another worker that has not gone async yet (server/workers/link.ts).
-    if (!(h.flags & HeaderFlags.ASYNC_COMMAND)) this.forwarded.get(h.messageId)?.();
+    else this.forwarded.get(h.messageId)?.();
   }
 
   /** The SMB1 NEGOTIATE used message id 0; the SMB2 NEGOTIATE that follows uses id 1 (MS-SMB2 3.3.5.3.1). */

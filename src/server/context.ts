@@ -62,6 +62,8 @@ export interface RequestContext {
   asyncId: bigint | undefined;
   /** Called by CANCEL for this request while it is pending. */
   onCancel: (() => void) | undefined;
+  /** A CANCEL came before the request went async: it is cancelled once it does. */
+  cancelRequested?: boolean;
   /** How the request stands against the channel sequence of the open it names (MS-SMB2 3.3.5.2.10), set by open(). */
   channel: { open: Open; admission: ChannelAdmission } | undefined;
   /**

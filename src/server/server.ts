@@ -451,7 +451,7 @@ export class SmbServer {
   joinWorkers(link: WorkerLink): void {
     this.workers = link;
     this.nextPersistentId = WorkerLink.idBase(link.index);
-    this.notify.peers = (share, changes) => link.notifyPeers(share, changes);
+    this.notify.peers = { report: (share, changes) => link.notifyPeers(share, changes), watching: (share) => link.peersWatch(share) };
   }
 
   /** A persistent id in use since before a restart: new opens get ids above it. */

@@ -18,7 +18,13 @@ export async function handleChangeNotify(ctx: RequestContext): Promise<Outcome> 
   if (req.outputBufferLength > ctx.conn.maxTransactSize) return Status.INVALID_PARAMETER;
   if (open.node.deletePending) return Status.DELETE_PENDING;
   const hub = ctx.conn.server.notify;
-  const watch = hub.watch(open, req.completionFilter, (req.flags & ChangeNotifyFlags.WATCH_TREE) !== 0, req.outputBufferLength);
+  const tree = (req.flags & ChangeNotifyFlags.WATCH_TREE) !== 0;
+  if (tree) {
+    // With workers, the others tell this one of changes below the directory too, once they know of the watch.
+    const told = ctx.conn.server.workers?.interest(open.tree.share, open.node.path, true);
+    if (told) await told;
+  }
+  const watch = hub.watch(open, req.completionFilter, tree, req.outputBufferLength);
   const ready = watch.take(req.outputBufferLength);
   if (ready !== undefined) return reply(ready);
   const session = ctx.session!;

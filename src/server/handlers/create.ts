@@ -298,6 +298,12 @@ async function openOrCreate(ctx: RequestContext, req: CreateRequest, durable: Ex
       // MS-SMB2 2.2.13.2.6: the initial allocation of a created or overwritten file, in whole clusters.
       node.allocationSize = roundToClusters(requestedAllocation);
     }
+    // With workers, the others learn that this one has the directory open before the client hears of it, so that
+    // they tell it of changes to its entries from then on (server/workers/link.ts, interest).
+    if (isDirectory) {
+      const told = ctx.conn.server.workers?.interest(share, path, false);
+      if (told) await told;
+    }
     // A second check: another open may have appeared while we awaited the store.
     if (isDataAccess(granted) && !node.shareAllows(granted, req.shareAccess, stream)) {
       await handle?.close().catch(() => {});

@@ -345,6 +345,11 @@ async function rename(ctx: RequestContext, open: Open, rawName: string, replace:
   const parentNode = server.nodes.get(nodeKey(share, destParent));
   const addAccess = open.isDirectory ? AccessMask.FILE_APPEND_DATA : AccessMask.FILE_WRITE_DATA;
   if (parentNode && !parentNode.shareAllows(addAccess, ShareAccess.READ | ShareAccess.WRITE)) return Status.SHARING_VIOLATION;
+  if (open.isDirectory) {
+    // With workers, the others tell this one of changes in the directory under its new name (workers/link.ts).
+    const told = server.workers?.interest(share, dest, false);
+    if (told) await told;
+  }
   await store.rename(open.path, dest, { replace: replace && !sameFile });
   const from = open.path;
   await noteRemoved(store, from);

@@ -217,18 +217,24 @@ export class NotifyHub {
 
   /** Whether anything watches the share (operations skip building changes when nothing does). */
   watching(share: ShareDef): boolean {
-    return this.peers !== undefined || this.byShare.has(share);
+    return this.byShare.has(share) || this.peers?.watching(share) === true;
   }
 
   /**
-   * The other workers of a multi-worker server, which may hold watches on the same share (server/workers/): they
-   * hear of every change made here.
+   * The other workers of a multi-worker server, which may hold watches on the same share (server/workers/): those
+   * that watch where a change happened hear of it.
    */
-  peers: ((share: ShareDef, changes: readonly Change[]) => void) | undefined;
+  peers: { report(share: ShareDef, changes: readonly Change[]): void; watching(share: ShareDef): boolean } | undefined;
+
+  /** Whether an open of the directory with this node key watches its subtree. */
+  watchesTree(key: string): boolean {
+    for (const w of this.byOpen.values()) if (w.recursive && w.open.node.key === key) return true;
+    return false;
+  }
 
   /** Changes the server made, in order. Each watch gets the ones it covers in one batch (`announce`: tell peers). */
   report(share: ShareDef, changes: readonly Change[], announce = true): void {
-    if (announce) this.peers?.(share, changes);
+    if (announce) this.peers?.report(share, changes);
     const set = this.byShare.get(share);
     if (set === undefined) return;
     for (const c of changes) this.touched(share, c.path);

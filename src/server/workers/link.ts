@@ -87,7 +87,9 @@ type LinkMessage =
   | { t: 'tree-end'; sessionId: bigint; treeId: number }
   | { t: 'notify'; share: string; changes: Change[] }
   | { t: 'entry-changed'; share: string; path: string; actor: { parentLeaseKey: Buffer | undefined; clientGuid: Buffer } | undefined }
-  | { t: 'child-removed'; share: string; path: string };
+  | { t: 'child-removed'; share: string; path: string }
+  | { t: 'interest'; key: string; tree: boolean; on: boolean }
+  | { t: 'interests' };
 
 /** What a forwarded request answers. */
 interface RunResult {
@@ -142,6 +144,14 @@ export class WorkerLink {
   /** Where leases live, by ClientGuid and LeaseKey (lease acknowledgments go there). */
   private readonly leaseHomes = new Map<string, number>();
   private releaseTimer: NodeJS.Timeout;
+  /** Directories this worker told the others it has open, and whether it watches their subtrees; `told` while not all know. */
+  private readonly interests = new Map<string, { tree: boolean; told: Promise<void> | undefined }>();
+  /** The other workers' (bit masks) by directory key: those with it open, those that watch its subtree. */
+  private readonly peerDirs = new Map<string, number>();
+  private readonly peerTrees = new Map<string, number>();
+  /** How many directories of each share (upper case) the others have open, and watch with their subtrees. */
+  private readonly peerShares = new Map<string, number>();
+  private readonly peerTreeShares = new Map<string, number>();
 
   constructor(server: SmbServer, group: string, index: number, count: number) {
     this.server = server;
@@ -157,8 +167,25 @@ export class WorkerLink {
     this.releaseTimer.unref();
   }
 
-  listen(): Promise<void> {
-    return this.mesh.listen();
+  /** Listens for the other workers, then learns which directories they have open or watch. */
+  async listen(): Promise<void> {
+    await this.mesh.listen();
+    await Promise.all(
+      this.peers().map((i) =>
+        this.mesh.request(i, { t: 'interests' } satisfies LinkMessage).then(
+          (list) => {
+            for (const { key, tree } of list as { key: string; tree: boolean }[]) this.peerInterest(i, key, tree, true);
+          },
+          () => {}, // not started yet: it asks us in turn
+        ),
+      ),
+    );
+  }
+
+  private peers(): number[] {
+    const out: number[] = [];
+    for (let i = 0; i < this.count; i++) if (i !== this.index) out.push(i);
+    return out;
   }
 
   close(): void {
@@ -295,8 +322,19 @@ export class WorkerLink {
   // ---- running what another worker forwarded (the owner's side) ----
 
   private async onRequest(from: number, m: LinkMessage): Promise<unknown> {
-    if (m.t !== 'run') throw new Error(`unexpected request ${m.t}`);
-    return this.run(from, m);
+    switch (m.t) {
+      case 'run':
+        return this.run(from, m);
+      case 'interest':
+        this.peerInterest(from, m.key, m.tree, m.on);
+        return true;
+      case 'interests':
+        // A worker (re)started: what it knew of `from` went with the process it replaces.
+        this.forgetPeer(from);
+        return [...this.interests].map(([key, i]) => ({ key, tree: i.tree }));
+      default:
+        throw new Error(`unexpected request ${m.t}`);
+    }
   }
 
   private async run(from: number, m: Extract<LinkMessage, { t: 'run' }>): Promise<RunResult> {
@@ -493,7 +531,11 @@ export class WorkerLink {
         if (share) this.server.noteChildRemoved(share, m.path, false);
         return;
       }
+      case 'interest':
+        this.peerInterest(from, m.key, m.tree, m.on);
+        return;
       case 'run':
+      case 'interests':
         return;
     }
   }
@@ -521,17 +563,105 @@ export class WorkerLink {
     if (!this.isShadow(t.session)) this.broadcast({ t: 'tree-end', sessionId: t.session.id, treeId: t.id });
   }
 
+  /** Changes made here, for the watches of the workers that watch where they happened. */
   notifyPeers(share: ShareDef, changes: readonly Change[]): void {
-    this.broadcast({ t: 'notify', share: share.name, changes: [...changes] });
+    if (this.peerDirs.size === 0) return;
+    const by = new Map<number, Change[]>();
+    for (const c of changes) {
+      const mask = this.interested(share, c.path);
+      for (let i = 0; mask >> i; i++) if (mask & (1 << i)) (by.get(i) ?? by.set(i, []).get(i)!).push(c);
+    }
+    for (const [i, list] of by) this.mesh.send(i, { t: 'notify', share: share.name, changes: list } satisfies LinkMessage);
+  }
+
+  /** Whether another worker watches anything in the share (otherwise changes need not be described for them). */
+  peersWatch(share: ShareDef): boolean {
+    return (this.peerShares.get(share.name.toUpperCase()) ?? 0) > 0;
   }
 
   entryChangedElsewhere(share: ShareDef, path: string, actor: DirectoryChangeActor | undefined): void {
+    const mask = this.interested(share, path);
+    if (mask === 0) return;
     const a = actor && { parentLeaseKey: actor.parentLeaseKey, clientGuid: actor.clientGuid };
-    this.broadcast({ t: 'entry-changed', share: share.name, path, actor: a });
+    this.sendTo(mask, { t: 'entry-changed', share: share.name, path, actor: a });
   }
 
   childRemovedElsewhere(share: ShareDef, path: string): void {
-    this.broadcast({ t: 'child-removed', share: share.name, path });
+    const mask = this.interested(share, path);
+    if (mask !== 0) this.sendTo(mask, { t: 'child-removed', share: share.name, path });
+  }
+
+  private sendTo(mask: number, m: LinkMessage): void {
+    for (let i = 0; mask >> i; i++) if (mask & (1 << i)) this.mesh.send(i, m);
+  }
+
+  // ---- interest: the directories each worker has open or watches ----
+  //
+  // A change to an entry concerns only the workers that have its directory open (its directory leases, enumerations
+  // and watches) or watch a directory above it with its subtree. Each worker tells the others what it has open or
+  // watches, and waits until they all know before it answers the request that opened or watched it: a change made
+  // elsewhere before that is already on the disk when the client looks, and one made after it is told. What a worker
+  // no longer has open is withdrawn with the idle claims (a withdrawn directory costs only messages nobody needs).
+
+  /**
+   * Tells the other workers that this one has a directory open (`tree`: watches it with its subtree). Undefined
+   * when they know already, else a promise that settles when they all do.
+   */
+  interest(share: ShareDef, path: string, tree: boolean): Promise<void> | undefined {
+    const key = nodeKey(share, path);
+    const had = this.interests.get(key);
+    if (had && (had.tree || !tree)) return had.told;
+    const i = { tree, told: undefined as Promise<void> | undefined };
+    this.interests.set(key, i);
+    const told = Promise.all(this.peers().map((p) => this.mesh.request(p, { t: 'interest', key, tree, on: true } satisfies LinkMessage).catch(() => {})));
+    i.told = told.then(() => {
+      i.told = undefined;
+    });
+    return i.told;
+  }
+
+  /** `on`: `from` has the directory open (and watches its subtree: `tree`); off: it no longer watches the subtree, or (not `tree`) has nothing there. */
+  private peerInterest(from: number, key: string, tree: boolean, on: boolean): void {
+    const bit = 1 << from;
+    if (on) {
+      setBit(this.peerDirs, this.peerShares, key, bit, true);
+      if (tree) setBit(this.peerTrees, this.peerTreeShares, key, bit, true);
+    } else {
+      setBit(this.peerTrees, this.peerTreeShares, key, bit, false);
+      if (!tree) setBit(this.peerDirs, this.peerShares, key, bit, false);
+    }
+  }
+
+  private forgetPeer(from: number): void {
+    for (const key of [...this.peerDirs.keys()]) this.peerInterest(from, key, false, false);
+  }
+
+  /** The workers (a bit mask) that have the directory of `path` open, or watch a directory above it with its subtree. */
+  private interested(share: ShareDef, path: string): number {
+    const slash = path.lastIndexOf('/');
+    let mask = this.peerDirs.get(nodeKey(share, slash < 0 ? '' : path.slice(0, slash))) ?? 0;
+    if ((this.peerTreeShares.get(share.name.toUpperCase()) ?? 0) > 0) {
+      for (let at = slash; at >= 0; at = path.lastIndexOf('/', at - 1)) mask |= this.peerTrees.get(nodeKey(share, path.slice(0, at))) ?? 0;
+      mask |= this.peerTrees.get(nodeKey(share, '')) ?? 0;
+    }
+    return mask;
+  }
+
+  /** Withdraws what this worker no longer has open or watches. */
+  private withdrawIdle(): void {
+    for (const [key, i] of this.interests) {
+      if (i.told !== undefined) continue;
+      const node = this.server.nodes.get(key);
+      if (node && node.opens.size > 0) {
+        if (i.tree && !this.server.notify.watchesTree(key)) {
+          i.tree = false;
+          for (const p of this.peers()) this.mesh.send(p, { t: 'interest', key, tree: true, on: false } satisfies LinkMessage);
+        }
+        continue;
+      }
+      this.interests.delete(key);
+      for (const p of this.peers()) this.mesh.send(p, { t: 'interest', key, tree: false, on: false } satisfies LinkMessage);
+    }
   }
 
   // ---- claims ----
@@ -595,6 +725,7 @@ export class WorkerLink {
   }
 
   private releaseIdle(): void {
+    this.withdrawIdle();
     const keys: string[] = [];
     for (const k of this.held) {
       if (this.inUse(k)) continue;
@@ -611,4 +742,21 @@ function fileIdAt(b: Buffer, at: number): FileId {
 
 function leaseId(clientGuid: Buffer, key: Buffer): string {
   return clientGuid.toString('hex') + key.toString('hex');
+}
+
+/** Sets or clears a worker's bit of a directory key, and counts the share's keys that have any. */
+function setBit(map: Map<string, number>, counts: Map<string, number>, key: string, bit: number, on: boolean): void {
+  const had = map.get(key) ?? 0;
+  const next = on ? had | bit : had & ~bit;
+  if (next === had) return;
+  const share = key.slice(0, key.indexOf('\u0000'));
+  if (next === 0) {
+    map.delete(key);
+    const n = (counts.get(share) ?? 1) - 1;
+    if (n > 0) counts.set(share, n);
+    else counts.delete(share);
+  } else {
+    map.set(key, next);
+    if (had === 0) counts.set(share, (counts.get(share) ?? 0) + 1);
+  }
 }
