@@ -48,9 +48,7 @@ process.on('message', (m: ToWorker, socket?: Socket) => {
       }
       server.adopt(socket, m.kind, m.remote, m.moved && { first: Buffer.from(m.moved.first), established: m.moved.established });
       return;
-    case 'claimed':
     case 'placed':
-    case 'revoke':
       return; // the worker link's own
     case 'stop':
       void (server?.close() ?? Promise.resolve()).then(() => process.exit(0));

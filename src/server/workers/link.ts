@@ -23,8 +23,9 @@ import { Mesh } from './mesh.js';
 
 /**
  * One worker's part of a multi-worker server: every file's state has one owner among the workers, and a request
- * about a file runs where its state is. A path-based request (CREATE) asks the primary which worker holds the
- * file's key (claims: the first to open a file holds it, and gives it up on demand once it has nothing open there);
+ * about a file runs where its state is. A path-based request (CREATE) asks the key's master (one of the workers, by
+ * hash) which worker holds the file's key (claims: the first to open a file holds it, and gives it up on demand once
+ * it has nothing open there);
  * a FileId-based one goes to the worker whose number is in the FileId. Elsewhere the request runs as if it came on
  * a connection of the owner's: with the facts of the original connection, session and tree ("shadows"), its reply
  * relayed back for the connection to sign or encrypt and send. Breaks for a shadow session go back to its home
@@ -89,7 +90,11 @@ type LinkMessage =
   | { t: 'entry-changed'; share: string; path: string; actor: { parentLeaseKey: Buffer | undefined; clientGuid: Buffer } | undefined }
   | { t: 'child-removed'; share: string; path: string }
   | { t: 'interest'; key: string; tree: boolean; on: boolean }
-  | { t: 'interests' };
+  | { t: 'interests' }
+  | { t: 'claim'; key: string }
+  | { t: 'revoke'; key: string }
+  | { t: 'release'; keys: string[] }
+  | { t: 'held' };
 
 /** What a forwarded request answers. */
 interface RunResult {
@@ -110,13 +115,10 @@ const HERE: Routed = { local: true, done: () => {} };
 
 /** Messages between a worker and its primary about claims. */
 export type ClaimToPrimary =
-  | { t: 'claim'; id: number; key: string }
-  | { t: 'revoked'; id: number; released: boolean }
-  | { t: 'release'; keys: string[] }
   | { t: 'place'; id: number; client: string }
   | { t: 'client-gone'; client: string }
   | { t: 'migrate'; to: number; kind: 'direct' | 'netbios'; remote: string; first: Buffer; established: boolean };
-export type ClaimFromPrimary = { t: 'claimed'; id: number; owner: number } | { t: 'revoke'; id: number; key: string } | { t: 'placed'; id: number; worker: number };
+export type ClaimFromPrimary = { t: 'placed'; id: number; worker: number };
 
 export class WorkerLink {
   readonly index: number;
@@ -144,6 +146,10 @@ export class WorkerLink {
   /** Where leases live, by ClientGuid and LeaseKey (lease acknowledgments go there). */
   private readonly leaseHomes = new Map<string, number>();
   private releaseTimer: NodeJS.Timeout;
+  /** As a master (claims, below): the owner of each key, decisions in progress, and what they wait for at start. */
+  private readonly owners = new Map<string, number>();
+  private readonly claimChains = new Map<string, Promise<number>>();
+  private directoryReady: Promise<void> = Promise.resolve();
   /** Directories this worker told the others it has open, and whether it watches their subtrees; `told` while not all know. */
   private readonly interests = new Map<string, { tree: boolean; told: Promise<void> | undefined }>();
   /** The other workers' (bit masks) by directory key: those with it open, those that watch its subtree. */
@@ -162,7 +168,7 @@ export class WorkerLink {
       onRequest: (from, body) => this.onRequest(from, body as LinkMessage),
     });
     process.on('message', (m: ClaimFromPrimary) => this.fromPrimary(m));
-    // Keys whose files closed here go back to the primary in batches, so its table stays the size of what is open.
+    // Keys whose files closed here go back to their masters in batches, so their tables stay the size of what is open.
     this.releaseTimer = setInterval(() => this.releaseIdle(), 1000);
     this.releaseTimer.unref();
   }
@@ -170,6 +176,9 @@ export class WorkerLink {
   /** Listens for the other workers, then learns which directories they have open or watch. */
   async listen(): Promise<void> {
     await this.mesh.listen();
+    let ready!: () => void;
+    this.directoryReady = new Promise<void>((r) => (ready = r));
+    await this.learnOwners().finally(ready);
     await Promise.all(
       this.peers().map((i) =>
         this.mesh.request(i, { t: 'interests' } satisfies LinkMessage).then(
@@ -332,6 +341,12 @@ export class WorkerLink {
         // A worker (re)started: what it knew of `from` went with the process it replaces.
         this.forgetPeer(from);
         return [...this.interests].map(([key, i]) => ({ key, tree: i.tree }));
+      case 'claim':
+        return this.decide(from, m.key);
+      case 'revoke':
+        return this.giveUp(m.key);
+      case 'held':
+        return [...this.held].filter((k) => this.master(k) === from);
       default:
         throw new Error(`unexpected request ${m.t}`);
     }
@@ -534,8 +549,14 @@ export class WorkerLink {
       case 'interest':
         this.peerInterest(from, m.key, m.tree, m.on);
         return;
+      case 'release':
+        this.released(from, m.keys);
+        return;
       case 'run':
       case 'interests':
+      case 'claim':
+      case 'revoke':
+      case 'held':
         return;
     }
   }
@@ -665,17 +686,95 @@ export class WorkerLink {
   }
 
   // ---- claims ----
+  //
+  // Each key has a master among the workers, by hash (as CTDB's location master): the master decides who owns the
+  // key's state. The first to ask gets it; a later asker gets it only if the holder gives it up (nothing open
+  // there), else it sends its request to the holder. A worker asks one worker, or none when it is the key's master,
+  // and the primary is not involved. A master that restarts learns again from the others what they hold.
 
-  /** The worker that owns `key`: this one when it holds it or the primary grants it. */
+  /** The worker that decides who owns `key`. */
+  private master(key: string): number {
+    let h = 0x811c9dc5;
+    for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+    return (h >>> 0) % this.count;
+  }
+
+  /** The worker that owns `key`: this one when it holds it or its master grants it. */
   async own(key: string): Promise<number> {
     if (this.held.has(key)) return this.index;
-    const id = this.nextClaim++;
-    const owner = await new Promise<number>((resolve) => {
-      this.claimWaits.set(id, resolve);
-      process.send?.({ t: 'claim', id, key } satisfies ClaimToPrimary);
+    const m = this.master(key);
+    if (m === this.index) return this.decide(this.index, key);
+    return this.askMaster(m, key);
+  }
+
+  /** Asks a key's master, again while it restarts (its requests fail until it is back). */
+  private async askMaster(m: number, key: string): Promise<number> {
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      try {
+        // Held from the moment the answer is read: a revoke the master sends after it must find it.
+        const held = (owner: unknown): void => void (owner === this.index && this.held.add(key));
+        return (await this.mesh.request(m, { t: 'claim', key } satisfies LinkMessage, held)) as number;
+      } catch (err) {
+        if (Date.now() > deadline) throw err;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  }
+
+  /** As the master of `key`: who owns it now that `asker` wants it. Decisions about one key come one after another. */
+  private decide(asker: number, key: string): Promise<number> {
+    const prev = this.claimChains.get(key) ?? this.directoryReady;
+    const next = prev.then(async () => {
+      const holder = this.owners.get(key);
+      if (holder !== undefined && holder !== asker) {
+        const released = holder === this.index ? this.giveUp(key) : await this.askRevoke(holder, key);
+        if (!released || this.owners.get(key) !== holder) return this.owners.get(key) ?? holder;
+      }
+      this.owners.set(key, asker);
+      if (asker === this.index) this.held.add(key);
+      return asker;
     });
-    if (owner === this.index) this.held.add(key);
-    return owner;
+    this.claimChains.set(key, next);
+    void next.finally(() => {
+      if (this.claimChains.get(key) === next) this.claimChains.delete(key);
+    });
+    return next;
+  }
+
+  /** Asks a holder to give a key up; a holder that is gone (or restarted) has. */
+  private async askRevoke(holder: number, key: string): Promise<boolean> {
+    try {
+      return (await this.mesh.request(holder, { t: 'revoke', key } satisfies LinkMessage)) as boolean;
+    } catch {
+      return true;
+    }
+  }
+
+  /** Gives a key up unless something here uses it. */
+  private giveUp(key: string): boolean {
+    if (this.held.has(key) && this.inUse(key)) return false;
+    this.held.delete(key);
+    return true;
+  }
+
+  /** As a master: keys that `from` no longer uses. */
+  private released(from: number, keys: string[]): void {
+    for (const k of keys) if (this.owners.get(k) === from) this.owners.delete(k);
+  }
+
+  /** At start: the keys the others hold that this worker is the master of (a master that restarts lost its table). */
+  private async learnOwners(): Promise<void> {
+    await Promise.all(
+      this.peers().map((i) =>
+        this.mesh.request(i, { t: 'held' } satisfies LinkMessage).then(
+          (keys) => {
+            for (const k of keys as string[]) if (!this.owners.has(k)) this.owners.set(k, i);
+          },
+          () => {}, // not started yet: it holds nothing
+        ),
+      ),
+    );
   }
 
   private pin(key: string): void {
@@ -713,26 +812,24 @@ export class WorkerLink {
   }
 
   private fromPrimary(m: ClaimFromPrimary): void {
-    if (m.t === 'claimed' || m.t === 'placed') {
-      const w = this.claimWaits.get(m.id);
-      this.claimWaits.delete(m.id);
-      w?.(m.t === 'claimed' ? m.owner : m.worker);
-    } else if (m.t === 'revoke') {
-      const keep = this.held.has(m.key) && this.inUse(m.key);
-      if (!keep) this.held.delete(m.key);
-      process.send?.({ t: 'revoked', id: m.id, released: !keep } satisfies ClaimToPrimary);
-    }
+    const w = this.claimWaits.get(m.id);
+    this.claimWaits.delete(m.id);
+    w?.(m.worker);
   }
 
   private releaseIdle(): void {
     this.withdrawIdle();
-    const keys: string[] = [];
+    const byMaster = new Map<number, string[]>();
     for (const k of this.held) {
       if (this.inUse(k)) continue;
       this.held.delete(k);
-      keys.push(k);
+      const m = this.master(k);
+      (byMaster.get(m) ?? byMaster.set(m, []).get(m)!).push(k);
     }
-    if (keys.length > 0) process.send?.({ t: 'release', keys } satisfies ClaimToPrimary);
+    for (const [m, keys] of byMaster) {
+      if (m === this.index) this.released(this.index, keys);
+      else this.mesh.send(m, { t: 'release', keys } satisfies LinkMessage);
+    }
   }
 }
 

@@ -50,10 +50,11 @@ export class Mesh {
     this.write(to, { k: 'msg', body });
   }
 
-  request(to: number, body: unknown): Promise<unknown> {
+  /** `onAnswer` sees the answer as it is read, before any frame read after it (a promise settles a turn later). */
+  request(to: number, body: unknown, onAnswer?: (body: unknown) => void): Promise<unknown> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject, to });
+      this.waiting.set(id, { resolve: onAnswer ? (v) => (onAnswer(v), resolve(v)) : resolve, reject, to });
       this.write(to, { k: 'req', id, body });
     });
   }

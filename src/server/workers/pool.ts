@@ -53,12 +53,6 @@ export class WorkerPool {
   private readonly slots: WorkerSlot[] = [];
   /** Which worker serves each client (ClientGuid), and how many of its connections are there. */
   private readonly clients = new Map<string, { worker: number; connections: number }>();
-  /** Which worker owns each file key's state (server/workers/link.ts). */
-  private readonly owners = new Map<string, number>();
-  private readonly claimChains = new Map<string, Promise<number>>();
-  /** Revokes in flight, by id: the worker asked, and what settles them (as released if that worker dies first). */
-  private readonly revokes = new Map<number, { holder: number; settle: (released: boolean) => void }>();
-  private nextRevoke = 1;
   private readonly opts: WorkerPoolOptions;
   private closing = false;
 
@@ -197,30 +191,13 @@ export class WorkerPool {
         case 'auth-succeeded':
           this.opts.onAuthSucceeded(m.remote);
           break;
-        case 'claim':
-          void this.claim(slot.index, m.key).then((owner) => slot.child.send({ t: 'claimed', id: m.id, owner } satisfies ToWorker));
-          break;
-        case 'revoked':
-          this.revokes.get(m.id)?.settle(m.released);
-          this.revokes.delete(m.id);
-          break;
-        case 'release':
-          for (const k of m.keys) if (this.owners.get(k) === slot.index) this.owners.delete(k);
-          break;
       }
     });
     child.once('exit', (code, signal) => {
       failed(new Error(`worker ${index} exited before it was ready (${signal ?? code})`));
       // Its connections died with it: they no longer count against their addresses.
       for (const [remote, n] of slot.remotes) for (let i = 0; i < n; i++) this.opts.onClosed(remote);
-      // Its files' state died with it: their keys are free.
-      for (const [k, w] of this.owners) if (w === index) this.owners.delete(k);
       for (const [k, c] of this.clients) if (c.worker === index) this.clients.delete(k);
-      for (const [id, r] of this.revokes) {
-        if (r.holder !== index) continue;
-        this.revokes.delete(id);
-        r.settle(true);
-      }
       slot.remotes.clear();
       slot.connections = 0;
       if (this.closing || slot.stopping) return;
@@ -230,42 +207,6 @@ export class WorkerPool {
     });
     child.send({ t: 'init', index, count: this.opts.count, group: String(process.pid), spec: this.opts.spec } satisfies ToWorker);
     return slot;
-  }
-
-  /**
-   * Which worker owns a file key's state: the holder, unless it gives the key up (it has nothing open there), else the
-   * asker. Claims of one key are decided one after another.
-   */
-  private claim(asker: number, key: string): Promise<number> {
-    const prev = this.claimChains.get(key) ?? Promise.resolve(0);
-    const next = prev.then(async () => {
-      const holder = this.owners.get(key);
-      if (holder === undefined || holder === asker || !this.isLive(holder)) {
-        this.owners.set(key, asker);
-        return asker;
-      }
-      const released = await this.revoke(holder, key);
-      if (released && this.owners.get(key) === holder) {
-        this.owners.set(key, asker);
-        return asker;
-      }
-      return this.owners.get(key) ?? holder;
-    });
-    this.claimChains.set(key, next);
-    void next.finally(() => {
-      if (this.claimChains.get(key) === next) this.claimChains.delete(key);
-    });
-    return next;
-  }
-
-  private revoke(holder: number, key: string): Promise<boolean> {
-    const slot = this.slots.find((s) => s.index === holder);
-    if (!slot?.child.connected) return Promise.resolve(true);
-    const id = this.nextRevoke++;
-    return new Promise<boolean>((resolve) => {
-      this.revokes.set(id, { holder, settle: resolve });
-      slot.child.send({ t: 'revoke', id, key } satisfies ToWorker);
-    });
   }
 
   private isLive(index: number): boolean {
