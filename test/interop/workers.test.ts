@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { Status } from '../../src/protocol/nt-status.js';
 import { decodeOplockBreakResponse } from '../../src/protocol/smb2/commands/oplock-break.js';
 import { AccessMask, OplockLevel, ShareAccess } from '../../src/protocol/smb2/constants.js';
+import { masterOf } from '../../src/server/workers/link.js';
 import { RawClient } from '../support/raw-client.js';
 import { startSmbkit, type SmbkitServer } from './harness/smbkit.js';
 import { childPids, run } from './harness/proc.js';
@@ -39,6 +40,16 @@ async function client(): Promise<RawClient> {
 }
 
 const RW = AccessMask.FILE_READ_DATA | AccessMask.FILE_WRITE_DATA | AccessMask.FILE_READ_ATTRIBUTES;
+
+/** Two file names of the share `data` whose keys have different masters among two workers. */
+function keptNames(): string[] {
+  const names = ['kept-0.txt'];
+  for (let i = 1; names.length < 2; i++) {
+    const name = `kept-${i}.txt`;
+    if (masterOf(`DATA\u0000${name.toUpperCase()}`, 2) !== masterOf(`DATA\u0000${names[0]!.toUpperCase()}`, 2)) names.push(name);
+  }
+  return names;
+}
 
 describe('two workers', () => {
   let server: SmbkitServer;
@@ -128,6 +139,13 @@ describe('two workers', () => {
       assert.notEqual(pids.get(b.socket.localPort!), victim, 'the two clients are on different workers');
       const held = await a.create('killed.txt', { desiredAccess: RW, shareAccess: 0, createDisposition: 5 });
       assert.equal(held.status, Status.SUCCESS);
+      // b holds two files whose masters (the workers that decide who owns them) are one each: one of the two is
+      // the victim, and the worker that replaces it must learn that b holds it.
+      const kept = keptNames();
+      for (const name of kept) {
+        const k = await b.create(name, { desiredAccess: RW, shareAccess: 0, createDisposition: 5 });
+        assert.equal(k.status, Status.SUCCESS);
+      }
       // Acknowledged before the kill: it must be on the disk after it.
       assert.equal((await a.write(held.fileId, 0, Buffer.from('acknowledged'))).status, Status.SUCCESS);
 
@@ -142,13 +160,18 @@ describe('two workers', () => {
       await b.close(after.fileId);
       assert.equal(await readFile(join(server.sharePaths.get('data')!, 'killed.txt'), 'utf8'), 'acknowledged');
 
-      // The primary starts another worker, and new clients are served.
+      // The primary starts another worker, and new clients are served, on both workers, and see b's opens.
       const c = await client();
+      const d = await client();
       try {
         assert.equal((await c.echo()).status, Status.SUCCESS);
         assert.equal(childPids(server.pid).length, 2);
+        for (const x of [c, d]) {
+          for (const name of kept) assert.equal((await x.create(name, { desiredAccess: AccessMask.FILE_READ_DATA, shareAccess: 7 })).status, Status.SHARING_VIOLATION, name);
+        }
       } finally {
         c.socket.destroy();
+        d.socket.destroy();
       }
     } finally {
       a.socket.destroy();

@@ -694,9 +694,7 @@ export class WorkerLink {
 
   /** The worker that decides who owns `key`. */
   private master(key: string): number {
-    let h = 0x811c9dc5;
-    for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
-    return (h >>> 0) % this.count;
+    return masterOf(key, this.count);
   }
 
   /** The worker that owns `key`: this one when it holds it or its master grants it. */
@@ -831,6 +829,13 @@ export class WorkerLink {
       else this.mesh.send(m, { t: 'release', keys } satisfies LinkMessage);
     }
   }
+}
+
+/** Which of `count` workers is the master of a key (FNV-1a of its UTF-16 code units). */
+export function masterOf(key: string, count: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  return (h >>> 0) % count;
 }
 
 function fileIdAt(b: Buffer, at: number): FileId {
