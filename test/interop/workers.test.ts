@@ -9,7 +9,9 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Status } from '../../src/protocol/nt-status.js';
 import { decodeOplockBreakResponse } from '../../src/protocol/smb2/commands/oplock-break.js';
-import { AccessMask, OplockLevel, ShareAccess } from '../../src/protocol/smb2/constants.js';
+import { encodeSetInfoRequest } from '../../src/protocol/smb2/commands/set-info.js';
+import type { FileId } from '../../src/protocol/smb2/commands/file-id.js';
+import { AccessMask, Command, OplockLevel, ShareAccess } from '../../src/protocol/smb2/constants.js';
 import { masterOf } from '../../src/server/workers/link.js';
 import { RawClient } from '../support/raw-client.js';
 import { startSmbkit, type SmbkitServer } from './harness/smbkit.js';
@@ -40,6 +42,17 @@ async function client(): Promise<RawClient> {
 }
 
 const RW = AccessMask.FILE_READ_DATA | AccessMask.FILE_WRITE_DATA | AccessMask.FILE_READ_ATTRIBUTES;
+
+/** SET_INFO FileRenameInformation (MS-FSCC 2.4.37, SMB2 form). */
+async function rename(c: RawClient, fileId: FileId, to: string, replace: boolean): Promise<number> {
+  const name = Buffer.from(to, 'utf16le');
+  const info = Buffer.alloc(20 + name.length);
+  info[0] = replace ? 1 : 0;
+  info.writeUInt32LE(name.length, 16);
+  name.copy(info, 20);
+  const r = await c.request(Command.SET_INFO, (w) => encodeSetInfoRequest(w, { infoType: 1, fileInfoClass: 10, additionalInformation: 0, fileId, buffer: info }));
+  return r.status;
+}
 
 /** Two file names of the share `data` whose keys have different masters among two workers. */
 function keptNames(): string[] {
@@ -124,6 +137,38 @@ describe('two workers', () => {
       assert.deepEqual(listed.entries.map((e) => e.fileName).filter((n) => !n.startsWith('.')).sort(), ['one', 'two']);
       await b.close(dir.fileId);
       await a.close(held.fileId);
+    } finally {
+      a.socket.destroy();
+      b.socket.destroy();
+    }
+  });
+
+  it('refuses a rename onto a file open on the other worker, and of a folder with a file open below it there', async () => {
+    const a = await client();
+    const b = await client();
+    try {
+      const all = ShareAccess.READ | ShareAccess.WRITE | ShareAccess.DELETE;
+      const target = await a.create('rn-target.txt', { desiredAccess: RW, shareAccess: all, createDisposition: 5 });
+      assert.equal(target.status, Status.SUCCESS);
+      const src = await b.create('rn-src.txt', { desiredAccess: RW | AccessMask.DELETE, shareAccess: all, createDisposition: 5 });
+      assert.equal(src.status, Status.SUCCESS);
+      assert.equal(await rename(b, src.fileId, 'rn-target.txt', true), Status.ACCESS_DENIED);
+      assert.equal(await rename(b, src.fileId, 'rn-target.txt', false), Status.OBJECT_NAME_COLLISION);
+      await b.close(src.fileId);
+      await a.close(target.fileId);
+
+      const dirOpts = { createOptions: 1, shareAccess: all };
+      const made = await a.create('rn-dir', { ...dirOpts, desiredAccess: AccessMask.FILE_READ_ATTRIBUTES, createDisposition: 3 });
+      assert.equal(made.status, Status.SUCCESS);
+      const inner = await a.create('rn-dir\\inner.txt', { desiredAccess: RW, shareAccess: all, createDisposition: 5 });
+      assert.equal(inner.status, Status.SUCCESS);
+      await a.close(made.fileId);
+      const dir = await b.create('rn-dir', { ...dirOpts, desiredAccess: AccessMask.DELETE | AccessMask.FILE_READ_ATTRIBUTES, createDisposition: 1 });
+      assert.equal(dir.status, Status.SUCCESS);
+      assert.equal(await rename(b, dir.fileId, 'rn-dir2', false), Status.ACCESS_DENIED);
+      await a.close(inner.fileId);
+      assert.equal(await rename(b, dir.fileId, 'rn-dir2', false), Status.SUCCESS);
+      await b.close(dir.fileId);
     } finally {
       a.socket.destroy();
       b.socket.destroy();

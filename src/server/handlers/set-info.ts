@@ -326,6 +326,7 @@ async function rename(ctx: RequestContext, open: Open, rawName: string, replace:
   if (open.isDirectory) {
     const prefix = nodeKey(share, open.path) + '/';
     for (const key of server.nodes.keys()) if (key.startsWith(prefix)) return Status.ACCESS_DENIED;
+    if (await server.workers?.openBelow(share, open.path)) return Status.ACCESS_DENIED;
   }
   if (target.exists && !sameFile) {
     if (!replace) return Status.OBJECT_NAME_COLLISION;
@@ -338,11 +339,29 @@ async function rename(ctx: RequestContext, open: Open, rawName: string, replace:
   const leaf = parsed.path.slice(parsed.path.lastIndexOf('/') + 1);
   const dest = destParent ? `${destParent}/${leaf}` : leaf;
   if (dest === open.path) return Status.SUCCESS;
+  // With workers, the destination's state must be here too: another worker has it only while something is open
+  // there, which a rename cannot replace (workers/link.ts, claims).
+  let unpin: (() => void) | undefined;
+  if (server.workers && dest.toUpperCase() !== open.path.toUpperCase()) {
+    unpin = await server.workers.claimHere(nodeKey(share, dest));
+    if (!unpin) return replace ? Status.ACCESS_DENIED : Status.OBJECT_NAME_COLLISION;
+  }
+  try {
+    return await renameTo(ctx, open, dest, replace, sameFile === true);
+  } finally {
+    unpin?.();
+  }
+}
+
+async function renameTo(ctx: RequestContext, open: Open, dest: string, replace: boolean, sameFile: boolean): Promise<number> {
+  const share = open.tree.share;
+  const store = share.store!;
+  const server = ctx.conn.server;
   const broken = await server.caching.beforeNamespaceChange(requesterOf(ctx), open);
   if (broken !== undefined) return broken;
   // MS-FSA 2.1.5.14.11: the rename opens the destination directory to add an entry (FILE_ADD_FILE or
   // FILE_ADD_SUBDIRECTORY, sharing read and write), so opens of that directory that deny it fail the rename.
-  const parentNode = server.nodes.get(nodeKey(share, destParent));
+  const parentNode = server.nodes.get(nodeKey(share, parentPath(dest)));
   const addAccess = open.isDirectory ? AccessMask.FILE_APPEND_DATA : AccessMask.FILE_WRITE_DATA;
   if (parentNode && !parentNode.shareAllows(addAccess, ShareAccess.READ | ShareAccess.WRITE)) return Status.SHARING_VIOLATION;
   if (open.isDirectory) {

@@ -94,7 +94,8 @@ type LinkMessage =
   | { t: 'claim'; key: string }
   | { t: 'revoke'; key: string }
   | { t: 'release'; keys: string[] }
-  | { t: 'held' };
+  | { t: 'held' }
+  | { t: 'open-below'; prefix: string };
 
 /** What a forwarded request answers. */
 interface RunResult {
@@ -251,7 +252,6 @@ export class WorkerLink {
     for (let attempt = 0; attempt < 4; attempt++) {
       const owner = await this.own(key);
       if (owner === this.index) {
-        this.pin(key);
         return { local: true, done: () => this.unpin(key) };
       }
       const r = await this.forward(owner, conn, ctx, h);
@@ -347,6 +347,9 @@ export class WorkerLink {
         return this.giveUp(m.key);
       case 'held':
         return [...this.held].filter((k) => this.master(k) === from);
+      case 'open-below':
+        for (const k of this.server.nodes.keys()) if (k.startsWith(m.prefix)) return true;
+        return false;
       default:
         throw new Error(`unexpected request ${m.t}`);
     }
@@ -377,7 +380,6 @@ export class WorkerLink {
         const owner = await this.own(k);
         if (owner !== this.index) return { status: undefined, body: undefined, tail: undefined, fileId: undefined, leaseKey: undefined, moved: owner };
         key = k;
-        this.pin(k);
       }
     }
     const compound = { ...m.compound };
@@ -557,6 +559,7 @@ export class WorkerLink {
       case 'claim':
       case 'revoke':
       case 'held':
+      case 'open-below':
         return;
     }
   }
@@ -697,9 +700,15 @@ export class WorkerLink {
     return masterOf(key, this.count);
   }
 
-  /** The worker that owns `key`: this one when it holds it or its master grants it. */
+  /**
+   * The worker that owns `key`: this one when it holds it or its master grants it, and then the key is pinned (in
+   * use, so never given up) from the moment that is known: the caller unpins it when done.
+   */
   async own(key: string): Promise<number> {
-    if (this.held.has(key)) return this.index;
+    if (this.held.has(key)) {
+      this.pin(key);
+      return this.index;
+    }
     const m = this.master(key);
     if (m === this.index) return this.decide(this.index, key);
     return this.askMaster(m, key);
@@ -710,8 +719,12 @@ export class WorkerLink {
     const deadline = Date.now() + 15_000;
     for (;;) {
       try {
-        // Held from the moment the answer is read: a revoke the master sends after it must find it.
-        const held = (owner: unknown): void => void (owner === this.index && this.held.add(key));
+        // Held and pinned from the moment the answer is read: a revoke the master sends after it must find it so.
+        const held = (owner: unknown): void => {
+          if (owner !== this.index) return;
+          this.held.add(key);
+          this.pin(key);
+        };
         return (await this.mesh.request(m, { t: 'claim', key } satisfies LinkMessage, held)) as number;
       } catch (err) {
         if (Date.now() > deadline) throw err;
@@ -730,7 +743,10 @@ export class WorkerLink {
         if (!released || this.owners.get(key) !== holder) return this.owners.get(key) ?? holder;
       }
       this.owners.set(key, asker);
-      if (asker === this.index) this.held.add(key);
+      if (asker === this.index) {
+        this.held.add(key);
+        this.pin(key);
+      }
       return asker;
     });
     this.claimChains.set(key, next);
@@ -773,6 +789,19 @@ export class WorkerLink {
         ),
       ),
     );
+  }
+
+  /** Claims a key for a request running here (a rename's destination): its unpin, or undefined when another worker has it. */
+  async claimHere(key: string): Promise<(() => void) | undefined> {
+    const owner = await this.own(key);
+    return owner === this.index ? () => this.unpin(key) : undefined;
+  }
+
+  /** Whether another worker has something open below a directory (nodes with keys under its key). */
+  async openBelow(share: ShareDef, path: string): Promise<boolean> {
+    const prefix = nodeKey(share, path) + '/';
+    const answers = await Promise.all(this.peers().map((p) => this.mesh.request(p, { t: 'open-below', prefix } satisfies LinkMessage).catch(() => false)));
+    return answers.some(Boolean);
   }
 
   private pin(key: string): void {
