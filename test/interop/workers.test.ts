@@ -15,25 +15,13 @@ import { AccessMask, Command, OplockLevel, ShareAccess } from '../../src/protoco
 import { masterOf } from '../../src/server/workers/link.js';
 import { RawClient } from '../support/raw-client.js';
 import { startSmbkit, type SmbkitServer } from './harness/smbkit.js';
-import { childPids, run } from './harness/proc.js';
+import { childPids, servingPids } from './harness/proc.js';
 import { checkPassList, startSmbkitTarget, type TortureTarget } from './conformance.js';
 
 const ADDRESS = '127.0.0.135';
 const TORTURE_ADDRESS = '127.0.0.136';
 const USER = 'wk';
 const PASSWORD = 'Work3rs!';
-
-/** The process serving each of our connections (by client port), read from the kernel's socket table. */
-async function servingPids(): Promise<Map<number, number>> {
-  const r = await run('ss', ['-tnpH', 'state', 'established', 'src', `${ADDRESS}:445`], { timeoutMs: 10_000 });
-  const out = new Map<number, number>();
-  for (const line of r.stdout.split('\n')) {
-    const peer = /\s127\.0\.0\.\d+:(\d+)\s/.exec(line.replace(new RegExp(`${ADDRESS.replace(/\./g, '\\.')}:445`), ''));
-    const pid = /pid=(\d+)/.exec(line);
-    if (peer?.[1] && pid?.[1]) out.set(Number(peer[1]), Number(pid[1]));
-  }
-  return out;
-}
 
 async function client(): Promise<RawClient> {
   const c = await RawClient.connect(ADDRESS, 445);
@@ -80,7 +68,7 @@ describe('two workers', () => {
     const a = await client();
     const b = await client();
     try {
-      const pids = await servingPids();
+      const pids = await servingPids(ADDRESS, 445);
       const pa = pids.get(a.socket.localPort!);
       const pb = pids.get(b.socket.localPort!);
       assert.ok(pa !== undefined && pb !== undefined && workers.includes(pa) && workers.includes(pb), 'both served by workers');
@@ -179,7 +167,7 @@ describe('two workers', () => {
     const a = await client();
     const b = await client();
     try {
-      const pids = await servingPids();
+      const pids = await servingPids(ADDRESS, 445);
       const victim = pids.get(a.socket.localPort!)!;
       assert.notEqual(pids.get(b.socket.localPort!), victim, 'the two clients are on different workers');
       const held = await a.create('killed.txt', { desiredAccess: RW, shareAccess: 0, createDisposition: 5 });

@@ -242,3 +242,16 @@ export async function spawnServer(o: { argv: string[]; cwd: string; logPath: str
   }
   return { pid: child.pid ?? -1, stop };
 }
+
+/** The process serving each of our TCP connections to address:port, by the connection's local (client) port. */
+export async function servingPids(address: string, port: number): Promise<Map<number, number>> {
+  const r = await run('ss', ['-tnpH', 'state', 'established', 'src', `${address}:${port}`], { timeoutMs: 10_000 });
+  const out = new Map<number, number>();
+  const served = `${address}:${port}`;
+  for (const line of r.stdout.split('\n')) {
+    const peer = /\s127\.\d+\.\d+\.\d+:(\d+)\s/.exec(line.replace(served, ''));
+    const pid = /pid=(\d+)/.exec(line);
+    if (peer?.[1] && pid?.[1]) out.set(Number(peer[1]), Number(pid[1]));
+  }
+  return out;
+}
