@@ -72,6 +72,9 @@ export async function startSmbkit(o: SmbkitOptions): Promise<SmbkitServer> {
   if (o.netbiosPort !== undefined) lines.push(`netbios_listen = [${JSON.stringify(`${o.address}:${o.netbiosPort}`)}]`);
   if (o.server?.['log_level'] === undefined) lines.push('log_level = "info"');
   for (const [k, v] of Object.entries(o.server ?? {})) lines.push(`${k} = ${tomlValue(v)}`);
+  // SMBKIT_TEST_WORKERS=N runs every server the tests start with N worker processes, unless a test sets `workers`.
+  const testWorkers = process.env['SMBKIT_TEST_WORKERS'];
+  if (testWorkers && o.server?.['workers'] === undefined) lines.push(`workers = ${/^\d+$/.test(testWorkers) ? testWorkers : JSON.stringify(testWorkers)}`);
   for (const u of o.users) lines.push('', '[[user]]', `name = ${tomlValue(u.name)}`, `password = ${tomlValue(u.password)}`);
   for (const s of o.shares) {
     const path = s.path ?? join(dir, 'shares', s.name);
