@@ -95,7 +95,11 @@ type LinkMessage =
   | { t: 'revoke'; key: string }
   | { t: 'release'; keys: string[] }
   | { t: 'held' }
-  | { t: 'open-below'; prefix: string };
+  | { t: 'open-below'; prefix: string }
+  | { t: 'join'; share: string }
+  | { t: 'leave'; share: string }
+  | { t: 'dissolve'; share: string }
+  | { t: 'solo'; share: string };
 
 /** What a forwarded request answers. */
 interface RunResult {
@@ -151,6 +155,14 @@ export class WorkerLink {
   private readonly owners = new Map<string, number>();
   private readonly claimChains = new Map<string, Promise<number>>();
   private directoryReady: Promise<void> = Promise.resolve();
+  /** This worker's standing in each share it uses (absent: it joins first), joins under way, claims under way by share. */
+  private readonly shareModes = new Map<string, ShareMode>();
+  private readonly joining = new Map<string, Promise<void>>();
+  private readonly claimsIn = new Map<string, number>();
+  /** As a share's master: the workers that use it, and the one that uses it alone. */
+  private readonly shareUsers = new Map<string, Set<number>>();
+  private readonly soloUser = new Map<string, number>();
+  private readonly shareChains = new Map<string, Promise<unknown>>();
   /** Directories this worker told the others it has open, and whether it watches their subtrees; `told` while not all know. */
   private readonly interests = new Map<string, { tree: boolean; told: Promise<void> | undefined }>();
   /** The other workers' (bit masks) by directory key: those with it open, those that watch its subtree. */
@@ -346,7 +358,15 @@ export class WorkerLink {
       case 'revoke':
         return this.giveUp(m.key);
       case 'held':
-        return [...this.held].filter((k) => this.master(k) === from);
+        return {
+          keys: [...this.held].filter((k) => this.master(k) === from),
+          shares: [...this.shareModes].filter(([share]) => this.shareMaster(share) === from),
+        };
+      case 'join':
+        return this.admit(from, m.share);
+      case 'dissolve':
+        await this.dissolve(m.share);
+        return true;
       case 'open-below':
         for (const k of this.server.nodes.keys()) if (k.startsWith(m.prefix)) return true;
         return false;
@@ -554,12 +574,20 @@ export class WorkerLink {
       case 'release':
         this.released(from, m.keys);
         return;
+      case 'leave':
+        this.leave(from, m.share);
+        return;
+      case 'solo':
+        this.becomeSolo(m.share);
+        return;
       case 'run':
       case 'interests':
       case 'claim':
       case 'revoke':
       case 'held':
       case 'open-below':
+      case 'join':
+      case 'dissolve':
         return;
     }
   }
@@ -658,6 +686,8 @@ export class WorkerLink {
 
   private forgetPeer(from: number): void {
     for (const key of [...this.peerDirs.keys()]) this.peerInterest(from, key, false, false);
+    // The shares it used, as their master: it starts with none.
+    for (const share of [...this.shareUsers.keys()]) this.leave(from, share);
   }
 
   /** The workers (a bit mask) that have the directory of `path` open, or watch a directory above it with its subtree. */
@@ -709,9 +739,151 @@ export class WorkerLink {
       this.pin(key);
       return this.index;
     }
-    const m = this.master(key);
-    if (m === this.index) return this.decide(this.index, key);
-    return this.askMaster(m, key);
+    const share = shareOf(key);
+    // Counted from here, so that the share is not left while the claim is under way.
+    this.claimsIn.set(share, (this.claimsIn.get(share) ?? 0) + 1);
+    try {
+      await this.useShare(share);
+      if (this.shareModes.get(share) === 'solo') {
+        this.held.add(key);
+        this.pin(key);
+        return this.index;
+      }
+      const m = this.master(key);
+      if (m === this.index) return await this.decide(this.index, key);
+      return await this.askMaster(m, key);
+    } finally {
+      const n = (this.claimsIn.get(share) ?? 1) - 1;
+      if (n > 0) this.claimsIn.set(share, n);
+      else this.claimsIn.delete(share);
+    }
+  }
+
+  // ---- shares that one worker uses alone ----
+  //
+  // While only one worker uses a share, it claims the share's keys without asking anyone ("solo"). The share's
+  // master (by hash of its name) knows which workers use it. The first other worker that needs a key there joins
+  // the share: the solo worker registers the keys it uses with their masters before the join is answered, and from
+  // then on each worker claims that share's keys one by one. A worker leaves a share once it holds nothing there;
+  // the one left alone is told it is solo again.
+
+  /** Joins `share` unless this worker uses it already. */
+  private async useShare(share: string): Promise<void> {
+    while (!this.shareModes.has(share)) {
+      let j = this.joining.get(share);
+      if (!j) {
+        j = this.join(share).finally(() => this.joining.delete(share));
+        this.joining.set(share, j);
+      }
+      await j;
+    }
+  }
+
+  private async join(share: string): Promise<void> {
+    const m = this.shareMaster(share);
+    if (m === this.index) {
+      await this.admit(this.index, share);
+      return;
+    }
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      try {
+        // Taken in as the answer is read: a dissolve the master sends after it must find it.
+        await this.mesh.request(m, { t: 'join', share } satisfies LinkMessage, (mode) => this.shareModes.set(share, mode as ShareMode));
+        return;
+      } catch (err) {
+        if (Date.now() > deadline) throw err;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  }
+
+  /** As a share's master: `asker` uses the share from now on; alone there, or with others (a solo worker shares first). */
+  private admit(asker: number, share: string): Promise<ShareMode> {
+    return this.inShareOrder(share, async () => {
+      const users = this.shareUsers.get(share) ?? new Set<number>();
+      this.shareUsers.set(share, users);
+      const alone = this.soloUser.get(share);
+      if (alone !== undefined && alone !== asker) {
+        if (alone === this.index) await this.dissolve(share);
+        else await this.mesh.request(alone, { t: 'dissolve', share } satisfies LinkMessage).catch(() => {}); // gone: nothing to share
+        this.soloUser.delete(share);
+      }
+      users.add(asker);
+      const mode: ShareMode = users.size === 1 ? 'solo' : 'shared';
+      if (mode === 'solo') this.soloUser.set(share, asker);
+      if (asker === this.index) this.shareModes.set(share, mode);
+      return mode;
+    });
+  }
+
+  /** As a share's master: `from` no longer uses it; a worker left alone there is solo again. */
+  private leave(from: number, share: string): void {
+    void this.inShareOrder(share, async () => {
+      const users = this.shareUsers.get(share);
+      if (!users?.delete(from)) return;
+      if (this.soloUser.get(share) === from) this.soloUser.delete(share);
+      if (users.size === 0) {
+        this.shareUsers.delete(share);
+        return;
+      }
+      const [last] = users;
+      if (users.size !== 1 || last === undefined || this.soloUser.has(share)) return;
+      this.soloUser.set(share, last);
+      if (last === this.index) this.becomeSolo(share);
+      else this.mesh.send(last, { t: 'solo', share } satisfies LinkMessage);
+    });
+  }
+
+  private inShareOrder<T>(share: string, step: () => Promise<T>): Promise<T> {
+    const prev = this.shareChains.get(share) ?? this.directoryReady;
+    const next = prev.then(step, step);
+    this.shareChains.set(share, next);
+    void next.finally(() => {
+      if (this.shareChains.get(share) === next) this.shareChains.delete(share);
+    }).catch(() => {});
+    return next;
+  }
+
+  private becomeSolo(share: string): void {
+    if (this.shareModes.get(share) === 'shared') this.shareModes.set(share, 'solo');
+  }
+
+  /** Another worker joins a share this one used alone: what it uses there is registered with the keys' masters. */
+  private async dissolve(share: string): Promise<void> {
+    if (this.shareModes.get(share) !== 'solo') return;
+    this.shareModes.set(share, 'shared');
+    const used: string[] = [];
+    for (const k of this.held) {
+      if (shareOf(k) !== share) continue;
+      if (this.inUse(k)) used.push(k);
+      else this.held.delete(k);
+    }
+    await Promise.all(
+      used.map(async (k) => {
+        const m = this.master(k);
+        const owner = m === this.index ? await this.decide(this.index, k) : await this.askMaster(m, k);
+        if (owner === this.index) this.unpin(k);
+        else this.server.log.error('a key used alone was owned elsewhere', { key: k, owner });
+      }),
+    );
+  }
+
+  /** Leaves the shares where this worker holds nothing and claims nothing. */
+  private leaveIdleShares(): void {
+    const busy = new Set<string>();
+    for (const k of this.held) busy.add(shareOf(k));
+    for (const share of [...this.shareModes.keys()]) {
+      if (busy.has(share) || this.claimsIn.has(share) || this.joining.has(share)) continue;
+      this.shareModes.delete(share);
+      const m = this.shareMaster(share);
+      if (m === this.index) this.leave(this.index, share);
+      else this.mesh.send(m, { t: 'leave', share } satisfies LinkMessage);
+    }
+  }
+
+  private shareMaster(share: string): number {
+    return masterOf(`${share}\u0001`, this.count);
   }
 
   /** Asks a key's master, again while it restarts (its requests fail until it is back). */
@@ -777,13 +949,20 @@ export class WorkerLink {
     for (const k of keys) if (this.owners.get(k) === from) this.owners.delete(k);
   }
 
-  /** At start: the keys the others hold that this worker is the master of (a master that restarts lost its table). */
+  /** At start: the keys the others hold, and the shares they use, that this worker is the master of (a master that restarts lost its tables). */
   private async learnOwners(): Promise<void> {
     await Promise.all(
       this.peers().map((i) =>
         this.mesh.request(i, { t: 'held' } satisfies LinkMessage).then(
-          (keys) => {
-            for (const k of keys as string[]) if (!this.owners.has(k)) this.owners.set(k, i);
+          (answer) => {
+            const { keys, shares } = answer as { keys: string[]; shares: [string, ShareMode][] };
+            for (const k of keys) if (!this.owners.has(k)) this.owners.set(k, i);
+            for (const [share, mode] of shares) {
+              const users = this.shareUsers.get(share) ?? new Set<number>();
+              this.shareUsers.set(share, users);
+              users.add(i);
+              if (mode === 'solo') this.soloUser.set(share, i);
+            }
           },
           () => {}, // not started yet: it holds nothing
         ),
@@ -850,6 +1029,8 @@ export class WorkerLink {
     for (const k of this.held) {
       if (this.inUse(k)) continue;
       this.held.delete(k);
+      // A key taken while alone in its share was never registered with its master.
+      if (this.shareModes.get(shareOf(k)) === 'solo') continue;
       const m = this.master(k);
       (byMaster.get(m) ?? byMaster.set(m, []).get(m)!).push(k);
     }
@@ -857,7 +1038,15 @@ export class WorkerLink {
       if (m === this.index) this.released(this.index, keys);
       else this.mesh.send(m, { t: 'release', keys } satisfies LinkMessage);
     }
+    this.leaveIdleShares();
   }
+}
+
+type ShareMode = 'solo' | 'shared';
+
+/** The share part of a file key (nodeKey: the share's name, NUL, the path). */
+function shareOf(key: string): string {
+  return key.slice(0, key.indexOf('\u0000'));
 }
 
 /** Which of `count` workers is the master of a key (FNV-1a of its UTF-16 code units). */
