@@ -144,7 +144,10 @@ export async function runServe(argv: string[]): Promise<void> {
   let bound;
   try {
     if (workerCount > 1) {
-      const spec: WorkerSpec = { data, fileUsers };
+      // The workers recover the journal's persistent opens, each its own; the primary only gives them the server
+      // GUID, so that every connection sees one server.
+      await server.loadJournal();
+      const spec: WorkerSpec = { data, fileUsers, serverGuid: server.serverGuid.toString('hex') };
       const p = new WorkerPool({
         count: workerCount,
         entry: fileURLToPath(new URL('./worker.js', import.meta.url)),

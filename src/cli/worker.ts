@@ -7,7 +7,7 @@ import type { Socket } from 'node:net';
 import type { UsersFileEntry } from '../auth/users-file.js';
 import type { ConfigFileData } from '../config/schema.js';
 import { serverConfigFrom } from '../config/server-config.js';
-import { SmbServer } from '../server/server.js';
+import { nodeKey, SmbServer } from '../server/server.js';
 import type { FromWorker, ToWorker } from '../server/workers/pool.js';
 import { WorkerLink } from '../server/workers/link.js';
 
@@ -15,6 +15,8 @@ import { WorkerLink } from '../server/workers/link.js';
 export interface WorkerSpec {
   data: ConfigFileData;
   fileUsers: UsersFileEntry[];
+  /** The server's GUID (hex), the same on every worker. */
+  serverGuid: string;
 }
 
 let server: SmbServer | undefined;
@@ -36,7 +38,16 @@ process.on('message', (m: ToWorker, socket?: Socket) => {
       server.events.on('disconnect', (e: { remote: string }) => send({ t: 'closed', remote: e.remote }));
       server.events.on('auth-failure', (e: { remote: string; user: string }) => send({ t: 'auth-failed', remote: e.remote, user: e.user }));
       server.events.on('auth-success', (e: { remote: string }) => send({ t: 'auth-succeeded', remote: e.remote }));
-      void link.listen().then(() => send({ t: 'ready' }));
+      srv.serverGuid = Buffer.from(spec.serverGuid, 'hex');
+      // Connections come once this worker knows the others and has its persistent opens back (those of its FileIds).
+      void srv
+        .loadJournal()
+        .then(async (records) => {
+          const mine = link.reserve(records);
+          await link.listen();
+          await srv.recoverPersistent(mine, (share, path) => link.recovering(nodeKey(share, path)));
+        })
+        .then(() => send({ t: 'ready' }));
       return;
     }
     case 'conn':

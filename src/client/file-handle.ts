@@ -275,7 +275,7 @@ export class FileHandle {
     const size = this.tree.tuning.writeSize;
     const count = Math.max(1, Math.ceil(data.length / size));
     if (data.length === 0) return;
-    await runWindow(count, this.tree.tuning.concurrency, (i) => this.writeChunk(position + i * size, data.subarray(i * size, (i + 1) * size)));
+    await runWindow(count, this.tree.tuning.uploadConcurrency, (i) => this.writeChunk(position + i * size, data.subarray(i * size, (i + 1) * size)));
   }
 
   /** Where a read or write with position null goes next. */
@@ -539,7 +539,7 @@ function writeStream(
       const ready = (x: FileHandle) => {
         h = x;
         size = x.tuning.writeSize;
-        window = x.tuning.concurrency;
+        window = x.tuning.uploadConcurrency;
         if (start === undefined) position = x.currentPosition;
       };
       if (typeof handle !== 'function') {

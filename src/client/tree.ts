@@ -36,9 +36,9 @@ export interface TreeTuning {
   /** Bytes per READ / WRITE. */
   readSize: number;
   writeSize: number;
-  /** Requests of that size kept in flight by streams and large reads/writes. */
+  /** READs of that size kept in flight by read streams, downloads and large reads. */
   concurrency: number;
-  /** WRITEs kept in flight by upload (its buffers are reused). */
+  /** WRITEs kept in flight by uploads, write streams and large writes. */
   uploadConcurrency: number;
   /** QUERY_DIRECTORY output buffer size. */
   listSize: number;

@@ -1,6 +1,7 @@
 import { AccessMask, OplockLevel } from '../protocol/smb2/constants.js';
 import type { Connection } from './connection.js';
 import type { SmbServer } from './server.js';
+import type { ShareDef } from './shares.js';
 import { Lease, LeaseTable } from './state/leases.js';
 import type { FileJournal, PersistedOpen } from './state/journal.js';
 import { Open } from './state/open.js';
@@ -21,7 +22,12 @@ function pastConnection(server: SmbServer): Connection {
  * handle, its place among the file's opens (share modes hold), its lease or oplock and its byte-range locks back,
  * disconnected, with a fresh reconnect timeout. Records whose share or file is gone are dropped.
  */
-export async function recoverPersistentOpens(server: SmbServer, journal: FileJournal, records: readonly PersistedOpen[]): Promise<number> {
+export async function recoverPersistentOpens(
+  server: SmbServer,
+  journal: FileJournal,
+  records: readonly PersistedOpen[],
+  claim?: (share: ShareDef, path: string) => Promise<(() => void) | undefined>,
+): Promise<number> {
   const conn = pastConnection(server);
   let recovered = 0;
   for (const rec of records) {
@@ -32,75 +38,90 @@ export async function recoverPersistentOpens(server: SmbServer, journal: FileJou
       journal.forget(rec.persistentId);
       continue;
     }
-    const persistentId = BigInt(rec.persistentId);
-    let handle;
-    try {
-      if (!rec.isDirectory) {
-        const write = (rec.grantedAccess & (AccessMask.FILE_WRITE_DATA | AccessMask.FILE_APPEND_DATA)) !== 0 && !share.readOnly;
-        handle = await store.open(rec.path, { write, ...(rec.stream !== null ? { stream: rec.stream, create: 'never' as const } : {}) });
-      } else {
-        await store.stat(rec.path);
-      }
-    } catch (err) {
-      server.log.warn('persistent open dropped: its file cannot be opened', { share: rec.share, path: rec.path, error: (err as Error).message });
-      journal.forget(rec.persistentId);
+    // With workers, the file's state must be this worker's (workers/link.ts, claims).
+    const unpin = claim ? await claim(share, rec.path) : () => {};
+    if (!unpin) {
+      server.log.warn('persistent open not recovered: another worker has its file', { share: rec.share, path: rec.path });
       continue;
     }
-    const session = new Session(0n, conn);
-    session.state = 'expired';
-    session.identity = { user: rec.owner, domain: '', guest: rec.owner === '(GUEST)', anonymous: false, sessionKey: Buffer.alloc(0) };
-    const tree = new Tree(0, session, share, rec.grantedAccess, share.readOnly, share.encrypt);
-    const node = server.node(share, rec.path);
-    const open = new Open({
-      persistentId,
-      volatileId: persistentId,
-      session,
-      tree,
-      node,
-      isDirectory: rec.isDirectory,
-      grantedAccess: rec.grantedAccess,
-      shareAccess: rec.shareAccess,
-      createOptions: rec.createOptions,
-      clientGuid: Buffer.from(rec.clientGuid, 'hex'),
-      owner: rec.owner,
-      stream: rec.stream ?? undefined,
-      handle,
-      deleteOnClose: rec.deleteOnClose,
-    });
-    open.createGuid = rec.createGuid ? Buffer.from(rec.createGuid, 'hex') : undefined;
-    open.durable = { version: 2, persistent: true, timeoutMs: rec.timeoutMs };
-    open.currentByteOffset = BigInt(rec.position);
-    rec.lockSequences.forEach((v, i) => (open.lockSequences[i] = v ?? undefined));
-    node.opens.add(open);
-    if (rec.lease) {
-      const key = Buffer.from(rec.lease.key, 'hex');
-      let lease = server.caching.leases.get(open.clientGuid, key);
-      if (!lease) {
-        lease = new Lease({
-          id: LeaseTable.idOf(open.clientGuid, key),
-          key,
-          clientGuid: open.clientGuid,
-          version: rec.lease.version,
-          parentKey: rec.lease.parentKey ? Buffer.from(rec.lease.parentKey, 'hex') : undefined,
-          node,
-          epoch: rec.lease.epoch,
-        });
-        lease.state = rec.lease.state;
-        server.caching.leases.add(lease);
-      }
-      lease.opens.add(open);
-      open.lease = lease;
-      open.oplockLevel = OplockLevel.LEASE;
-    } else {
-      open.oplockLevel = rec.oplockLevel;
+    try {
+      if (await recoverOne(server, journal, conn, share, rec)) recovered++;
+    } finally {
+      unpin();
     }
-    const ranges = rec.locks.map((l) => ({ offset: BigInt(l.offset), length: BigInt(l.length), exclusive: l.exclusive }));
-    if (ranges.length > 0 && !node.locksOf(open).tryLock(open, ranges)) {
-      server.log.warn('persistent open: its byte-range locks conflict after the restart', { path: rec.path });
-    }
-    server.notePersistentId(persistentId);
-    server.durables.recovered(open);
-    recovered++;
   }
   return recovered;
+}
+
+async function recoverOne(server: SmbServer, journal: FileJournal, conn: Connection, share: ShareDef, rec: PersistedOpen): Promise<boolean> {
+  const store = share.store!;
+  const persistentId = BigInt(rec.persistentId);
+  let handle;
+  try {
+    if (!rec.isDirectory) {
+      const write = (rec.grantedAccess & (AccessMask.FILE_WRITE_DATA | AccessMask.FILE_APPEND_DATA)) !== 0 && !share.readOnly;
+      handle = await store.open(rec.path, { write, ...(rec.stream !== null ? { stream: rec.stream, create: 'never' as const } : {}) });
+    } else {
+      await store.stat(rec.path);
+    }
+  } catch (err) {
+    server.log.warn('persistent open dropped: its file cannot be opened', { share: rec.share, path: rec.path, error: (err as Error).message });
+    journal.forget(rec.persistentId);
+    return false;
+  }
+  const session = new Session(0n, conn);
+  session.state = 'expired';
+  session.identity = { user: rec.owner, domain: '', guest: rec.owner === '(GUEST)', anonymous: false, sessionKey: Buffer.alloc(0) };
+  const tree = new Tree(0, session, share, rec.grantedAccess, share.readOnly, share.encrypt);
+  const node = server.node(share, rec.path);
+  const open = new Open({
+    persistentId,
+    volatileId: persistentId,
+    session,
+    tree,
+    node,
+    isDirectory: rec.isDirectory,
+    grantedAccess: rec.grantedAccess,
+    shareAccess: rec.shareAccess,
+    createOptions: rec.createOptions,
+    clientGuid: Buffer.from(rec.clientGuid, 'hex'),
+    owner: rec.owner,
+    stream: rec.stream ?? undefined,
+    handle,
+    deleteOnClose: rec.deleteOnClose,
+  });
+  open.createGuid = rec.createGuid ? Buffer.from(rec.createGuid, 'hex') : undefined;
+  open.durable = { version: 2, persistent: true, timeoutMs: rec.timeoutMs };
+  open.currentByteOffset = BigInt(rec.position);
+  rec.lockSequences.forEach((v, i) => (open.lockSequences[i] = v ?? undefined));
+  node.opens.add(open);
+  if (rec.lease) {
+    const key = Buffer.from(rec.lease.key, 'hex');
+    let lease = server.caching.leases.get(open.clientGuid, key);
+    if (!lease) {
+      lease = new Lease({
+        id: LeaseTable.idOf(open.clientGuid, key),
+        key,
+        clientGuid: open.clientGuid,
+        version: rec.lease.version,
+        parentKey: rec.lease.parentKey ? Buffer.from(rec.lease.parentKey, 'hex') : undefined,
+        node,
+        epoch: rec.lease.epoch,
+      });
+      lease.state = rec.lease.state;
+      server.caching.leases.add(lease);
+    }
+    lease.opens.add(open);
+    open.lease = lease;
+    open.oplockLevel = OplockLevel.LEASE;
+  } else {
+    open.oplockLevel = rec.oplockLevel;
+  }
+  const ranges = rec.locks.map((l) => ({ offset: BigInt(l.offset), length: BigInt(l.length), exclusive: l.exclusive }));
+  if (ranges.length > 0 && !node.locksOf(open).tryLock(open, ranges)) {
+    server.log.warn('persistent open: its byte-range locks conflict after the restart', { path: rec.path });
+  }
+  server.notePersistentId(persistentId);
+  server.durables.recovered(open);
+  return true;
 }

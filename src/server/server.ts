@@ -25,7 +25,7 @@ import type { DirectoryChangeActor } from './state/oplocks.js';
 import { NotifyHub, nameFilter } from './state/notify.js';
 import { CachingManager } from './state/oplocks.js';
 import { DurableHandles, type DurablePolicy } from './state/durable.js';
-import { FileJournal } from './state/journal.js';
+import { FileJournal, type PersistedOpen } from './state/journal.js';
 import { DiskCachingWatch } from './state/disk-caching.js';
 import { recoverPersistentOpens } from './persistent.js';
 import { Open } from './state/open.js';
@@ -132,6 +132,7 @@ export class SmbServer {
   private discovery: Discovery | undefined;
   /** The journal of persistent opens (only when a share is continuously available). */
   private journal: FileJournal | undefined;
+  private journalLoaded = false;
   private nextConnId = 1;
   private nextPersistentId = 1n;
 
@@ -194,12 +195,9 @@ export class SmbServer {
 
   /** Starts every listener; rejects with a plain message when an address cannot be bound. */
   async listen(): Promise<ListenAddress[]> {
-    if (this.journal) {
+    if (this.journal && !this.journalLoaded) {
       // Persistent opens of the previous run come back first, before any client can ask for their files.
-      const { serverGuid, opens } = await this.journal.load();
-      this.serverGuid = serverGuid;
-      const n = await recoverPersistentOpens(this, this.journal, opens);
-      if (opens.length > 0) this.log.info('persistent handles recovered', { recovered: n, journalled: opens.length });
+      await this.recoverPersistent(await this.loadJournal());
     }
     const fdWarning = descriptorWarning(this.access.policy.maxConnections, openFileLimit());
     if (fdWarning !== undefined) this.log.warn(fdWarning);
@@ -454,9 +452,29 @@ export class SmbServer {
     this.notify.peers = { report: (share, changes) => link.notifyPeers(share, changes), watching: (share) => link.peersWatch(share) };
   }
 
-  /** A persistent id in use since before a restart: new opens get ids above it. */
+  /** A persistent id in use since before a restart: new opens get ids above it (in this worker's range of ids). */
   notePersistentId(id: bigint): void {
+    if (id >> 48n !== this.nextPersistentId >> 48n) return;
     if (id >= this.nextPersistentId) this.nextPersistentId = id + 1n;
+  }
+
+  /**
+   * Reads the journal of persistent opens: the server GUID it keeps (clients see the same server after a restart)
+   * and its records, not yet recovered. A multi-worker primary only takes the GUID, for its workers.
+   */
+  async loadJournal(): Promise<PersistedOpen[]> {
+    if (!this.journal) return [];
+    const { serverGuid, opens } = await this.journal.load();
+    this.serverGuid = serverGuid;
+    this.journalLoaded = true;
+    return opens;
+  }
+
+  /** Rebuilds journalled persistent opens; with workers, each claims its file's key first (else it is skipped). */
+  async recoverPersistent(records: readonly PersistedOpen[], claim?: (share: ShareDef, path: string) => Promise<(() => void) | undefined>): Promise<void> {
+    if (!this.journal) return;
+    const n = await recoverPersistentOpens(this, this.journal, records, claim);
+    if (records.length > 0) this.log.info('persistent handles recovered', { recovered: n, journalled: records.length });
   }
 
   /** Persistent handles are offered (SMB2_GLOBAL_CAP_PERSISTENT_HANDLES): a share is continuously available. */

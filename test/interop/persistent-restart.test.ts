@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { connect, type Client } from '../../src/index.js';
 import { LeaseState } from '../../src/protocol/smb2/contexts/create-contexts.js';
 import { startSmbkit, type SmbkitServer } from './harness/smbkit.js';
+import { childPids, isAlive, servingPids } from './harness/proc.js';
 import { runTorture } from './harness/smbtorture.js';
 
 const HOST = '127.0.0.33';
@@ -113,6 +114,71 @@ describe('persistent handles survive a restart of smbkit serve', { timeout: 180_
     const failed = r.subtests.filter((x) => x.status !== 'success').map((x) => x.name);
     for (const t of ['persistent-open-oplock', 'persistent-open-lease', 'reopen2', 'reopen2-lease-v2', 'open-lease']) {
       assert.ok(r.passed.includes(t), `${t} passes (failed: ${failed.join(', ')})`);
+    }
+  });
+});
+
+/**
+ * With two workers (`workers = 2`, server on 127.0.0.34): a worker killed with SIGKILL takes its connections with
+ * it, but its persistent opens come back on the worker that replaces it (they are journalled), and their client
+ * reclaims them there while the other worker's client still finds the range locked.
+ */
+describe('a persistent open outlives its worker', { timeout: 120_000 }, () => {
+  const host = '127.0.0.34';
+  let server: SmbkitServer;
+  before(async () => {
+    server = await startSmbkit({
+      address: host,
+      users: [{ name: USER, password: PASSWORD }],
+      shares: [{ name: 'ca', continuousAvailability: true }],
+      server: { oplock_break_timeout: 2, signing: 'enabled', workers: 2 },
+    });
+  });
+  after(async () => {
+    await server?.stop();
+  });
+  const client = (): Promise<Client> => connect({ host, user: USER, password: PASSWORD, share: 'ca', timeoutMs: 20_000 });
+
+  test('SIGKILL of the worker that holds it: the open, its data and its lock come back on the worker that replaces it', async () => {
+    const data = randomBytes(32 * 1024);
+    const a = await client();
+    let b: Client | undefined;
+    try {
+      const fa = await a.share().open('worker-held.bin', { flags: 'w+', persistent: true });
+      assert.equal(fa.durable, 'persistent');
+      await fa.writeAt(data, 0);
+      await fa.lock(0, 4096, { exclusive: true });
+      // a's one connection is served by one of the two workers.
+      const workers = childPids(server.pid);
+      const victim = [...(await servingPids(host, 445)).values()].find((pid) => workers.includes(pid));
+      assert.ok(victim !== undefined, `a worker serves a (workers ${workers.join(', ')})`);
+      process.kill(victim, 'SIGKILL');
+      // The primary starts another worker in its place.
+      const replaced = (): boolean => {
+        const now = childPids(server.pid).filter(isAlive);
+        return now.length === 2 && !now.includes(victim);
+      };
+      for (let i = 0; i < 100 && !replaced(); i++) await new Promise((r) => setTimeout(r, 100));
+      assert.ok(replaced(), `the killed worker is replaced\n${await server.logs()}`);
+
+      b = await client();
+      const fb = await b.share().open('worker-held.bin', 'r+');
+      await assert.rejects(fb.lock(0, 100, { exclusive: true }), (e: NodeJS.ErrnoException) => e.code === 'EAGAIN');
+
+      await a.reconnect();
+      assert.equal(fa.durable, 'persistent');
+      const back = Buffer.alloc(data.length);
+      assert.equal(await fa.readInto(back, 0, back.length, 0), data.length);
+      assert.ok(back.equals(data), 'the data written before the kill reads back');
+      await fa.unlock(0, 4096);
+      await fb.lock(0, 100, { exclusive: true });
+      await fb.unlock(0, 100);
+      await fb.close();
+      await fa.close();
+      assert.deepEqual(await journalled(server), [], 'a closed persistent open leaves no record');
+    } finally {
+      await b?.close().catch(() => {});
+      await a.close().catch(() => {});
     }
   });
 });

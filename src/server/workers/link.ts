@@ -220,9 +220,40 @@ export class WorkerLink {
     return BigInt(index + 1) << WORKER_SHIFT;
   }
 
+  /** The worker a FileId's state is on (ids of a run with more workers went to the worker their number wraps to). */
   private workerOf(id: FileId): number | undefined {
     const w = Number(id.volatile >> WORKER_SHIFT) - 1;
-    return w >= 0 && w < this.count ? w : undefined;
+    return w >= 0 && w < 0xfffe ? w % this.count : undefined;
+  }
+
+  /**
+   * The journalled persistent opens this worker recovers (those whose FileIds name it). Their keys are held from
+   * now on, before the others can ask, so that no other worker takes a file whose open is coming back here.
+   */
+  reserve<T extends { persistentId: string; share: string; path: string }>(records: readonly T[]): T[] {
+    const mine = records.filter((r) => this.workerOf({ persistent: BigInt(r.persistentId), volatile: BigInt(r.persistentId) }) === this.index);
+    for (const r of mine) {
+      const share = this.server.findShare(r.share);
+      if (!share) continue;
+      const key = nodeKey(share, r.path);
+      this.held.add(key);
+      this.pin(key);
+      if (this.master(key) === this.index) this.owners.set(key, this.index);
+    }
+    return mine;
+  }
+
+  /** A reserved key's open is being recovered: its master learns it is here. Undefined: another worker has it. */
+  async recovering(key: string): Promise<(() => void) | undefined> {
+    // Its share counts this worker as a user, so no other worker takes the share alone.
+    await this.useShare(shareOf(key));
+    const m = this.master(key);
+    const owner = m === this.index ? await this.decide(this.index, key) : await this.askMaster(m, key);
+    if (owner === this.index) this.unpin(key); // the claim's own pin; the reservation's is the caller's
+    const release = (): void => this.unpin(key);
+    if (owner === this.index) return release;
+    release();
+    return undefined;
   }
 
   // ---- routing (the connection's side) ----
@@ -686,8 +717,8 @@ export class WorkerLink {
 
   private forgetPeer(from: number): void {
     for (const key of [...this.peerDirs.keys()]) this.peerInterest(from, key, false, false);
-    // The shares it used, as their master: it starts with none.
-    for (const share of [...this.shareUsers.keys()]) this.leave(from, share);
+    // It stays a user of the shares it used (as their master knows): its successor may be recovering persistent
+    // opens there, so no other worker may take that share alone meanwhile.
   }
 
   /** The workers (a bit mask) that have the directory of `path` open, or watch a directory above it with its subtree. */
@@ -806,7 +837,7 @@ export class WorkerLink {
       const alone = this.soloUser.get(share);
       if (alone !== undefined && alone !== asker) {
         if (alone === this.index) await this.dissolve(share);
-        else await this.mesh.request(alone, { t: 'dissolve', share } satisfies LinkMessage).catch(() => {}); // gone: nothing to share
+        else await this.askRestarting(alone, { t: 'dissolve', share });
         this.soloUser.delete(share);
       }
       users.add(asker);
@@ -851,8 +882,10 @@ export class WorkerLink {
 
   /** Another worker joins a share this one used alone: what it uses there is registered with the keys' masters. */
   private async dissolve(share: string): Promise<void> {
-    if (this.shareModes.get(share) !== 'solo') return;
-    this.shareModes.set(share, 'shared');
+    // Also when this worker does not use the share yet: it may be the successor of the solo one, with the keys of
+    // the persistent opens it recovers.
+    if (this.shareModes.get(share) === 'shared') return;
+    if (this.shareModes.has(share)) this.shareModes.set(share, 'shared');
     const used: string[] = [];
     for (const k of this.held) {
       if (shareOf(k) !== share) continue;
@@ -928,12 +961,24 @@ export class WorkerLink {
     return next;
   }
 
-  /** Asks a holder to give a key up; a holder that is gone (or restarted) has. */
+  /**
+   * Asks a holder to give a key up. A holder that cannot be reached is being replaced (the primary starts another
+   * in its place): its successor answers, and keeps the keys of the persistent opens it recovers.
+   */
   private async askRevoke(holder: number, key: string): Promise<boolean> {
-    try {
-      return (await this.mesh.request(holder, { t: 'revoke', key } satisfies LinkMessage)) as boolean;
-    } catch {
-      return true;
+    return (await this.askRestarting(holder, { t: 'revoke', key })) as boolean | undefined ?? true;
+  }
+
+  /** A request to a worker that may be restarting: tried again until it answers (undefined: it never did). */
+  private async askRestarting(to: number, m: LinkMessage): Promise<unknown> {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      try {
+        return await this.mesh.request(to, m);
+      } catch {
+        if (Date.now() > deadline) return undefined;
+        await new Promise((r) => setTimeout(r, 100));
+      }
     }
   }
 
