@@ -81,7 +81,7 @@ interface TreeFacts {
 /** Worker-to-worker messages. */
 type LinkMessage =
   | { t: 'run'; conn: ConnFacts; session: SessionFacts | undefined; tree: TreeFacts | undefined; header: Smb2Header; message: Buffer; related: boolean; encrypted: boolean; compound: CompoundState; last: boolean; rid: number }
-  | { t: 'interim'; rid: number }
+  | { t: 'interim'; rid: number; survives: boolean }
   | { t: 'cancel'; rid: number }
   | { t: 'break'; sessionId: bigint; body: Buffer }
   | { t: 'session-end'; sessionId: bigint; keepDurable: boolean }
@@ -459,7 +459,8 @@ export class WorkerLink {
           queueMicrotask(onCancel);
           return;
         }
-        this.mesh.send(from, { t: 'interim', rid: m.rid } satisfies LinkMessage);
+        // A DH2Q CREATE outlives the loss of the channel it came on: its home must not cancel it then either.
+        this.mesh.send(from, { t: 'interim', rid: m.rid, survives: ctx.survivesChannelLoss } satisfies LinkMessage);
       },
     };
     this.running.set(runKey, ctx);
@@ -547,7 +548,9 @@ export class WorkerLink {
     switch (m.t) {
       case 'interim': {
         const s = this.sent.get(m.rid);
-        if (s) s.ctx.goAsync(() => this.mesh.send(s.to, { t: 'cancel', rid: m.rid } satisfies LinkMessage));
+        if (!s) return;
+        s.ctx.survivesChannelLoss = m.survives;
+        s.ctx.goAsync(() => this.mesh.send(s.to, { t: 'cancel', rid: m.rid } satisfies LinkMessage));
         return;
       }
       case 'cancel': {
