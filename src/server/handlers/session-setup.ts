@@ -94,6 +94,9 @@ export async function handleSessionSetup(ctx: RequestContext): Promise<Outcome> 
   if (previous && previous.identity && !previous.identity.anonymous && sameUser(previous.identity, id)) {
     server.log.info('previous session replaced', { conn: conn.id, session: previous.id.toString(16) });
     await server.destroySession(previous);
+  } else if (!previous && req.previousSessionId !== 0n && req.previousSessionId !== session.id && !id.anonymous) {
+    // With workers, the previous session may live on another one (a client that reconnects with another ClientGuid).
+    await server.workers?.endPreviousSession(req.previousSessionId, { user: id.user, guest: id.guest });
   }
   // MS-SMB2 3.3.5.5.3: IS_NULL for a null session, IS_GUEST for a guest; a client that gave a name and no credential
   // is a guest to it (as Samba answers), whatever the server lets it reach.
@@ -131,6 +134,6 @@ export async function handleSessionSetup(ctx: RequestContext): Promise<Outcome> 
 }
 
 /** Users are the server's own, so the name alone says who it is (the domain is whatever the client sent). */
-function sameUser(a: { user: string; guest: boolean }, b: { user: string; guest: boolean }): boolean {
+export function sameUser(a: { user: string; guest: boolean }, b: { user: string; guest: boolean }): boolean {
   return a.user.toUpperCase() === b.user.toUpperCase() && a.guest === b.guest;
 }

@@ -15,6 +15,7 @@ import { isQuotaFakeFile, parseSmbName } from '../files.js';
 import { nodeKey, type SmbServer } from '../server.js';
 import { Session } from '../session.js';
 import type { ShareDef } from '../shares.js';
+import { sameUser } from '../handlers/session-setup.js';
 import type { Change } from '../state/notify.js';
 import type { DirectoryChangeActor } from '../state/oplocks.js';
 import type { Open } from '../state/open.js';
@@ -96,6 +97,7 @@ type LinkMessage =
   | { t: 'release'; keys: string[] }
   | { t: 'held' }
   | { t: 'open-below'; prefix: string }
+  | { t: 'previous-session'; sessionId: bigint; user: { user: string; guest: boolean } }
   | { t: 'join'; share: string }
   | { t: 'leave'; share: string }
   | { t: 'dissolve'; share: string }
@@ -401,6 +403,15 @@ export class WorkerLink {
       case 'open-below':
         for (const k of this.server.nodes.keys()) if (k.startsWith(m.prefix)) return true;
         return false;
+      case 'previous-session': {
+        // MS-SMB2 3.3.5.5.3: the previous session of a reconnecting client goes, if it is here and the same user's.
+        const s = this.server.sessions.get(m.sessionId);
+        if (s && !this.isShadow(s) && s.identity && !s.identity.anonymous && sameUser(s.identity, m.user)) {
+          this.server.log.info('previous session replaced', { session: s.id.toString(16), from: from });
+          await this.server.destroySession(s);
+        }
+        return true;
+      }
       default:
         throw new Error(`unexpected request ${m.t}`);
     }
@@ -620,6 +631,7 @@ export class WorkerLink {
       case 'revoke':
       case 'held':
       case 'open-below':
+      case 'previous-session':
       case 'join':
       case 'dissolve':
         return;
@@ -1022,6 +1034,11 @@ export class WorkerLink {
   async claimHere(key: string): Promise<(() => void) | undefined> {
     const owner = await this.own(key);
     return owner === this.index ? () => this.unpin(key) : undefined;
+  }
+
+  /** A reconnecting client named a previous session that is not here: the worker that has it ends it. */
+  async endPreviousSession(sessionId: bigint, user: { user: string; guest: boolean }): Promise<void> {
+    await Promise.all(this.peers().map((p) => this.mesh.request(p, { t: 'previous-session', sessionId, user } satisfies LinkMessage).catch(() => {})));
   }
 
   /** Whether another worker has something open below a directory (nodes with keys under its key). */
