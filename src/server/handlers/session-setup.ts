@@ -1,3 +1,4 @@
+import type { Session } from '../session.js';
 import { Status, statusName } from '../../protocol/nt-status.js';
 import { SecurityMode, SessionFlags, SessionSetupFlags } from '../../protocol/smb2/constants.js';
 import { decodeSessionSetupRequest, encodeSessionSetupResponse } from '../../protocol/smb2/commands/session-setup.js';
@@ -91,7 +92,7 @@ export async function handleSessionSetup(ctx: RequestContext): Promise<Outcome> 
   // MS-SMB2 3.3.5.5.3: a client reconnecting names its previous session; that session of the same user goes,
   // with its opens.
   const previous = req.previousSessionId !== 0n && req.previousSessionId !== session.id ? server.sessions.get(req.previousSessionId) : undefined;
-  if (previous && previous.identity && !previous.identity.anonymous && sameUser(previous.identity, id)) {
+  if (previous && replacedBy(previous, id)) {
     server.log.info('previous session replaced', { conn: conn.id, session: previous.id.toString(16) });
     await server.destroySession(previous);
   } else if (!previous && req.previousSessionId !== 0n && req.previousSessionId !== session.id && !id.anonymous) {
@@ -134,6 +135,11 @@ export async function handleSessionSetup(ctx: RequestContext): Promise<Outcome> 
 }
 
 /** Users are the server's own, so the name alone says who it is (the domain is whatever the client sent). */
-export function sameUser(a: { user: string; guest: boolean }, b: { user: string; guest: boolean }): boolean {
+function sameUser(a: { user: string; guest: boolean }, b: { user: string; guest: boolean }): boolean {
   return a.user.toUpperCase() === b.user.toUpperCase() && a.guest === b.guest;
+}
+
+/** Whether a reconnecting client's new logon ends its previous session (MS-SMB2 3.3.5.5.3): the same user's, not anonymous. */
+export function replacedBy(previous: Session, id: { user: string; guest: boolean }): boolean {
+  return previous.identity !== undefined && !previous.identity.anonymous && sameUser(previous.identity, id);
 }

@@ -15,7 +15,7 @@ import { isQuotaFakeFile, parseSmbName } from '../files.js';
 import { nodeKey, type SmbServer } from '../server.js';
 import { Session } from '../session.js';
 import type { ShareDef } from '../shares.js';
-import { sameUser } from '../handlers/session-setup.js';
+import { replacedBy } from '../handlers/session-setup.js';
 import type { Change } from '../state/notify.js';
 import type { DirectoryChangeActor } from '../state/oplocks.js';
 import type { Open } from '../state/open.js';
@@ -155,7 +155,7 @@ export class WorkerLink {
   private releaseTimer: NodeJS.Timeout;
   /** As a master (claims, below): the owner of each key, decisions in progress, and what they wait for at start. */
   private readonly owners = new Map<string, number>();
-  private readonly claimChains = new Map<string, Promise<number>>();
+  private readonly claimChains = new Map<string, Promise<unknown>>();
   private directoryReady: Promise<void> = Promise.resolve();
   /** This worker's standing in each share it uses (absent: it joins first), joins under way, claims under way by share. */
   private readonly shareModes = new Map<string, ShareMode>();
@@ -194,22 +194,23 @@ export class WorkerLink {
     let ready!: () => void;
     this.directoryReady = new Promise<void>((r) => (ready = r));
     await this.learnOwners().finally(ready);
-    await Promise.all(
-      this.peers().map((i) =>
-        this.mesh.request(i, { t: 'interests' } satisfies LinkMessage).then(
-          (list) => {
-            for (const { key, tree } of list as { key: string; tree: boolean }[]) this.peerInterest(i, key, tree, true);
-          },
-          () => {}, // not started yet: it asks us in turn
-        ),
-      ),
-    );
+    // A worker not started yet asks us in turn.
+    for (const [i, list] of await this.askPeers({ t: 'interests' })) {
+      for (const { key, tree } of list as { key: string; tree: boolean }[]) this.peerInterest(i, key, tree, true);
+    }
   }
 
   private peers(): number[] {
     const out: number[] = [];
     for (let i = 0; i < this.count; i++) if (i !== this.index) out.push(i);
     return out;
+  }
+
+  /** Asks every other worker; the answers of those that gave one (one not started yet gives none), by worker. */
+  private async askPeers(m: LinkMessage): Promise<Map<number, unknown>> {
+    const answers = new Map<number, unknown>();
+    await Promise.all(this.peers().map((p) => this.mesh.request(p, m).then((a) => void answers.set(p, a), () => {})));
+    return answers;
   }
 
   close(): void {
@@ -249,8 +250,7 @@ export class WorkerLink {
   async recovering(key: string): Promise<(() => void) | undefined> {
     // Its share counts this worker as a user, so no other worker takes the share alone.
     await this.useShare(shareOf(key));
-    const m = this.master(key);
-    const owner = m === this.index ? await this.decide(this.index, key) : await this.askMaster(m, key);
+    const owner = await this.claimAt(key);
     if (owner === this.index) this.unpin(key); // the claim's own pin; the reservation's is the caller's
     const release = (): void => this.unpin(key);
     if (owner === this.index) return release;
@@ -406,7 +406,7 @@ export class WorkerLink {
       case 'previous-session': {
         // MS-SMB2 3.3.5.5.3: the previous session of a reconnecting client goes, if it is here and the same user's.
         const s = this.server.sessions.get(m.sessionId);
-        if (s && !this.isShadow(s) && s.identity && !s.identity.anonymous && sameUser(s.identity, m.user)) {
+        if (s && !this.isShadow(s) && replacedBy(s, m.user)) {
           this.server.log.info('previous session replaced', { session: s.id.toString(16), from: from });
           await this.server.destroySession(s);
         }
@@ -640,7 +640,7 @@ export class WorkerLink {
 
   /** Tells every other worker (sessions and trees that end, changes for their watches and directory leases). */
   broadcast(m: LinkMessage): void {
-    for (let i = 0; i < this.count; i++) if (i !== this.index) this.mesh.send(i, m);
+    for (const p of this.peers()) this.mesh.send(p, m);
   }
 
   /** A shadow session by id (where breaks for its opens go). */
@@ -711,8 +711,7 @@ export class WorkerLink {
     if (had && (had.tree || !tree)) return had.told;
     const i = { tree, told: undefined as Promise<void> | undefined };
     this.interests.set(key, i);
-    const told = Promise.all(this.peers().map((p) => this.mesh.request(p, { t: 'interest', key, tree, on: true } satisfies LinkMessage).catch(() => {})));
-    i.told = told.then(() => {
+    i.told = this.askPeers({ t: 'interest', key, tree, on: true }).then(() => {
       i.told = undefined;
     });
     return i.told;
@@ -755,12 +754,12 @@ export class WorkerLink {
       if (node && node.opens.size > 0) {
         if (i.tree && !this.server.notify.watchesTree(key)) {
           i.tree = false;
-          for (const p of this.peers()) this.mesh.send(p, { t: 'interest', key, tree: true, on: false } satisfies LinkMessage);
+          this.broadcast({ t: 'interest', key, tree: true, on: false });
         }
         continue;
       }
       this.interests.delete(key);
-      for (const p of this.peers()) this.mesh.send(p, { t: 'interest', key, tree: false, on: false } satisfies LinkMessage);
+      this.broadcast({ t: 'interest', key, tree: false, on: false });
     }
   }
 
@@ -789,15 +788,13 @@ export class WorkerLink {
     // Counted from here, so that the share is not left while the claim is under way.
     this.claimsIn.set(share, (this.claimsIn.get(share) ?? 0) + 1);
     try {
-      await this.useShare(share);
+      if (!this.shareModes.has(share)) await this.useShare(share);
       if (this.shareModes.get(share) === 'solo') {
         this.held.add(key);
         this.pin(key);
         return this.index;
       }
-      const m = this.master(key);
-      if (m === this.index) return await this.decide(this.index, key);
-      return await this.askMaster(m, key);
+      return await this.claimAt(key);
     } finally {
       const n = (this.claimsIn.get(share) ?? 1) - 1;
       if (n > 0) this.claimsIn.set(share, n);
@@ -831,17 +828,8 @@ export class WorkerLink {
       await this.admit(this.index, share);
       return;
     }
-    const deadline = Date.now() + 15_000;
-    for (;;) {
-      try {
-        // Taken in as the answer is read: a dissolve the master sends after it must find it.
-        await this.mesh.request(m, { t: 'join', share } satisfies LinkMessage, (mode) => this.shareModes.set(share, mode as ShareMode));
-        return;
-      } catch (err) {
-        if (Date.now() > deadline) throw err;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
+    // Taken in as the answer is read: a dissolve the master sends after it must find it.
+    await this.requestRetrying(m, { t: 'join', share }, 15_000, (mode) => this.shareModes.set(share, mode as ShareMode));
   }
 
   /** As a share's master: `asker` uses the share from now on; alone there, or with others (a solo worker shares first). */
@@ -852,7 +840,7 @@ export class WorkerLink {
       const alone = this.soloUser.get(share);
       if (alone !== undefined && alone !== asker) {
         if (alone === this.index) await this.dissolve(share);
-        else await this.askRestarting(alone, { t: 'dissolve', share });
+        else await this.requestRetrying(alone, { t: 'dissolve', share }, 10_000).catch(() => {}); // never back: nothing to share
         this.soloUser.delete(share);
       }
       users.add(asker);
@@ -882,13 +870,7 @@ export class WorkerLink {
   }
 
   private inShareOrder<T>(share: string, step: () => Promise<T>): Promise<T> {
-    const prev = this.shareChains.get(share) ?? this.directoryReady;
-    const next = prev.then(step, step);
-    this.shareChains.set(share, next);
-    void next.finally(() => {
-      if (this.shareChains.get(share) === next) this.shareChains.delete(share);
-    }).catch(() => {});
-    return next;
+    return inOrder(this.shareChains, share, this.directoryReady, step);
   }
 
   private becomeSolo(share: string): void {
@@ -909,8 +891,7 @@ export class WorkerLink {
     }
     await Promise.all(
       used.map(async (k) => {
-        const m = this.master(k);
-        const owner = m === this.index ? await this.decide(this.index, k) : await this.askMaster(m, k);
+        const owner = await this.claimAt(k);
         if (owner === this.index) this.unpin(k);
         else this.server.log.error('a key used alone was owned elsewhere', { key: k, owner });
       }),
@@ -934,29 +915,22 @@ export class WorkerLink {
     return masterOf(`${share}\u0001`, this.count);
   }
 
-  /** Asks a key's master, again while it restarts (its requests fail until it is back). */
-  private async askMaster(m: number, key: string): Promise<number> {
-    const deadline = Date.now() + 15_000;
-    for (;;) {
-      try {
-        // Held and pinned from the moment the answer is read: a revoke the master sends after it must find it so.
-        const held = (owner: unknown): void => {
-          if (owner !== this.index) return;
-          this.held.add(key);
-          this.pin(key);
-        };
-        return (await this.mesh.request(m, { t: 'claim', key } satisfies LinkMessage, held)) as number;
-      } catch (err) {
-        if (Date.now() > deadline) throw err;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
+  /** Where `key` is decided: here when this worker is its master, else by asking the master. */
+  private claimAt(key: string): Promise<number> {
+    const m = this.master(key);
+    if (m === this.index) return this.decide(this.index, key);
+    // Held and pinned from the moment the answer is read: a revoke the master sends after it must find it so.
+    const held = (owner: unknown): void => {
+      if (owner !== this.index) return;
+      this.held.add(key);
+      this.pin(key);
+    };
+    return this.requestRetrying(m, { t: 'claim', key }, 15_000, held) as Promise<number>;
   }
 
   /** As the master of `key`: who owns it now that `asker` wants it. Decisions about one key come one after another. */
   private decide(asker: number, key: string): Promise<number> {
-    const prev = this.claimChains.get(key) ?? this.directoryReady;
-    const next = prev.then(async () => {
+    return inOrder(this.claimChains, key, this.directoryReady, async () => {
       const holder = this.owners.get(key);
       if (holder !== undefined && holder !== asker) {
         const released = holder === this.index ? this.giveUp(key) : await this.askRevoke(holder, key);
@@ -969,11 +943,6 @@ export class WorkerLink {
       }
       return asker;
     });
-    this.claimChains.set(key, next);
-    void next.finally(() => {
-      if (this.claimChains.get(key) === next) this.claimChains.delete(key);
-    });
-    return next;
   }
 
   /**
@@ -981,17 +950,20 @@ export class WorkerLink {
    * in its place): its successor answers, and keeps the keys of the persistent opens it recovers.
    */
   private async askRevoke(holder: number, key: string): Promise<boolean> {
-    return (await this.askRestarting(holder, { t: 'revoke', key })) as boolean | undefined ?? true;
+    return ((await this.requestRetrying(holder, { t: 'revoke', key }, 10_000).catch(() => undefined)) as boolean | undefined) ?? true;
   }
 
-  /** A request to a worker that may be restarting: tried again until it answers (undefined: it never did). */
-  private async askRestarting(to: number, m: LinkMessage): Promise<unknown> {
-    const deadline = Date.now() + 10_000;
+  /**
+   * A request to a worker that may be restarting (its requests fail until it is back): tried again every 100 ms;
+   * the last failure is thrown once `ms` have passed.
+   */
+  private async requestRetrying(to: number, m: LinkMessage, ms: number, onAnswer?: (body: unknown) => void): Promise<unknown> {
+    const deadline = Date.now() + ms;
     for (;;) {
       try {
-        return await this.mesh.request(to, m);
-      } catch {
-        if (Date.now() > deadline) return undefined;
+        return await this.mesh.request(to, m, onAnswer);
+      } catch (err) {
+        if (Date.now() > deadline) throw err;
         await new Promise((r) => setTimeout(r, 100));
       }
     }
@@ -1011,23 +983,17 @@ export class WorkerLink {
 
   /** At start: the keys the others hold, and the shares they use, that this worker is the master of (a master that restarts lost its tables). */
   private async learnOwners(): Promise<void> {
-    await Promise.all(
-      this.peers().map((i) =>
-        this.mesh.request(i, { t: 'held' } satisfies LinkMessage).then(
-          (answer) => {
-            const { keys, shares } = answer as { keys: string[]; shares: [string, ShareMode][] };
-            for (const k of keys) if (!this.owners.has(k)) this.owners.set(k, i);
-            for (const [share, mode] of shares) {
-              const users = this.shareUsers.get(share) ?? new Set<number>();
-              this.shareUsers.set(share, users);
-              users.add(i);
-              if (mode === 'solo') this.soloUser.set(share, i);
-            }
-          },
-          () => {}, // not started yet: it holds nothing
-        ),
-      ),
-    );
+    // A worker not started yet holds nothing.
+    for (const [i, answer] of await this.askPeers({ t: 'held' })) {
+      const { keys, shares } = answer as { keys: string[]; shares: [string, ShareMode][] };
+      for (const k of keys) if (!this.owners.has(k)) this.owners.set(k, i);
+      for (const [share, mode] of shares) {
+        const users = this.shareUsers.get(share) ?? new Set<number>();
+        this.shareUsers.set(share, users);
+        users.add(i);
+        if (mode === 'solo') this.soloUser.set(share, i);
+      }
+    }
   }
 
   /** Claims a key for a request running here (a rename's destination): its unpin, or undefined when another worker has it. */
@@ -1038,14 +1004,13 @@ export class WorkerLink {
 
   /** A reconnecting client named a previous session that is not here: the worker that has it ends it. */
   async endPreviousSession(sessionId: bigint, user: { user: string; guest: boolean }): Promise<void> {
-    await Promise.all(this.peers().map((p) => this.mesh.request(p, { t: 'previous-session', sessionId, user } satisfies LinkMessage).catch(() => {})));
+    await this.askPeers({ t: 'previous-session', sessionId, user });
   }
 
   /** Whether another worker has something open below a directory (nodes with keys under its key). */
   async openBelow(share: ShareDef, path: string): Promise<boolean> {
     const prefix = nodeKey(share, path) + '/';
-    const answers = await Promise.all(this.peers().map((p) => this.mesh.request(p, { t: 'open-below', prefix } satisfies LinkMessage).catch(() => false)));
-    return answers.some(Boolean);
+    return [...(await this.askPeers({ t: 'open-below', prefix })).values()].some(Boolean);
   }
 
   private pin(key: string): void {
@@ -1109,6 +1074,18 @@ export class WorkerLink {
 
 type ShareMode = 'solo' | 'shared';
 
+/** Runs `step` after the steps chained under `key` before it (or after `first`), whether they succeeded or not. */
+function inOrder<T>(chains: Map<string, Promise<unknown>>, key: string, first: Promise<unknown>, step: () => Promise<T>): Promise<T> {
+  const next = (chains.get(key) ?? first).then(step, step);
+  chains.set(key, next);
+  void next
+    .finally(() => {
+      if (chains.get(key) === next) chains.delete(key);
+    })
+    .catch(() => {});
+  return next;
+}
+
 /** The share part of a file key (nodeKey: the share's name, NUL, the path). */
 function shareOf(key: string): string {
   return key.slice(0, key.indexOf('\u0000'));
@@ -1134,7 +1111,7 @@ function setBit(map: Map<string, number>, counts: Map<string, number>, key: stri
   const had = map.get(key) ?? 0;
   const next = on ? had | bit : had & ~bit;
   if (next === had) return;
-  const share = key.slice(0, key.indexOf('\u0000'));
+  const share = shareOf(key);
   if (next === 0) {
     map.delete(key);
     const n = (counts.get(share) ?? 1) - 1;
