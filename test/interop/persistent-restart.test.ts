@@ -21,6 +21,19 @@ const HOST = '127.0.0.33';
 const USER = 'persist_user';
 const PASSWORD = 'Pers1st pass!';
 
+/** A server with one continuously available share `ca` (more [server] keys in `extra`). */
+function startCa(address: string, extra: Record<string, string | number | boolean> = {}): Promise<SmbkitServer> {
+  return startSmbkit({
+    address,
+    users: [{ name: USER, password: PASSWORD }],
+    shares: [{ name: 'ca', continuousAvailability: true }],
+    // A break that the disconnected holder cannot acknowledge times out after 2 s instead of 35.
+    server: { oplock_break_timeout: 2, signing: 'enabled', ...extra },
+  });
+}
+
+const caClient = (host: string): Promise<Client> => connect({ host, user: USER, password: PASSWORD, share: 'ca', timeoutMs: 20_000 });
+
 async function journalled(server: SmbkitServer): Promise<string[]> {
   return (await readdir(join(server.dir, 'state'))).filter((f) => f.startsWith('open-'));
 }
@@ -29,19 +42,13 @@ describe('persistent handles survive a restart of smbkit serve', { timeout: 180_
   let server: SmbkitServer;
 
   before(async () => {
-    server = await startSmbkit({
-      address: HOST,
-      users: [{ name: USER, password: PASSWORD }],
-      shares: [{ name: 'ca', continuousAvailability: true }],
-      // A break that the disconnected holder cannot acknowledge times out after 2 s instead of 35.
-      server: { oplock_break_timeout: 2, signing: 'enabled' },
-    });
+    server = await startCa(HOST);
   });
   after(async () => {
     await server?.stop();
   });
 
-  const client = (): Promise<Client> => connect({ host: HOST, user: USER, password: PASSWORD, share: 'ca', timeoutMs: 20_000 });
+  const client = (): Promise<Client> => caClient(HOST);
 
   for (const crash of [false, true]) {
     test(`${crash ? 'SIGKILL (crash)' : 'SIGTERM (graceful stop)'}: handle, data, lease and lock come back; the range stays locked meanwhile`, async () => {
@@ -127,17 +134,12 @@ describe('a persistent open outlives its worker', { timeout: 120_000 }, () => {
   const host = '127.0.0.34';
   let server: SmbkitServer;
   before(async () => {
-    server = await startSmbkit({
-      address: host,
-      users: [{ name: USER, password: PASSWORD }],
-      shares: [{ name: 'ca', continuousAvailability: true }],
-      server: { oplock_break_timeout: 2, signing: 'enabled', workers: 2 },
-    });
+    server = await startCa(host, { workers: 2 });
   });
   after(async () => {
     await server?.stop();
   });
-  const client = (): Promise<Client> => connect({ host, user: USER, password: PASSWORD, share: 'ca', timeoutMs: 20_000 });
+  const client = (): Promise<Client> => caClient(host);
 
   test('SIGKILL of the worker that holds it: the open, its data and its lock come back on the worker that replaces it', async () => {
     const data = randomBytes(32 * 1024);

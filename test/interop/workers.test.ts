@@ -23,6 +23,18 @@ const TORTURE_ADDRESS = '127.0.0.136';
 const USER = 'wk';
 const PASSWORD = 'Work3rs!';
 
+/** Runs `body` with two clients (the second lands on the other worker), and drops their connections after. */
+async function withTwoClients(body: (a: RawClient, b: RawClient) => Promise<void>): Promise<void> {
+  const a = await client();
+  const b = await client();
+  try {
+    await body(a, b);
+  } finally {
+    a.socket.destroy();
+    b.socket.destroy();
+  }
+}
+
 async function client(): Promise<RawClient> {
   const c = await RawClient.connect(ADDRESS, 445);
   await c.login(USER, PASSWORD, 'data');
@@ -65,151 +77,131 @@ describe('two workers', () => {
   it('serves two clients on two worker processes, and each sees the other\'s share modes and oplocks', async () => {
     const workers = childPids(server.pid);
     assert.equal(workers.length, 2, 'two worker processes');
-    const a = await client();
-    const b = await client();
-    try {
-      const pids = await servingPids(ADDRESS, 445);
-      const pa = pids.get(a.socket.localPort!);
-      const pb = pids.get(b.socket.localPort!);
-      assert.ok(pa !== undefined && pb !== undefined && workers.includes(pa) && workers.includes(pb), 'both served by workers');
-      assert.notEqual(pa, pb, 'the two clients are on different workers');
+    await withTwoClients(async (a, b) => {
+    const pids = await servingPids(ADDRESS, 445);
+    const pa = pids.get(a.socket.localPort!);
+    const pb = pids.get(b.socket.localPort!);
+    assert.ok(pa !== undefined && pb !== undefined && workers.includes(pa) && workers.includes(pb), 'both served by workers');
+    assert.notEqual(pa, pb, 'the two clients are on different workers');
 
-      // Share modes: an open that shares nothing keeps the other worker's client out.
-      const held = await a.create('shared.txt', { desiredAccess: RW, shareAccess: 0, createDisposition: 5 });
-      assert.equal(held.status, Status.SUCCESS);
-      const refused = await b.create('shared.txt', { desiredAccess: AccessMask.FILE_READ_DATA, shareAccess: ShareAccess.READ | ShareAccess.WRITE });
-      assert.equal(refused.status, Status.SHARING_VIOLATION);
-      assert.equal((await a.write(held.fileId, 0, Buffer.from('from a'))).status, Status.SUCCESS);
-      await a.close(held.fileId);
+    // Share modes: an open that shares nothing keeps the other worker's client out.
+    const held = await a.create('shared.txt', { desiredAccess: RW, shareAccess: 0, createDisposition: 5 });
+    assert.equal(held.status, Status.SUCCESS);
+    const refused = await b.create('shared.txt', { desiredAccess: AccessMask.FILE_READ_DATA, shareAccess: ShareAccess.READ | ShareAccess.WRITE });
+    assert.equal(refused.status, Status.SHARING_VIOLATION);
+    assert.equal((await a.write(held.fileId, 0, Buffer.from('from a'))).status, Status.SUCCESS);
+    await a.close(held.fileId);
 
-      // An oplock held on one worker breaks for an open on the other, which waits for the acknowledgment.
-      const share = ShareAccess.READ | ShareAccess.WRITE | ShareAccess.DELETE;
-      const batch = await a.create('shared.txt', { desiredAccess: RW, shareAccess: share, oplockLevel: OplockLevel.BATCH });
-      assert.equal(batch.status, Status.SUCCESS);
-      assert.equal(batch.create?.oplockLevel, OplockLevel.BATCH);
-      const second = b.create('shared.txt', { desiredAccess: RW, shareAccess: share });
-      const brk = await a.nextBreak(10_000);
-      assert.ok(brk, 'the holder hears of the break');
-      const notice = decodeOplockBreakResponse(brk.body);
-      assert.ok(notice.kind === 'oplock' && notice.oplockLevel === OplockLevel.II);
-      await a.ackOplock(batch.fileId, OplockLevel.II);
-      const opened = await second;
-      assert.equal(opened.status, Status.SUCCESS);
-      const read = await b.read(opened.fileId, 0, 100);
-      assert.equal(read.data.toString(), 'from a');
-      await b.close(opened.fileId);
-      await a.close(batch.fileId);
-    } finally {
-      a.socket.destroy();
-      b.socket.destroy();
-    }
+    // An oplock held on one worker breaks for an open on the other, which waits for the acknowledgment.
+    const share = ShareAccess.READ | ShareAccess.WRITE | ShareAccess.DELETE;
+    const batch = await a.create('shared.txt', { desiredAccess: RW, shareAccess: share, oplockLevel: OplockLevel.BATCH });
+    assert.equal(batch.status, Status.SUCCESS);
+    assert.equal(batch.create?.oplockLevel, OplockLevel.BATCH);
+    const second = b.create('shared.txt', { desiredAccess: RW, shareAccess: share });
+    const brk = await a.nextBreak(10_000);
+    assert.ok(brk, 'the holder hears of the break');
+    const notice = decodeOplockBreakResponse(brk.body);
+    assert.ok(notice.kind === 'oplock' && notice.oplockLevel === OplockLevel.II);
+    await a.ackOplock(batch.fileId, OplockLevel.II);
+    const opened = await second;
+    assert.equal(opened.status, Status.SUCCESS);
+    const read = await b.read(opened.fileId, 0, 100);
+    assert.equal(read.data.toString(), 'from a');
+    await b.close(opened.fileId);
+    await a.close(batch.fileId);
+    });
   });
 
   it('answers a request run on the other worker with offsets that count from the reply\'s own header', async () => {
-    const a = await client();
-    const b = await client();
-    try {
-      // a's open keeps the folder's state on a's worker, so b's CREATE and QUERY_DIRECTORY run there.
-      const dirOpts = { createOptions: 1, desiredAccess: AccessMask.FILE_READ_DATA | AccessMask.FILE_READ_ATTRIBUTES, shareAccess: ShareAccess.READ | ShareAccess.WRITE | ShareAccess.DELETE };
-      const held = await a.create('listed', { ...dirOpts, createDisposition: 3 });
-      assert.equal(held.status, Status.SUCCESS);
-      for (const name of ['one', 'two']) {
-        const f = await a.create(`listed\\${name}`, { desiredAccess: RW, createDisposition: 2 });
-        assert.equal(f.status, Status.SUCCESS);
-        await a.close(f.fileId);
-      }
-      const dir = await b.create('listed', { ...dirOpts, createDisposition: 1 });
-      assert.equal(dir.status, Status.SUCCESS);
-      const listed = await b.queryDirectory(dir.fileId, '*');
-      assert.equal(listed.status, Status.SUCCESS);
-      assert.deepEqual(listed.entries.map((e) => e.fileName).filter((n) => !n.startsWith('.')).sort(), ['one', 'two']);
-      await b.close(dir.fileId);
-      await a.close(held.fileId);
-    } finally {
-      a.socket.destroy();
-      b.socket.destroy();
+    await withTwoClients(async (a, b) => {
+    // a's open keeps the folder's state on a's worker, so b's CREATE and QUERY_DIRECTORY run there.
+    const dirOpts = { createOptions: 1, desiredAccess: AccessMask.FILE_READ_DATA | AccessMask.FILE_READ_ATTRIBUTES, shareAccess: ShareAccess.READ | ShareAccess.WRITE | ShareAccess.DELETE };
+    const held = await a.create('listed', { ...dirOpts, createDisposition: 3 });
+    assert.equal(held.status, Status.SUCCESS);
+    for (const name of ['one', 'two']) {
+      const f = await a.create(`listed\\${name}`, { desiredAccess: RW, createDisposition: 2 });
+      assert.equal(f.status, Status.SUCCESS);
+      await a.close(f.fileId);
     }
+    const dir = await b.create('listed', { ...dirOpts, createDisposition: 1 });
+    assert.equal(dir.status, Status.SUCCESS);
+    const listed = await b.queryDirectory(dir.fileId, '*');
+    assert.equal(listed.status, Status.SUCCESS);
+    assert.deepEqual(listed.entries.map((e) => e.fileName).filter((n) => !n.startsWith('.')).sort(), ['one', 'two']);
+    await b.close(dir.fileId);
+    await a.close(held.fileId);
+    });
   });
 
   it('refuses a rename onto a file open on the other worker, and of a folder with a file open below it there', async () => {
-    const a = await client();
-    const b = await client();
-    try {
-      const all = ShareAccess.READ | ShareAccess.WRITE | ShareAccess.DELETE;
-      const target = await a.create('rn-target.txt', { desiredAccess: RW, shareAccess: all, createDisposition: 5 });
-      assert.equal(target.status, Status.SUCCESS);
-      const src = await b.create('rn-src.txt', { desiredAccess: RW | AccessMask.DELETE, shareAccess: all, createDisposition: 5 });
-      assert.equal(src.status, Status.SUCCESS);
-      assert.equal(await rename(b, src.fileId, 'rn-target.txt', true), Status.ACCESS_DENIED);
-      assert.equal(await rename(b, src.fileId, 'rn-target.txt', false), Status.OBJECT_NAME_COLLISION);
-      await b.close(src.fileId);
-      await a.close(target.fileId);
+    await withTwoClients(async (a, b) => {
+    const all = ShareAccess.READ | ShareAccess.WRITE | ShareAccess.DELETE;
+    const target = await a.create('rn-target.txt', { desiredAccess: RW, shareAccess: all, createDisposition: 5 });
+    assert.equal(target.status, Status.SUCCESS);
+    const src = await b.create('rn-src.txt', { desiredAccess: RW | AccessMask.DELETE, shareAccess: all, createDisposition: 5 });
+    assert.equal(src.status, Status.SUCCESS);
+    assert.equal(await rename(b, src.fileId, 'rn-target.txt', true), Status.ACCESS_DENIED);
+    assert.equal(await rename(b, src.fileId, 'rn-target.txt', false), Status.OBJECT_NAME_COLLISION);
+    await b.close(src.fileId);
+    await a.close(target.fileId);
 
-      const dirOpts = { createOptions: 1, shareAccess: all };
-      const made = await a.create('rn-dir', { ...dirOpts, desiredAccess: AccessMask.FILE_READ_ATTRIBUTES, createDisposition: 3 });
-      assert.equal(made.status, Status.SUCCESS);
-      const inner = await a.create('rn-dir\\inner.txt', { desiredAccess: RW, shareAccess: all, createDisposition: 5 });
-      assert.equal(inner.status, Status.SUCCESS);
-      await a.close(made.fileId);
-      const dir = await b.create('rn-dir', { ...dirOpts, desiredAccess: AccessMask.DELETE | AccessMask.FILE_READ_ATTRIBUTES, createDisposition: 1 });
-      assert.equal(dir.status, Status.SUCCESS);
-      assert.equal(await rename(b, dir.fileId, 'rn-dir2', false), Status.ACCESS_DENIED);
-      await a.close(inner.fileId);
-      assert.equal(await rename(b, dir.fileId, 'rn-dir2', false), Status.SUCCESS);
-      await b.close(dir.fileId);
-    } finally {
-      a.socket.destroy();
-      b.socket.destroy();
-    }
+    const dirOpts = { createOptions: 1, shareAccess: all };
+    const made = await a.create('rn-dir', { ...dirOpts, desiredAccess: AccessMask.FILE_READ_ATTRIBUTES, createDisposition: 3 });
+    assert.equal(made.status, Status.SUCCESS);
+    const inner = await a.create('rn-dir\\inner.txt', { desiredAccess: RW, shareAccess: all, createDisposition: 5 });
+    assert.equal(inner.status, Status.SUCCESS);
+    await a.close(made.fileId);
+    const dir = await b.create('rn-dir', { ...dirOpts, desiredAccess: AccessMask.DELETE | AccessMask.FILE_READ_ATTRIBUTES, createDisposition: 1 });
+    assert.equal(dir.status, Status.SUCCESS);
+    assert.equal(await rename(b, dir.fileId, 'rn-dir2', false), Status.ACCESS_DENIED);
+    await a.close(inner.fileId);
+    assert.equal(await rename(b, dir.fileId, 'rn-dir2', false), Status.SUCCESS);
+    await b.close(dir.fileId);
+    });
   });
 
   it('loses only the connections and opens of a worker killed with SIGKILL', async () => {
-    const a = await client();
-    const b = await client();
+    await withTwoClients(async (a, b) => {
+    const pids = await servingPids(ADDRESS, 445);
+    const victim = pids.get(a.socket.localPort!)!;
+    assert.notEqual(pids.get(b.socket.localPort!), victim, 'the two clients are on different workers');
+    const held = await a.create('killed.txt', { desiredAccess: RW, shareAccess: 0, createDisposition: 5 });
+    assert.equal(held.status, Status.SUCCESS);
+    // b holds two files whose masters (the workers that decide who owns them) are one each: one of the two is
+    // the victim, and the worker that replaces it must learn that b holds it.
+    const kept = keptNames();
+    for (const name of kept) {
+      const k = await b.create(name, { desiredAccess: RW, shareAccess: 0, createDisposition: 5 });
+      assert.equal(k.status, Status.SUCCESS);
+    }
+    // Acknowledged before the kill: it must be on the disk after it.
+    assert.equal((await a.write(held.fileId, 0, Buffer.from('acknowledged'))).status, Status.SUCCESS);
+
+    process.kill(victim, 'SIGKILL');
+    assert.ok(await a.waitClosed(10_000), 'the killed worker\'s client lost its connection');
+
+    // The other worker's client goes on, and the open that shared nothing went with its worker.
+    assert.equal((await b.echo()).status, Status.SUCCESS);
+    const after = await b.create('killed.txt', { desiredAccess: RW, shareAccess: ShareAccess.READ });
+    assert.equal(after.status, Status.SUCCESS);
+    assert.equal((await b.read(after.fileId, 0, 100)).data.toString(), 'acknowledged');
+    await b.close(after.fileId);
+    assert.equal(await readFile(join(server.sharePaths.get('data')!, 'killed.txt'), 'utf8'), 'acknowledged');
+
+    // The primary starts another worker, and new clients are served, on both workers, and see b's opens.
+    const c = await client();
+    const d = await client();
     try {
-      const pids = await servingPids(ADDRESS, 445);
-      const victim = pids.get(a.socket.localPort!)!;
-      assert.notEqual(pids.get(b.socket.localPort!), victim, 'the two clients are on different workers');
-      const held = await a.create('killed.txt', { desiredAccess: RW, shareAccess: 0, createDisposition: 5 });
-      assert.equal(held.status, Status.SUCCESS);
-      // b holds two files whose masters (the workers that decide who owns them) are one each: one of the two is
-      // the victim, and the worker that replaces it must learn that b holds it.
-      const kept = keptNames();
-      for (const name of kept) {
-        const k = await b.create(name, { desiredAccess: RW, shareAccess: 0, createDisposition: 5 });
-        assert.equal(k.status, Status.SUCCESS);
-      }
-      // Acknowledged before the kill: it must be on the disk after it.
-      assert.equal((await a.write(held.fileId, 0, Buffer.from('acknowledged'))).status, Status.SUCCESS);
-
-      process.kill(victim, 'SIGKILL');
-      assert.ok(await a.waitClosed(10_000), 'the killed worker\'s client lost its connection');
-
-      // The other worker's client goes on, and the open that shared nothing went with its worker.
-      assert.equal((await b.echo()).status, Status.SUCCESS);
-      const after = await b.create('killed.txt', { desiredAccess: RW, shareAccess: ShareAccess.READ });
-      assert.equal(after.status, Status.SUCCESS);
-      assert.equal((await b.read(after.fileId, 0, 100)).data.toString(), 'acknowledged');
-      await b.close(after.fileId);
-      assert.equal(await readFile(join(server.sharePaths.get('data')!, 'killed.txt'), 'utf8'), 'acknowledged');
-
-      // The primary starts another worker, and new clients are served, on both workers, and see b's opens.
-      const c = await client();
-      const d = await client();
-      try {
-        assert.equal((await c.echo()).status, Status.SUCCESS);
-        assert.equal(childPids(server.pid).length, 2);
-        for (const x of [c, d]) {
-          for (const name of kept) assert.equal((await x.create(name, { desiredAccess: AccessMask.FILE_READ_DATA, shareAccess: 7 })).status, Status.SHARING_VIOLATION, name);
-        }
-      } finally {
-        c.socket.destroy();
-        d.socket.destroy();
+      assert.equal((await c.echo()).status, Status.SUCCESS);
+      assert.equal(childPids(server.pid).length, 2);
+      for (const x of [c, d]) {
+        for (const name of kept) assert.equal((await x.create(name, { desiredAccess: AccessMask.FILE_READ_DATA, shareAccess: 7 })).status, Status.SHARING_VIOLATION, name);
       }
     } finally {
-      a.socket.destroy();
-      b.socket.destroy();
+      c.socket.destroy();
+      d.socket.destroy();
     }
+    });
   });
 });
 
