@@ -35,7 +35,7 @@ export async function recoverPersistentOpens(
     const store = share?.store;
     if (!share || !store || !share.continuousAvailability) {
       server.log.warn('persistent open dropped: its share is gone or not continuously available', { share: rec.share, path: rec.path });
-      journal.forget(rec.persistentId);
+      void journal.forget(rec.persistentId);
       continue;
     }
     // With workers, the file's state must be this worker's (workers/link.ts, claims).
@@ -66,7 +66,7 @@ async function recoverOne(server: SmbServer, journal: FileJournal, conn: Connect
     }
   } catch (err) {
     server.log.warn('persistent open dropped: its file cannot be opened', { share: rec.share, path: rec.path, error: (err as Error).message });
-    journal.forget(rec.persistentId);
+    void journal.forget(rec.persistentId);
     return false;
   }
   const session = new Session(0n, conn);

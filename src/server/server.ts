@@ -552,7 +552,7 @@ export class SmbServer {
     for (const f of open.onClose) f();
     open.onClose.clear();
     this.caching.release(open);
-    this.durables.forget(open);
+    const unjournalled = this.durables.forget(open);
     if (open.session.opens.get(open.volatileId) === open) open.session.opens.delete(open.volatileId);
     const node = open.node;
     node.opens.delete(open);
@@ -570,6 +570,8 @@ export class SmbServer {
     } catch (err) {
       this.log.warn('close failed', { path: open.path, error: (err as Error).message });
     }
+    // As a persistent open's changes are on the disk before their answers, so is its end (MS-SMB2 3.3.5.10).
+    await unjournalled;
     // A print job is published when its client closed it, discarded when the client went away.
     await open.printJob?.settle();
     let deleted = false;

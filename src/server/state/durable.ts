@@ -81,7 +81,8 @@ function guidKey(clientGuid: Buffer, createGuid: Buffer): string {
 export interface PersistentJournal {
   /** Resolves once the open's record is on disk. */
   save(open: Open): Promise<void>;
-  remove(open: Open): void;
+  /** Resolves once the open's record is gone from the disk. */
+  remove(open: Open): Promise<void>;
 }
 
 /**
@@ -240,14 +241,14 @@ export class DurableHandles {
     if (open.createGuid) this.byCreateGuid.set(guidKey(open.clientGuid, open.createGuid), open);
   }
 
-  /** The open closed for good. */
-  forget(open: Open): void {
+  /** The open closed for good; resolves once a persistent open's record is gone (a restart cannot bring it back). */
+  forget(open: Open): Promise<void> {
     this.stopTimer(open);
     if (this.byId.get(open.persistentId) === open) this.byId.delete(open.persistentId);
     if (open.createGuid && this.byCreateGuid.get(guidKey(open.clientGuid, open.createGuid)) === open) {
       this.byCreateGuid.delete(guidKey(open.clientGuid, open.createGuid));
     }
-    if (open.durable?.persistent) this.journal?.remove(open);
+    return (open.durable?.persistent && this.journal?.remove(open)) || Promise.resolve();
   }
 
   /**

@@ -115,13 +115,13 @@ export class FileJournal implements JournalHooks {
     return this.enqueue(rec.persistentId, () => this.writeAtomic(`open-${rec.persistentId}.json`, JSON.stringify(rec)));
   }
 
-  remove(open: Open): void {
-    this.forget(open.persistentId.toString());
+  remove(open: Open): Promise<void> {
+    return this.forget(open.persistentId.toString());
   }
 
-  /** Deletes the record of an open id (also for records found unusable at start). */
-  forget(persistentId: string): void {
-    void this.enqueue(persistentId, () => unlink(join(this.dir, `open-${persistentId}.json`)).catch(() => {}));
+  /** Deletes the record of an open id (also for records found unusable at start); resolves once it is gone. */
+  forget(persistentId: string): Promise<void> {
+    return this.enqueue(persistentId, () => unlink(join(this.dir, `open-${persistentId}.json`)).catch(() => {}));
   }
 
   /** Resolves once every write started so far has landed. */
