@@ -10,6 +10,7 @@ import { serverConfigFrom } from '../config/server-config.js';
 import { nodeKey, SmbServer } from '../server/server.js';
 import type { FromWorker, ToWorker } from '../server/workers/pool.js';
 import { WorkerLink } from '../server/workers/link.js';
+import { DurableMemo } from '../server/workers/memo.js';
 
 /** What the primary sends each worker to build its server from (plain data: it crosses the IPC channel). */
 export interface WorkerSpec {
@@ -35,18 +36,21 @@ process.on('message', (m: ToWorker, socket?: Socket) => {
       server = srv;
       const link = new WorkerLink(srv, m.group, m.index, m.count);
       srv.joinWorkers(link);
+      srv.durables.memo = new DurableMemo(send);
       server.events.on('disconnect', (e: { remote: string }) => send({ t: 'closed', remote: e.remote }));
       server.events.on('auth-failure', (e: { remote: string; user: string }) => send({ t: 'auth-failed', remote: e.remote, user: e.user }));
       server.events.on('auth-success', (e: { remote: string }) => send({ t: 'auth-succeeded', remote: e.remote }));
       srv.serverGuid = Buffer.from(spec.serverGuid, 'hex');
-      // Connections come once this worker knows the others and has its persistent opens back (those of its FileIds).
+      // Connections come once this worker knows the others and has its persistent opens back (those of its FileIds),
+      // and the durable ones of the worker it replaces, kept by the primary.
       void srv
         .loadJournal()
         .then(async (records) => {
-          const mine = link.reserve(records);
+          const mine = link.reserve([...records, ...m.durables]);
           await link.listen();
           await srv.recoverPersistent(mine, (share, path) => link.recovering(nodeKey(share, path)));
         })
+        .finally(() => link.recoveryDone())
         .then(() => send({ t: 'ready' }));
       return;
     }

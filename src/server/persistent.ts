@@ -1,9 +1,10 @@
 import { AccessMask, OplockLevel } from '../protocol/smb2/constants.js';
+import { LeaseState } from '../protocol/smb2/contexts/create-contexts.js';
 import type { Connection } from './connection.js';
 import type { SmbServer } from './server.js';
 import type { ShareDef } from './shares.js';
 import { Lease, LeaseTable } from './state/leases.js';
-import type { FileJournal, PersistedOpen } from './state/journal.js';
+import type { PersistedOpen } from './state/journal.js';
 import { Open } from './state/open.js';
 import { Session } from './session.js';
 import { Tree } from './tree.js';
@@ -18,13 +19,14 @@ function pastConnection(server: SmbServer): Connection {
 }
 
 /**
- * Rebuilds the persistent opens of the journal after a start (MS-SMB2 3.3.5.9.12 reclaims them): each gets its file
- * handle, its place among the file's opens (share modes hold), its lease or oplock and its byte-range locks back,
- * disconnected, with a fresh reconnect timeout. Records whose share or file is gone are dropped.
+ * Rebuilds the persistent opens of the journal after a start (MS-SMB2 3.3.5.9.12 reclaims them), and with workers
+ * the durable opens of a worker that died (3.3.5.9.7 reclaims them on its successor): each gets its file handle,
+ * its place among the file's opens (share modes hold), its lease or oplock and its byte-range locks back,
+ * disconnected, with a fresh reconnect timeout. Records whose share or file is gone are dropped, and so are durable
+ * ones that no longer held what keeps a durable open (a batch oplock or a lease with handle caching, 3.3.7.1).
  */
 export async function recoverPersistentOpens(
   server: SmbServer,
-  journal: FileJournal,
   records: readonly PersistedOpen[],
   claim?: (share: ShareDef, path: string) => Promise<(() => void) | undefined>,
 ): Promise<number> {
@@ -33,19 +35,27 @@ export async function recoverPersistentOpens(
   for (const rec of records) {
     const share = server.findShare(rec.share);
     const store = share?.store;
-    if (!share || !store || !share.continuousAvailability) {
+    const persistent = rec.persistent ?? true;
+    if (!share || !store || (persistent && !share.continuousAvailability)) {
       server.log.warn('persistent open dropped: its share is gone or not continuously available', { share: rec.share, path: rec.path });
-      void journal.forget(rec.persistentId);
+      server.durables.dropRecord(rec);
+      continue;
+    }
+    const caching = rec.lease ? (rec.lease.state & LeaseState.HANDLE_CACHING) !== 0 : rec.oplockLevel === OplockLevel.BATCH;
+    if (!persistent && !caching) {
+      server.durables.dropRecord(rec);
       continue;
     }
     // With workers, the file's state must be this worker's (workers/link.ts, claims).
     const unpin = claim ? await claim(share, rec.path) : () => {};
     if (!unpin) {
       server.log.warn('persistent open not recovered: another worker has its file', { share: rec.share, path: rec.path });
+      // A journalled one is tried again at the next start; a durable one is gone.
+      if (!persistent) server.durables.dropRecord(rec);
       continue;
     }
     try {
-      if (await recoverOne(server, journal, conn, share, rec)) recovered++;
+      if (await recoverOne(server, conn, share, rec)) recovered++;
     } finally {
       unpin();
     }
@@ -53,7 +63,7 @@ export async function recoverPersistentOpens(
   return recovered;
 }
 
-async function recoverOne(server: SmbServer, journal: FileJournal, conn: Connection, share: ShareDef, rec: PersistedOpen): Promise<boolean> {
+async function recoverOne(server: SmbServer, conn: Connection, share: ShareDef, rec: PersistedOpen): Promise<boolean> {
   const store = share.store!;
   const persistentId = BigInt(rec.persistentId);
   let handle;
@@ -66,7 +76,7 @@ async function recoverOne(server: SmbServer, journal: FileJournal, conn: Connect
     }
   } catch (err) {
     server.log.warn('persistent open dropped: its file cannot be opened', { share: rec.share, path: rec.path, error: (err as Error).message });
-    void journal.forget(rec.persistentId);
+    server.durables.dropRecord(rec);
     return false;
   }
   const session = new Session(0n, conn);
@@ -91,7 +101,7 @@ async function recoverOne(server: SmbServer, journal: FileJournal, conn: Connect
     deleteOnClose: rec.deleteOnClose,
   });
   open.createGuid = rec.createGuid ? Buffer.from(rec.createGuid, 'hex') : undefined;
-  open.durable = { version: 2, persistent: true, timeoutMs: rec.timeoutMs };
+  open.durable = { version: rec.durableVersion ?? 2, persistent: rec.persistent ?? true, timeoutMs: rec.timeoutMs };
   open.currentByteOffset = BigInt(rec.position);
   rec.lockSequences.forEach((v, i) => (open.lockSequences[i] = v ?? undefined));
   node.opens.add(open);

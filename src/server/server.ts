@@ -470,11 +470,14 @@ export class SmbServer {
     return opens;
   }
 
-  /** Rebuilds journalled persistent opens; with workers, each claims its file's key first (else it is skipped). */
+  /**
+   * Rebuilds journalled persistent opens, and with workers the durable ones of the worker this one replaces; each
+   * claims its file's key first (else it is skipped).
+   */
   async recoverPersistent(records: readonly PersistedOpen[], claim?: (share: ShareDef, path: string) => Promise<(() => void) | undefined>): Promise<void> {
-    if (!this.journal) return;
-    const n = await recoverPersistentOpens(this, this.journal, records, claim);
-    if (records.length > 0) this.log.info('persistent handles recovered', { recovered: n, journalled: records.length });
+    if (records.length === 0) return;
+    const n = await recoverPersistentOpens(this, records, claim);
+    this.log.info('durable and persistent handles recovered', { recovered: n, records: records.length });
   }
 
   /** Persistent handles are offered (SMB2_GLOBAL_CAP_PERSISTENT_HANDLES): a share is continuously available. */

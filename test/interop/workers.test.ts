@@ -10,12 +10,15 @@ import { join } from 'node:path';
 import { Status } from '../../src/protocol/nt-status.js';
 import { decodeOplockBreakResponse } from '../../src/protocol/smb2/commands/oplock-break.js';
 import { encodeSetInfoRequest } from '../../src/protocol/smb2/commands/set-info.js';
+import { encodeLockRequest } from '../../src/protocol/smb2/commands/lock.js';
 import type { FileId } from '../../src/protocol/smb2/commands/file-id.js';
 import { AccessMask, Command, OplockLevel, ShareAccess } from '../../src/protocol/smb2/constants.js';
 import { masterOf } from '../../src/server/workers/link.js';
+import { connect } from '../../src/index.js';
+import { LeaseState } from '../../src/protocol/smb2/contexts/create-contexts.js';
 import { RawClient } from '../support/raw-client.js';
 import { startSmbkit, type SmbkitServer } from './harness/smbkit.js';
-import { childPids, servingPids } from './harness/proc.js';
+import { childPids, isAlive, servingPids } from './harness/proc.js';
 import { checkPassList, startSmbkitTarget, type TortureTarget } from './conformance.js';
 
 const ADDRESS = '127.0.0.135';
@@ -202,6 +205,54 @@ describe('two workers', () => {
       d.socket.destroy();
     }
     });
+  });
+
+  it('brings a durable open back on the worker that replaces its own, killed with SIGKILL, for its client to reclaim', async () => {
+    const data = Buffer.from('durable across a worker crash');
+    const seen = await servingPids(ADDRESS, 445);
+    const a = await connect({ host: ADDRESS, user: USER, password: PASSWORD, share: 'data', timeoutMs: 20_000 });
+    try {
+      const fa = await a.share().open('durable-held.bin', { flags: 'w+', durable: true });
+      assert.equal(fa.durable, 'durable');
+      assert.equal(fa.leaseState, LeaseState.READ_CACHING | LeaseState.HANDLE_CACHING | LeaseState.WRITE_CACHING);
+      await fa.writeAt(data, 0);
+      await fa.lock(0, 10, { exclusive: true });
+      const serving = [...(await servingPids(ADDRESS, 445))].filter(([port]) => !seen.has(port)).map(([, pid]) => pid);
+      assert.equal(serving.length, 1, 'a has one connection');
+      const victim = serving[0]!;
+      assert.ok(childPids(server.pid).includes(victim), 'a worker serves a');
+      process.kill(victim, 'SIGKILL');
+      const replaced = (): boolean => {
+        const now = childPids(server.pid).filter(isAlive);
+        return now.length === 2 && !now.includes(victim);
+      };
+      for (let i = 0; i < 100 && !replaced(); i++) await new Promise((r) => setTimeout(r, 100));
+      assert.ok(replaced(), 'the killed worker is replaced');
+
+      // The same ClientGuid, its previous session named, DHnC/DH2C with the old FileId (MS-SMB2 3.2.4.4).
+      await a.reconnect();
+      assert.equal(fa.durable, 'durable');
+      const back = Buffer.alloc(data.length);
+      assert.equal(await fa.readInto(back, 0, back.length, 0), data.length);
+      assert.ok(back.equals(data), 'the data written before the kill reads back through the reclaimed handle');
+      // Its lock came back with it: another client cannot take the range, on either worker.
+      await withTwoClients(async (c, d) => {
+        for (const x of [c, d]) {
+          const o = await x.create('durable-held.bin', { desiredAccess: RW, shareAccess: 7 });
+          assert.equal(o.status, Status.SUCCESS);
+          // Exclusive, fail immediately (MS-SMB2 2.2.26.1).
+          const lock = await x.request(Command.LOCK, (w) =>
+            encodeLockRequest(w, { lockSequenceIndex: 0, lockSequenceNumber: 0, fileId: o.fileId, locks: [{ offset: 0n, length: 10n, flags: 0x12 }] }),
+          );
+          assert.equal(lock.status, Status.LOCK_NOT_GRANTED);
+          await x.close(o.fileId);
+        }
+      });
+      await fa.close();
+    } finally {
+      await a.close().catch(() => {});
+    }
+    assert.match(await server.logs(), /handles recovered recovered=1 /);
   });
 });
 

@@ -83,6 +83,8 @@ export interface PersistentJournal {
   save(open: Open): Promise<void>;
   /** Resolves once the open's record is gone from the disk. */
   remove(open: Open): Promise<void>;
+  /** The same by the open's id (a record found unusable when rebuilding). */
+  forget(persistentId: string): Promise<void>;
 }
 
 /**
@@ -102,6 +104,12 @@ export class DurableHandles {
   private readonly timers = new Map<Open, NodeJS.Timeout>();
   private readonly expire: (open: Open) => void;
   journal: PersistentJournal | undefined;
+  /**
+   * Where the records of plain durable opens go with several workers: the primary, which hands a dead worker's
+   * records to the worker that replaces it (workers/pool.ts). Kept in memory only: a durable open does not outlive
+   * the server, but it outlives its worker.
+   */
+  memo: PersistentJournal | undefined;
 
   constructor(policy: DurablePolicy, expire: (open: Open) => void) {
     this.policy = policy;
@@ -227,7 +235,7 @@ export class DurableHandles {
     this.timers.delete(open);
   }
 
-  /** A persistent open rebuilt from the journal after a restart: disconnected until its client reclaims it. */
+  /** A persistent open rebuilt after a restart (or a durable one after its worker's): disconnected until its client reclaims it. */
   recovered(open: Open): void {
     open.disconnected = true;
     this.byId.set(open.persistentId, open);
@@ -248,15 +256,27 @@ export class DurableHandles {
     if (open.createGuid && this.byCreateGuid.get(guidKey(open.clientGuid, open.createGuid)) === open) {
       this.byCreateGuid.delete(guidKey(open.clientGuid, open.createGuid));
     }
-    return (open.durable?.persistent && this.journal?.remove(open)) || Promise.resolve();
+    return this.recordOf(open)?.remove(open) ?? Promise.resolve();
+  }
+
+  /** Drops a record that could not be rebuilt (persistent ones from the journal, durable ones from the memo). */
+  dropRecord(rec: { persistentId: string; persistent?: boolean }): void {
+    void ((rec.persistent ?? true) ? this.journal : this.memo)?.forget(rec.persistentId);
+  }
+
+  /** Where an open's record is kept: the journal (persistent), the primary's memo (durable, with workers), or none. */
+  private recordOf(open: Open): PersistentJournal | undefined {
+    const d = open.durable;
+    if (!d) return undefined;
+    return d.persistent ? this.journal : this.memo;
   }
 
   /**
-   * State that a persistent open journals is new or changed (granted, reconnected, a lock, the lease): resolves once
-   * the record is on disk, so that the reply saying so can go (a crash after it loses nothing).
+   * State that a durable open records is new or changed (granted, reconnected, a lock, the lease): resolves once a
+   * persistent open's record is on disk, so that the reply saying so can go (a crash after it loses nothing).
    */
   async changed(open: Open): Promise<void> {
-    if (open.durable?.persistent && !open.closed) await this.journal?.save(open);
+    if (!open.closed) await this.recordOf(open)?.save(open);
   }
 
   /** Stops every scavenger (server shutdown). */

@@ -30,6 +30,12 @@ export interface PersistedOpen {
   locks: { offset: string; length: string; exclusive: boolean }[];
   lockSequences: (number | null)[];
   position: string;
+  /**
+   * The durable context version, and whether the open is persistent. Absent in the journal's records (persistent
+   * v2 opens); a multi-worker primary also keeps records of plain durable opens, which a worker's successor rebuilds.
+   */
+  durableVersion?: 1 | 2;
+  persistent?: boolean;
 }
 
 /** The journal's own facts: the server's GUID (clients see the same server after a restart) and the next FileId. */
@@ -63,6 +69,8 @@ export function snapshot(open: Open): PersistedOpen {
     locks: locks.map((x) => ({ offset: x.offset.toString(), length: x.length.toString(), exclusive: x.exclusive })),
     lockSequences: Array.from({ length: open.lockSequences.length }, (_, i) => open.lockSequences[i] ?? null),
     position: open.currentByteOffset.toString(),
+    durableVersion: open.durable?.version ?? 2,
+    persistent: open.durable?.persistent ?? true,
   };
 }
 

@@ -47,6 +47,8 @@ const FILE_ID_OFFSET: Partial<Record<number, number>> = {
   [Command.SET_INFO]: 16,
 };
 const OPLOCK_ACK_SIZE = 24;
+/** How long a durable reconnect waits for the worker that has its open to be back (started again after a crash). */
+const RECONNECT_WAIT_MS = 10_000;
 const LEASE_ACK_SIZE = 36;
 
 /** FileIds carry the number of the worker that made them in their top 16 bits (plus one: 0 is the primary's). */
@@ -157,6 +159,9 @@ export class WorkerLink {
   private readonly owners = new Map<string, number>();
   private readonly claimChains = new Map<string, Promise<unknown>>();
   private directoryReady: Promise<void> = Promise.resolve();
+  /** Settles once this worker's recovered opens are back: forwarded requests (a reconnect among them) wait for it. */
+  private recovered: Promise<void>;
+  private markRecovered!: () => void;
   /** This worker's standing in each share it uses (absent: it joins first), joins under way, claims under way by share. */
   private readonly shareModes = new Map<string, ShareMode>();
   private readonly joining = new Map<string, Promise<void>>();
@@ -175,6 +180,7 @@ export class WorkerLink {
   private readonly peerTreeShares = new Map<string, number>();
 
   constructor(server: SmbServer, group: string, index: number, count: number) {
+    this.recovered = new Promise<void>((r) => (this.markRecovered = r));
     this.server = server;
     this.index = index;
     this.count = count;
@@ -198,6 +204,11 @@ export class WorkerLink {
     for (const [i, list] of await this.askPeers({ t: 'interests' })) {
       for (const { key, tree } of list as { key: string; tree: boolean }[]) this.peerInterest(i, key, tree, true);
     }
+  }
+
+  /** Its journalled and memo'd opens are back (or there were none): forwarded requests run from now on. */
+  recoveryDone(): void {
+    this.markRecovered();
   }
 
   private peers(): number[] {
@@ -290,7 +301,9 @@ export class WorkerLink {
       if (id) target = this.workerOf(id);
     }
     if (target === undefined || target === this.index) return here;
-    return this.forward(target, conn, ctx, h).then((r) => ({ local: false as const, outcome: this.outcomeOf(r) }));
+    // A durable reconnect may come while the worker its FileId names is being replaced: its successor has the open.
+    const reconnect = h.command === Command.CREATE;
+    return this.forward(target, conn, ctx, h, reconnect ? RECONNECT_WAIT_MS : 0).then((r) => ({ local: false as const, outcome: this.outcomeOf(r) }));
   }
 
   private async routeByClaim(key: string, conn: Connection, ctx: RequestContext, h: Smb2Header): Promise<Routed> {
@@ -323,7 +336,8 @@ export class WorkerLink {
     return nodeKey(ctx.tree!.share, parsed.path);
   }
 
-  private async forward(to: number, conn: Connection, ctx: RequestContext, h: Smb2Header): Promise<RunResult> {
+  /** Runs a request on worker `to`; `retryMs`: while `to` is gone (restarting), try again for that long. */
+  private async forward(to: number, conn: Connection, ctx: RequestContext, h: Smb2Header, retryMs = 0): Promise<RunResult> {
     const rid = this.nextRid++;
     const s = ctx.session;
     const t = ctx.tree;
@@ -354,7 +368,7 @@ export class WorkerLink {
     this.sent.set(rid, { to, ctx });
     conn.forwarded.set(h.messageId, () => this.mesh.send(to, { t: 'cancel', rid } satisfies LinkMessage));
     try {
-      const r = (await this.mesh.request(to, msg)) as RunResult;
+      const r = (retryMs > 0 ? await this.requestRetrying(to, msg, retryMs) : await this.mesh.request(to, msg)) as RunResult;
       if (r.fileId) ctx.compound.fileId = r.fileId;
       if (r.leaseKey) this.leaseHomes.set(leaseId(conn.clientGuid, r.leaseKey), to);
       return r;
@@ -378,6 +392,7 @@ export class WorkerLink {
   private async onRequest(from: number, m: LinkMessage): Promise<unknown> {
     switch (m.t) {
       case 'run':
+        await this.recovered;
         return this.run(from, m);
       case 'interest':
         this.peerInterest(from, m.key, m.tree, m.on);

@@ -1,7 +1,9 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
 import type { Logger } from '../../util/log.js';
+import type { PersistedOpen } from '../state/journal.js';
 import type { ClaimFromPrimary, ClaimToPrimary } from './link.js';
+import { DurableRecords, type MemoToPrimary } from './memo.js';
 
 /**
  * The primary process of a multi-worker server (`workers` > 1). It owns the listeners and decides admission (host
@@ -13,13 +15,14 @@ import type { ClaimFromPrimary, ClaimToPrimary } from './link.js';
 /** Messages from the primary to a worker. */
 export type ToWorker =
   | ClaimFromPrimary
-  | { t: 'init'; index: number; count: number; group: string; spec: unknown }
+  | { t: 'init'; index: number; count: number; group: string; spec: unknown; durables: PersistedOpen[] }
   | { t: 'conn'; kind: 'direct' | 'netbios'; remote: string; moved?: { first: Buffer; established: boolean } }
   | { t: 'stop' };
 
 /** Messages from a worker to the primary. */
 export type FromWorker =
   | ClaimToPrimary
+  | MemoToPrimary
   | { t: 'ready' }
   | { t: 'closed'; remote: string }
   | { t: 'auth-failed'; remote: string; user: string }
@@ -54,6 +57,8 @@ export class WorkerPool {
   /** Which worker serves each client (ClientGuid), and how many of its connections are there. */
   private readonly clients = new Map<string, { worker: number; connections: number }>();
   private readonly opts: WorkerPoolOptions;
+  /** The workers' durable opens, handed to the worker that replaces one that died. */
+  private readonly durables = new DurableRecords();
   private closing = false;
 
   constructor(opts: WorkerPoolOptions) {
@@ -178,6 +183,10 @@ export class WorkerPool {
           });
           break;
         }
+        case 'durable-save':
+        case 'durable-forget':
+          this.durables.take(slot.index, m);
+          break;
         case 'ready':
           slot.isReady = true;
           ready();
@@ -205,7 +214,8 @@ export class WorkerPool {
       const next = this.spawn(index);
       this.slots[this.slots.indexOf(slot)] = next;
     });
-    child.send({ t: 'init', index, count: this.opts.count, group: String(process.pid), spec: this.opts.spec } satisfies ToWorker);
+    const durables = this.durables.of(index);
+    child.send({ t: 'init', index, count: this.opts.count, group: String(process.pid), spec: this.opts.spec, durables } satisfies ToWorker);
     return slot;
   }
 

@@ -27,6 +27,7 @@ import {
 } from '../../../src/protocol/smb2/contexts/create-contexts.js';
 import { decodeDurableRequest } from '../../../src/server/state/durable.js';
 import { FileJournal } from '../../../src/server/state/journal.js';
+import { DurableMemo, DurableRecords } from '../../../src/server/workers/memo.js';
 import { MemoryUserStore } from '../../../src/auth/users.js';
 import { MemoryStore } from '../../../src/store/memory.js';
 import { silentLogger } from '../../../src/util/log.js';
@@ -190,5 +191,37 @@ test('journal: a persistent open on a CA share is on disk with its lock before t
     assert.ok(first.serverGuid.equals(second.serverGuid), 'the server GUID is kept');
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('memo (workers): a durable open\'s record follows its grant, lock and lease acknowledgment, and goes with its close', async () => {
+  const t = await server();
+  const records = new DurableRecords();
+  t.server.durables.memo = new DurableMemo((m) => records.take(3, m));
+  try {
+    const a = await t.login([Dialect.SMB311]);
+    const plain = await a.create('plain.txt', { oplockLevel: OplockLevel.NONE, contexts: [DH2Q(randomBytes(16))] });
+    assert.equal(plain.status, Status.SUCCESS);
+    assert.deepEqual(records.of(3), [], 'no caching, so not durable: no record');
+    const h = await a.create('memo.txt', { oplockLevel: OplockLevel.BATCH, contexts: [DHNQ] });
+    const [rec] = records.of(3);
+    assert.equal(rec?.path, 'memo.txt');
+    assert.equal(rec.durableVersion, 1);
+    assert.equal(rec.persistent, false);
+    assert.equal(rec.oplockLevel, OplockLevel.BATCH);
+    assert.equal((await lockRange(a, h.fileId, 0, 10)).status, Status.SUCCESS);
+    assert.deepEqual(records.of(3)[0]?.locks, [{ offset: '0', length: '10', exclusive: true }]);
+    assert.deepEqual(records.of(4), [], 'kept under the worker that sent it');
+    // Lost with its connection, the open is still durable: its record stays for a successor to rebuild.
+    a.destroy();
+    await a.waitClosed();
+    assert.equal(records.of(3).length, 1);
+    const c = await t.login([Dialect.SMB311]);
+    const r = await c.create('memo.txt', { contexts: [DHNC(h.fileId)], oplockLevel: OplockLevel.BATCH });
+    assert.equal(r.status, Status.SUCCESS);
+    assert.equal((await c.close(r.fileId)).status, Status.SUCCESS);
+    assert.deepEqual(records.of(3), [], 'closed: no record');
+  } finally {
+    await t.stop();
   }
 });
