@@ -61,7 +61,7 @@ process.on('message', (m: ToWorker, socket?: Socket) => {
         send({ t: 'closed', remote: m.remote });
         return;
       }
-      server.adopt(socket, m.kind, m.remote, m.moved && { first: Buffer.from(m.moved.first), established: m.moved.established });
+      server.adopt(socket, m.kind, m.remote, m.moved && { ...m.moved, first: Buffer.from(m.moved.first) });
       return;
     case 'placed':
       return; // the worker link's own

@@ -23,7 +23,7 @@ import type { Transport } from '../transport/types.js';
 import { TcpTransport } from '../transport/tcp.js';
 import { sharedPool } from '../util/buffer-pool.js';
 import { resolveOpen, type CompoundState, type Outcome, type RequestContext } from './context.js';
-import type { DialectTraits } from './dialects.js';
+import { dialectTraits, type DialectTraits } from './dialects.js';
 import { HANDLERS, runHandler } from './dispatch.js';
 import { handleSmb1Negotiate } from './handlers/negotiate.js';
 import type { SmbServer } from './server.js';
@@ -177,15 +177,92 @@ export class Connection {
     return Number(this.high - this.low) - this.used.size;
   }
 
-  /** The connection moves to another worker, with the message it brought (its first NEGOTIATE). */
-  private moveTo(worker: number, msg: Buffer): void {
+  /**
+   * The connection moves to another worker, with the message it brought: its first NEGOTIATE, or a binding
+   * SESSION_SETUP for a session of that worker, then with what was negotiated (`negotiatedState`).
+   */
+  private moveTo(worker: number, msg: Buffer, state?: NegotiatedState): void {
     const { socket, established } = (this.transport as TcpTransport).detach();
     this.closed = true;
     if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
     if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.server.workers!.moveConnection(worker, socket, this.transport.kind, this.transport.remoteAddress, Buffer.from(msg), established);
+    // It no longer counts among its client's connections here (the client may be placed anew).
+    if (this.clientKey !== undefined) this.server.workers!.clientGone(this.clientKey);
+    this.clientKey = undefined;
+    this.server.workers!.moveConnection(worker, socket, this.transport.kind, this.transport.remoteAddress, Buffer.from(msg), established, state);
     releaseFrame(msg);
     this.server.connectionMoved(this);
+  }
+
+  /** What NEGOTIATE settled, for the worker a negotiated connection moves to. */
+  negotiatedState(): NegotiatedState {
+    return {
+      dialect: this.dialect!,
+      clientGuid: Buffer.from(this.clientGuid),
+      clientCapabilities: this.clientCapabilities,
+      clientSecurityMode: this.clientSecurityMode,
+      clientDialects: [...this.clientDialects],
+      serverCapabilities: this.serverCapabilities,
+      serverSecurityMode: this.serverSecurityMode,
+      signingAlgorithm: this.signingAlgorithm,
+      cipher: this.cipher,
+      preauthHash: this.preauthHash && Buffer.from(this.preauthHash),
+      maxTransactSize: this.maxTransactSize,
+      maxReadSize: this.maxReadSize,
+      maxWriteSize: this.maxWriteSize,
+      low: this.low,
+      high: this.high,
+      used: [...this.used],
+    };
+  }
+
+  /** Takes over a connection negotiated on another worker (before its first message here is read). */
+  restoreNegotiated(s: NegotiatedState): void {
+    this.dialect = s.dialect;
+    this.traits = dialectTraits(s.dialect);
+    this.negotiated = true;
+    this.placed = true;
+    this.clientGuid = Buffer.from(s.clientGuid);
+    this.clientCapabilities = s.clientCapabilities;
+    this.clientSecurityMode = s.clientSecurityMode;
+    this.clientDialects = [...s.clientDialects];
+    this.serverCapabilities = s.serverCapabilities;
+    this.serverSecurityMode = s.serverSecurityMode;
+    this.signingAlgorithm = s.signingAlgorithm;
+    this.cipher = s.cipher;
+    this.preauthHash = s.preauthHash && Buffer.from(s.preauthHash);
+    this.maxTransactSize = s.maxTransactSize;
+    this.maxReadSize = s.maxReadSize;
+    this.maxWriteSize = s.maxWriteSize;
+    this.low = s.low;
+    this.high = s.high;
+    for (const id of s.used) this.used.add(id);
+  }
+
+  /**
+   * With workers: a connection that binds to a session of another worker (a channel from a connection placed
+   * elsewhere, such as one of another ClientGuid, MS-SMB2 3.3.5.5.2) moves there, negotiated state and all, so the
+   * binding and everything after it run where the session is. Only a connection with nothing else going on moves;
+   * true when it is moving (the message goes with it).
+   */
+  private moveToSessionHome(msg: Buffer): boolean {
+    const link = this.server.workers;
+    if (!link || !this.negotiated || !(this.transport instanceof TcpTransport) || !isLoneBinding(msg)) return false;
+    const sessionId = msg.readBigUInt64LE(40);
+    if (this.server.sessions.has(sessionId) || this.sessions.size > 0 || this.inflight > 0 || this.pending.size > 0) return false;
+    this.transport.pause();
+    this.track(
+      link.sessionHome(sessionId).then((home) => {
+        if (this.closed) return;
+        if (home === undefined || this.inflight > 1 || this.sessions.size > 0) {
+          this.transport.resume();
+          this.takeSmb2(msg, undefined);
+          return;
+        }
+        this.moveTo(home, msg, this.negotiatedState());
+      }),
+    );
+    return true;
   }
 
   /** Closes the connection: at once, or (`graceful`) after what was already sent has gone out. */
@@ -341,6 +418,11 @@ export class Connection {
         return;
       }
     }
+    if (this.server.workers && this.moveToSessionHome(msg)) return;
+    this.takeSmb2(msg, encryptedBy);
+  }
+
+  private takeSmb2(msg: Buffer, encryptedBy: Session | undefined): void {
     let parts;
     try {
       parts = splitCompound(msg);
@@ -981,4 +1063,29 @@ function negotiateClientGuid(msg: Buffer): string | undefined {
   if (msg.length < 64 + 28 || msg.readUInt16LE(12) !== Command.NEGOTIATE || msg.readUInt32LE(20) !== 0) return undefined;
   const guid = msg.subarray(64 + 12, 64 + 28);
   return guid.some((b) => b !== 0) ? guid.toString('hex') : undefined;
+}
+
+/** What NEGOTIATE settled on a connection (it moves to another worker with it). */
+export interface NegotiatedState {
+  dialect: number;
+  clientGuid: Buffer;
+  clientCapabilities: number;
+  clientSecurityMode: number;
+  clientDialects: number[];
+  serverCapabilities: number;
+  serverSecurityMode: number;
+  signingAlgorithm: number;
+  cipher: number;
+  preauthHash: Buffer | undefined;
+  maxTransactSize: number;
+  maxReadSize: number;
+  maxWriteSize: number;
+  low: bigint;
+  high: bigint;
+  used: bigint[];
+}
+
+/** A message that is one SESSION_SETUP with SMB2_SESSION_FLAG_BINDING (MS-SMB2 2.2.5), not in a compound. */
+function isLoneBinding(msg: Buffer): boolean {
+  return msg.length >= 64 + 24 && msg.readUInt32LE(0) === 0x424d53fe && msg.readUInt16LE(12) === Command.SESSION_SETUP && msg.readUInt32LE(20) === 0 && (msg[66]! & 0x01) !== 0;
 }

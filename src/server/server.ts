@@ -12,7 +12,7 @@ import { AccessControl, descriptorWarning, hostAllowed, openFileLimit, type Acce
 import { AuditLog } from './audit.js';
 import { serverDomainSid } from './acl.js';
 import { createLogger, type Logger, type LogLevel } from '../util/log.js';
-import { Connection } from './connection.js';
+import { Connection, type NegotiatedState } from './connection.js';
 import { Discovery, type DiscoveryOptions } from './discovery/index.js';
 import { PipeRegistry } from './ipc/registry.js';
 import { Spooler, type PrinterOptions } from './print/spooler.js';
@@ -287,9 +287,10 @@ export class SmbServer {
    * Serves a socket its primary admitted and handed over (a worker of a multi-worker server). A connection moved
    * from another worker comes with the message that worker received but did not answer (`first`).
    */
-  adopt(socket: Socket, kind: 'direct' | 'netbios', remote: string, moved?: { first: Buffer; established: boolean }): Connection {
+  adopt(socket: Socket, kind: 'direct' | 'netbios', remote: string, moved?: { first: Buffer; established: boolean; state?: NegotiatedState }): Connection {
     this.access.opened(remote);
     const conn = this.serve(socket, kind, remote, moved?.established ?? false);
+    if (moved?.state) conn.restoreNegotiated(moved.state);
     if (moved) conn.transport.onMessage(moved.first);
     return conn;
   }

@@ -163,6 +163,40 @@ describe('two workers', () => {
     });
   });
 
+  it('moves a connection that binds to a session of the other worker there (another ClientGuid), and serves the session on both channels', async () => {
+    await withTwoClients(async (a, b) => {
+      const pids = await servingPids(ADDRESS, 445);
+      const home = pids.get(a.socket.localPort!)!;
+      assert.notEqual(pids.get(b.socket.localPort!), home, 'the two clients are on different workers');
+      const f = await a.create('bound.txt', { desiredAccess: RW, shareAccess: 7, createDisposition: 5 });
+      assert.equal((await a.write(f.fileId, 0, Buffer.from('one session, two workers'))).status, Status.SUCCESS);
+      // A third connection with b's ClientGuid: it is placed on b's worker, and binds to a's session.
+      const c = await RawClient.connect(ADDRESS, 445);
+      try {
+        c.clientGuid = b.clientGuid;
+        assert.equal((await c.negotiate([0x0311])).status, Status.SUCCESS);
+        const before = (await servingPids(ADDRESS, 445)).get(c.socket.localPort!);
+        assert.notEqual(before, home, 'placed with b, away from the session');
+        const bound = await c.bindSession(USER, PASSWORD, a.sessionKeyOf()!);
+        assert.equal(bound.status, Status.SUCCESS);
+        assert.equal(bound.signatureValid, true, 'the final binding response is signed with the channel key');
+        assert.equal((await servingPids(ADDRESS, 445)).get(c.socket.localPort!), home, `moved from ${before} to the session's worker`);
+        c.treeId = a.treeId;
+        const read = await c.read(f.fileId, 0, 100);
+        assert.equal(read.status, Status.SUCCESS);
+        assert.equal(read.data.toString(), 'one session, two workers');
+        // The session outlives its first connection: the moved channel carries it on.
+        a.socket.destroy();
+        await a.waitClosed();
+        assert.equal((await c.write(f.fileId, 0, Buffer.from('ONE'))).status, Status.SUCCESS);
+        assert.equal((await c.close(f.fileId)).status, Status.SUCCESS);
+        assert.equal((await b.create('bound.txt', { desiredAccess: RW, shareAccess: 7 })).status, Status.SUCCESS);
+      } finally {
+        c.socket.destroy();
+      }
+    });
+  });
+
   it('loses only the connections and opens of a worker killed with SIGKILL', async () => {
     await withTwoClients(async (a, b) => {
     const pids = await servingPids(ADDRESS, 445);

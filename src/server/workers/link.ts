@@ -6,7 +6,7 @@ import { decodeFileId, isRelatedFileId, type FileId } from '../../protocol/smb2/
 import type { Smb2Header } from '../../protocol/smb2/header.js';
 import { Reader } from '../../util/reader.js';
 import { Writer } from '../../util/writer.js';
-import type { Connection } from '../connection.js';
+import type { Connection, NegotiatedState } from '../connection.js';
 import { resolveOpen, type CompoundState, type Outcome, type RequestContext } from '../context.js';
 import { dialectTraits } from '../dialects.js';
 import { HANDLERS, runHandler } from '../dispatch.js';
@@ -100,6 +100,7 @@ type LinkMessage =
   | { t: 'held' }
   | { t: 'open-below'; prefix: string }
   | { t: 'previous-session'; sessionId: bigint; user: { user: string; guest: boolean } }
+  | { t: 'has-session'; sessionId: bigint }
   | { t: 'join'; share: string }
   | { t: 'leave'; share: string }
   | { t: 'dissolve'; share: string }
@@ -126,7 +127,7 @@ const HERE: Routed = { local: true, done: () => {} };
 export type ClaimToPrimary =
   | { t: 'place'; id: number; client: string }
   | { t: 'client-gone'; client: string }
-  | { t: 'migrate'; to: number; kind: 'direct' | 'netbios'; remote: string; first: Buffer; established: boolean };
+  | { t: 'migrate'; to: number; kind: 'direct' | 'netbios'; remote: string; first: Buffer; established: boolean; state?: NegotiatedState };
 export type ClaimFromPrimary = { t: 'placed'; id: number; worker: number };
 
 export class WorkerLink {
@@ -418,6 +419,10 @@ export class WorkerLink {
       case 'open-below':
         for (const k of this.server.nodes.keys()) if (k.startsWith(m.prefix)) return true;
         return false;
+      case 'has-session': {
+        const s = this.server.sessions.get(m.sessionId);
+        return s !== undefined && !this.isShadow(s);
+      }
       case 'previous-session': {
         // MS-SMB2 3.3.5.5.3: the previous session of a reconnecting client goes, if it is here and the same user's.
         const s = this.server.sessions.get(m.sessionId);
@@ -1058,8 +1063,22 @@ export class WorkerLink {
   }
 
   /** Hands a connection's socket to another worker through the primary, with the message it brought. */
-  moveConnection(to: number, socket: import('node:net').Socket, kind: 'direct' | 'netbios', remote: string, first: Buffer, established: boolean): void {
-    process.send?.({ t: 'migrate', to, kind, remote, first, established } satisfies ClaimToPrimary, socket);
+  moveConnection(
+    to: number,
+    socket: import('node:net').Socket,
+    kind: 'direct' | 'netbios',
+    remote: string,
+    first: Buffer,
+    established: boolean,
+    state?: NegotiatedState,
+  ): void {
+    process.send?.({ t: 'migrate', to, kind, remote, first, established, ...(state ? { state } : {}) } satisfies ClaimToPrimary, socket);
+  }
+
+  /** The worker where a session lives (not as a shadow), if any. */
+  async sessionHome(sessionId: bigint): Promise<number | undefined> {
+    for (const [w, has] of await this.askPeers({ t: 'has-session', sessionId })) if (has === true) return w;
+    return undefined;
   }
 
   private fromPrimary(m: ClaimFromPrimary): void {

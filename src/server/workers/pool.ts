@@ -1,6 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
 import type { Logger } from '../../util/log.js';
+import type { NegotiatedState } from '../connection.js';
 import type { PersistedOpen } from '../state/journal.js';
 import type { ClaimFromPrimary, ClaimToPrimary } from './link.js';
 import { DurableRecords, type MemoToPrimary } from './memo.js';
@@ -16,7 +17,7 @@ import { DurableRecords, type MemoToPrimary } from './memo.js';
 export type ToWorker =
   | ClaimFromPrimary
   | { t: 'init'; index: number; count: number; group: string; spec: unknown; durables: PersistedOpen[] }
-  | { t: 'conn'; kind: 'direct' | 'netbios'; remote: string; moved?: { first: Buffer; established: boolean } }
+  | { t: 'conn'; kind: 'direct' | 'netbios'; remote: string; moved?: { first: Buffer; established: boolean; state?: NegotiatedState } }
   | { t: 'stop' };
 
 /** Messages from a worker to the primary. */
@@ -174,7 +175,7 @@ export class WorkerPool {
           }
           to.connections++;
           to.remotes.set(m.remote, (to.remotes.get(m.remote) ?? 0) + 1);
-          const moved = { first: Buffer.from(m.first), established: m.established };
+          const moved = { first: Buffer.from(m.first), established: m.established, ...(m.state ? { state: m.state } : {}) };
           to.child.send({ t: 'conn', kind: m.kind, remote: m.remote, moved } satisfies ToWorker, socket, { keepOpen: false }, (err) => {
             if (err) {
               this.forget(to, m.remote);
