@@ -31,7 +31,7 @@ Quick mode shares DIR under its base name.
   --min-dialect V, --max-dialect V   2.0.2, 2.1, 3.0, 3.0.2 or 3.1.1
   --signing enabled|required        (default required)
   --log-level error|warn|info|debug (default info)
-  --workers N|auto         processes serving connections (default: the configuration's, 1)
+  --workers N|auto         processes serving connections (default: the configuration's, auto = one per processor)
 `;
 
 export async function runServe(argv: string[]): Promise<void> {
@@ -133,13 +133,18 @@ export async function runServe(argv: string[]): Promise<void> {
     if (values.workers !== 'auto' && !(Number.isInteger(n) && n >= 1 && n <= 256)) throw new UsageError('--workers takes a number from 1 to 256, or auto');
     data.server.workers = values.workers === 'auto' ? 'auto' : n;
   }
-  if (data.server.workers !== 1 && data.share.some((s) => s.type === 'memory')) {
+  const memoryShare = data.share.some((s) => s.type === 'memory');
+  // "auto" (the default) serves a memory share from one process: each worker would hold its own copy of its files.
+  if (data.server.workers === 'auto' && memoryShare) data.server.workers = 1;
+  if (data.server.workers !== 1 && memoryShare) {
     // Each worker would hold its own copy of a memory share's files.
     throw new UsageError('a memory share needs workers = 1');
   }
+  const workerCount = data.server.workers === 'auto' ? availableParallelism() : data.server.workers;
+  // The workers (and the store's sharing of per-file records) see the number.
+  data.server.workers = workerCount;
   const config = serverConfigFrom(data, fileUsers);
   const server = new SmbServer(config);
-  const workerCount = data.server.workers === 'auto' ? availableParallelism() : data.server.workers;
   let pool: WorkerPool | undefined;
   let bound;
   try {

@@ -65,10 +65,11 @@ export const ServerSection = z
      */
     crypto_threads: z.union([z.literal('auto'), z.number().int().min(0).max(64)]).default('auto'),
     /**
-     * Processes that serve connections: "auto" = one per processor; 1 = the primary serves them itself. With more,
-     * the primary admits each connection and hands it to a worker (server/workers/pool.ts).
+     * Processes that serve connections: "auto" (default) = one per processor, 1 = the primary serves them itself
+     * (as does "auto" on one processor, or with a memory share). With more, the primary admits each connection and
+     * hands it to a worker (server/workers/pool.ts).
      */
-    workers: z.union([z.literal('auto'), z.number().int().min(1).max(256)]).default(1),
+    workers: z.union([z.literal('auto'), z.number().int().min(1).max(256)]).default('auto'),
     /** Credits a connection may hold at once. */
     max_credits: z.number().int().min(16).max(65535).default(8192),
     log_level: z.enum(['error', 'warn', 'info', 'debug']).default('info'),

@@ -44,8 +44,9 @@ export function serverConfigFrom(data: ConfigFileData, fileUsers: readonly Users
     if (s.type === 'printer') {
       share.printer = { spoolDir: resolve(s.path!), commandTimeoutMs: s.print_command_timeout * 1000, ...(s.print_command ? { command: s.print_command } : {}) };
     }
-    // Several workers serve one root: they share its per-file records.
-    else share.store = s.type === 'memory' ? new MemoryStore() : new LocalStore(s.path!, { readOnly: s.read_only, shared: data.server.workers !== 1 });
+    // Several workers serve one root: they share its per-file records (`smbkit serve` resolves "auto" to a number
+    // first; a server built in-process from "auto" is one process).
+    else share.store = s.type === 'memory' ? new MemoryStore() : new LocalStore(s.path!, { readOnly: s.read_only, shared: typeof data.server.workers === 'number' && data.server.workers > 1 });
     for (const u of s.users ?? []) if (!users.lookup(u)) throw new ConfigError(`share ${s.name}: unknown user ${u}`);
     if (s.hosts_allow) share.hostsAllow = s.hosts_allow.map(parseCidr);
     if (s.hosts_deny.length) share.hostsDeny = s.hosts_deny.map(parseCidr);

@@ -4,6 +4,7 @@ import { Status } from '../../../src/protocol/nt-status.js';
 import { Command, CreateDisposition, Dialect, HeaderFlags } from '../../../src/protocol/smb2/constants.js';
 import { encodeTreeConnectRequest } from '../../../src/protocol/smb2/commands/tree-connect.js';
 import { encodeLogoffRequest } from '../../../src/protocol/smb2/commands/logoff.js';
+import { defaultAccessPolicy } from '../../../src/config/server-config.js';
 import { startTestServer, TEST_PASSWORD, TEST_SHARE, TEST_USER } from '../../support/raw-client.js';
 
 const ALL = [0x0202, 0x0210, 0x0300, 0x0302, 0x0311];
@@ -232,7 +233,8 @@ test('an unknown command code closes the connection without an error response (M
 });
 
 test('failed logons on a logged-on connection leave no session behind (smbtorture smb2.secleak)', async () => {
-  const srv = await startTestServer();
+  // Without the brute-force slowdown (tested in access.test), 50 failures would take three minutes of waiting.
+  const srv = await startTestServer({ access: { ...defaultAccessPolicy(), bruteForce: { failures: 0, windowMs: 60_000, delayMs: 0, blockMs: 0 } } });
   try {
     const c = await srv.login();
     assert.equal(srv.server.sessions.size, 1);
