@@ -558,10 +558,12 @@ function writeStream(
     write(chunk: Buffer, _enc, cb) {
       parts.push(chunk);
       partsBytes += chunk.length;
+      // A full window holds up only a WRITE that is ready to go: meanwhile the next one's bytes are taken in, so
+      // that it leaves the moment one of the window's answers comes back.
       (async () => {
         while (partsBytes >= size) {
-          issue(take(size));
           while (inFlight.length >= window) await inFlight.shift()!;
+          issue(take(size));
         }
       })().then(() => cb(), (e: Error) => cb(e));
     },

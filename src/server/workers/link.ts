@@ -20,7 +20,11 @@ import type { Change } from '../state/notify.js';
 import type { DirectoryChangeActor } from '../state/oplocks.js';
 import type { Open } from '../state/open.js';
 import { Tree } from '../tree.js';
+import { Claims, type ClaimMessage } from './claims.js';
+import { Interests, type InterestMessage } from './interest.js';
 import { Mesh } from './mesh.js';
+
+export { masterOf } from './claims.js';
 
 /**
  * One worker's part of a multi-worker server: every file's state has one owner among the workers, and a request
@@ -92,19 +96,12 @@ type LinkMessage =
   | { t: 'notify'; share: string; changes: Change[] }
   | { t: 'entry-changed'; share: string; path: string; actor: { parentLeaseKey: Buffer | undefined; clientGuid: Buffer } | undefined }
   | { t: 'child-removed'; share: string; path: string }
-  | { t: 'interest'; key: string; tree: boolean; on: boolean }
   | { t: 'interests' }
-  | { t: 'claim'; key: string }
-  | { t: 'revoke'; key: string }
-  | { t: 'release'; keys: string[] }
-  | { t: 'held' }
   | { t: 'open-below'; prefix: string }
   | { t: 'previous-session'; sessionId: bigint; user: { user: string; guest: boolean } }
   | { t: 'has-session'; sessionId: bigint }
-  | { t: 'join'; share: string }
-  | { t: 'leave'; share: string }
-  | { t: 'dissolve'; share: string }
-  | { t: 'solo'; share: string };
+  | ClaimMessage
+  | InterestMessage;
 
 /** What a forwarded request answers. */
 interface RunResult {
@@ -135,10 +132,6 @@ export class WorkerLink {
   readonly count: number;
   private readonly server: SmbServer;
   private readonly mesh: Mesh;
-  /** Keys this worker may create nodes for without asking. */
-  private readonly held = new Set<string>();
-  /** Keys in use by a request running here (never given up meanwhile). */
-  private readonly pins = new Map<string, number>();
   private readonly claimWaits = new Map<number, (owner: number) => void>();
   private nextClaim = 1;
   /** Shadows of other workers' sessions, by home worker and id. */
@@ -156,29 +149,13 @@ export class WorkerLink {
   /** Where leases live, by ClientGuid and LeaseKey (lease acknowledgments go there). */
   private readonly leaseHomes = new Map<string, number>();
   private releaseTimer: NodeJS.Timeout;
-  /** As a master (claims, below): the owner of each key, decisions in progress, and what they wait for at start. */
-  private readonly owners = new Map<string, number>();
-  private readonly claimChains = new Map<string, Promise<unknown>>();
-  private directoryReady: Promise<void> = Promise.resolve();
   /** Settles once this worker's recovered opens are back: forwarded requests (a reconnect among them) wait for it. */
   private recovered: Promise<void>;
   private markRecovered!: () => void;
-  /** This worker's standing in each share it uses (absent: it joins first), joins under way, claims under way by share. */
-  private readonly shareModes = new Map<string, ShareMode>();
-  private readonly joining = new Map<string, Promise<void>>();
-  private readonly claimsIn = new Map<string, number>();
-  /** As a share's master: the workers that use it, and the one that uses it alone. */
-  private readonly shareUsers = new Map<string, Set<number>>();
-  private readonly soloUser = new Map<string, number>();
-  private readonly shareChains = new Map<string, Promise<unknown>>();
-  /** Directories this worker told the others it has open, and whether it watches their subtrees; `told` while not all know. */
-  private readonly interests = new Map<string, { tree: boolean; told: Promise<void> | undefined }>();
-  /** The other workers' (bit masks) by directory key: those with it open, those that watch its subtree. */
-  private readonly peerDirs = new Map<string, number>();
-  private readonly peerTrees = new Map<string, number>();
-  /** How many directories of each share (upper case) the others have open, and watch with their subtrees. */
-  private readonly peerShares = new Map<string, number>();
-  private readonly peerTreeShares = new Map<string, number>();
+  /** Which directories the workers have open or watch (where changes are told). */
+  private readonly interests: Interests;
+  /** Who owns each file's state (workers/claims.ts). */
+  private readonly claims: Claims;
 
   constructor(server: SmbServer, group: string, index: number, count: number) {
     this.recovered = new Promise<void>((r) => (this.markRecovered = r));
@@ -189,6 +166,20 @@ export class WorkerLink {
       onMessage: (from, body) => this.onMessage(from, body as LinkMessage),
       onRequest: (from, body) => this.onRequest(from, body as LinkMessage),
     });
+    this.claims = new Claims({
+      index,
+      count,
+      mesh: this.mesh,
+      log: server.log,
+      askPeers: (m) => this.askPeers(m),
+      hasNode: (key) => this.server.nodes.has(key),
+    });
+    this.interests = new Interests({
+      ask: (m) => this.askPeers(m),
+      broadcast: (m) => this.broadcast(m),
+      hasOpen: (key) => (this.server.nodes.get(key)?.opens.size ?? 0) > 0,
+      watchesTree: (key) => this.server.notify.watchesTree(key),
+    });
     process.on('message', (m: ClaimFromPrimary) => this.fromPrimary(m));
     // Keys whose files closed here go back to their masters in batches, so their tables stay the size of what is open.
     this.releaseTimer = setInterval(() => this.releaseIdle(), 1000);
@@ -198,12 +189,10 @@ export class WorkerLink {
   /** Listens for the other workers, then learns which directories they have open or watch. */
   async listen(): Promise<void> {
     await this.mesh.listen();
-    let ready!: () => void;
-    this.directoryReady = new Promise<void>((r) => (ready = r));
-    await this.learnOwners().finally(ready);
+    await this.claims.learnOwners();
     // A worker not started yet asks us in turn.
     for (const [i, list] of await this.askPeers({ t: 'interests' })) {
-      for (const { key, tree } of list as { key: string; tree: boolean }[]) this.peerInterest(i, key, tree, true);
+      for (const { key, tree } of list as { key: string; tree: boolean }[]) this.interests.peer(i, key, tree, true);
     }
   }
 
@@ -250,24 +239,14 @@ export class WorkerLink {
     for (const r of mine) {
       const share = this.server.findShare(r.share);
       if (!share) continue;
-      const key = nodeKey(share, r.path);
-      this.held.add(key);
-      this.pin(key);
-      if (this.master(key) === this.index) this.owners.set(key, this.index);
+      this.claims.reserve(nodeKey(share, r.path));
     }
     return mine;
   }
 
   /** A reserved key's open is being recovered: its master learns it is here. Undefined: another worker has it. */
   async recovering(key: string): Promise<(() => void) | undefined> {
-    // Its share counts this worker as a user, so no other worker takes the share alone.
-    await this.useShare(shareOf(key));
-    const owner = await this.claimAt(key);
-    if (owner === this.index) this.unpin(key); // the claim's own pin; the reservation's is the caller's
-    const release = (): void => this.unpin(key);
-    if (owner === this.index) return release;
-    release();
-    return undefined;
+    return this.claims.recovering(key);
   }
 
   // ---- routing (the connection's side) ----
@@ -284,9 +263,8 @@ export class WorkerLink {
       const key = this.createTarget(ctx);
       if (key === undefined) return here;
       if (typeof key === 'number') target = key;
-      else if (this.held.has(key)) {
-        this.pin(key);
-        return { local: true, done: () => this.unpin(key) };
+      else if (this.claims.pinIfHeld(key)) {
+        return { local: true, done: () => this.claims.unpin(key) };
       } else {
         return this.routeByClaim(key, conn, ctx, h);
       }
@@ -309,9 +287,9 @@ export class WorkerLink {
 
   private async routeByClaim(key: string, conn: Connection, ctx: RequestContext, h: Smb2Header): Promise<Routed> {
     for (let attempt = 0; attempt < 4; attempt++) {
-      const owner = await this.own(key);
+      const owner = await this.claims.own(key);
       if (owner === this.index) {
-        return { local: true, done: () => this.unpin(key) };
+        return { local: true, done: () => this.claims.unpin(key) };
       }
       const r = await this.forward(owner, conn, ctx, h);
       if (r.moved === undefined) return { local: false, outcome: this.outcomeOf(r) };
@@ -369,7 +347,7 @@ export class WorkerLink {
     this.sent.set(rid, { to, ctx });
     conn.forwarded.set(h.messageId, () => this.mesh.send(to, { t: 'cancel', rid } satisfies LinkMessage));
     try {
-      const r = (retryMs > 0 ? await this.requestRetrying(to, msg, retryMs) : await this.mesh.request(to, msg)) as RunResult;
+      const r = (retryMs > 0 ? await this.mesh.requestRetrying(to, msg, retryMs) : await this.mesh.request(to, msg)) as RunResult;
       if (r.fileId) ctx.compound.fileId = r.fileId;
       if (r.leaseKey) this.leaseHomes.set(leaseId(conn.clientGuid, r.leaseKey), to);
       return r;
@@ -396,26 +374,20 @@ export class WorkerLink {
         await this.recovered;
         return this.run(from, m);
       case 'interest':
-        this.peerInterest(from, m.key, m.tree, m.on);
+        this.interests.peer(from, m.key, m.tree, m.on);
         return true;
       case 'interests':
-        // A worker (re)started: what it knew of `from` went with the process it replaces.
-        this.forgetPeer(from);
-        return [...this.interests].map(([key, i]) => ({ key, tree: i.tree }));
+        // A worker (re)started: what it knew of `from` went with the process it replaces. It stays a user of the
+        // shares it used (as their master knows): its successor may be recovering persistent opens there, so no
+        // other worker may take that share alone meanwhile.
+        this.interests.forgetPeer(from);
+        return this.interests.announced();
       case 'claim':
-        return this.decide(from, m.key);
       case 'revoke':
-        return this.giveUp(m.key);
       case 'held':
-        return {
-          keys: [...this.held].filter((k) => this.master(k) === from),
-          shares: [...this.shareModes].filter(([share]) => this.shareMaster(share) === from),
-        };
       case 'join':
-        return this.admit(from, m.share);
       case 'dissolve':
-        await this.dissolve(m.share);
-        return true;
+        return this.claims.onRequest(from, m);
       case 'open-below':
         for (const k of this.server.nodes.keys()) if (k.startsWith(m.prefix)) return true;
         return false;
@@ -459,7 +431,7 @@ export class WorkerLink {
     if (m.header.command === Command.CREATE && tree) {
       const k = this.createTarget({ message: m.message, tree } as RequestContext);
       if (typeof k === 'string') {
-        const owner = await this.own(k);
+        const owner = await this.claims.own(k);
         if (owner !== this.index) return { status: undefined, body: undefined, tail: undefined, fileId: undefined, leaseKey: undefined, moved: owner };
         key = k;
       }
@@ -511,7 +483,7 @@ export class WorkerLink {
       return { status: outcome.status, body, tail, fileId, leaseKey };
     } finally {
       if (ctx.channel) completeChannelSequence(ctx.channel.open.channel, ctx.channel.admission);
-      if (key !== undefined) this.unpin(key);
+      if (key !== undefined) this.claims.unpin(key);
     }
   }
 
@@ -634,16 +606,12 @@ export class WorkerLink {
         return;
       }
       case 'interest':
-        this.peerInterest(from, m.key, m.tree, m.on);
+        this.interests.peer(from, m.key, m.tree, m.on);
         return;
       case 'release':
-        this.released(from, m.keys);
-        return;
       case 'leave':
-        this.leave(from, m.share);
-        return;
       case 'solo':
-        this.becomeSolo(m.share);
+        this.claims.onMessage(from, m);
         return;
       case 'run':
       case 'interests':
@@ -683,10 +651,10 @@ export class WorkerLink {
 
   /** Changes made here, for the watches of the workers that watch where they happened. */
   notifyPeers(share: ShareDef, changes: readonly Change[]): void {
-    if (this.peerDirs.size === 0) return;
+    if (!this.interests.any) return;
     const by = new Map<number, Change[]>();
     for (const c of changes) {
-      const mask = this.interested(share, c.path);
+      const mask = this.interests.interested(share, c.path);
       for (let i = 0; mask >> i; i++) if (mask & (1 << i)) (by.get(i) ?? by.set(i, []).get(i)!).push(c);
     }
     for (const [i, list] of by) this.mesh.send(i, { t: 'notify', share: share.name, changes: list } satisfies LinkMessage);
@@ -694,18 +662,18 @@ export class WorkerLink {
 
   /** Whether another worker watches anything in the share (otherwise changes need not be described for them). */
   peersWatch(share: ShareDef): boolean {
-    return (this.peerShares.get(share.name.toUpperCase()) ?? 0) > 0;
+    return this.interests.inShare(share);
   }
 
   entryChangedElsewhere(share: ShareDef, path: string, actor: DirectoryChangeActor | undefined): void {
-    const mask = this.interested(share, path);
+    const mask = this.interests.interested(share, path);
     if (mask === 0) return;
     const a = actor && { parentLeaseKey: actor.parentLeaseKey, clientGuid: actor.clientGuid };
     this.sendTo(mask, { t: 'entry-changed', share: share.name, path, actor: a });
   }
 
   childRemovedElsewhere(share: ShareDef, path: string): void {
-    const mask = this.interested(share, path);
+    const mask = this.interests.interested(share, path);
     if (mask !== 0) this.sendTo(mask, { t: 'child-removed', share: share.name, path });
   }
 
@@ -713,313 +681,17 @@ export class WorkerLink {
     for (let i = 0; mask >> i; i++) if (mask & (1 << i)) this.mesh.send(i, m);
   }
 
-  // ---- interest: the directories each worker has open or watches ----
-  //
-  // A change to an entry concerns only the workers that have its directory open (its directory leases, enumerations
-  // and watches) or watch a directory above it with its subtree. Each worker tells the others what it has open or
-  // watches, and waits until they all know before it answers the request that opened or watched it: a change made
-  // elsewhere before that is already on the disk when the client looks, and one made after it is told. What a worker
-  // no longer has open is withdrawn with the idle claims (a withdrawn directory costs only messages nobody needs).
-
   /**
    * Tells the other workers that this one has a directory open (`tree`: watches it with its subtree). Undefined
-   * when they know already, else a promise that settles when they all do.
+   * when they know already, else a promise that settles when they all do (workers/interest.ts).
    */
   interest(share: ShareDef, path: string, tree: boolean): Promise<void> | undefined {
-    const key = nodeKey(share, path);
-    const had = this.interests.get(key);
-    if (had && (had.tree || !tree)) return had.told;
-    const i = { tree, told: undefined as Promise<void> | undefined };
-    this.interests.set(key, i);
-    i.told = this.askPeers({ t: 'interest', key, tree, on: true }).then(() => {
-      i.told = undefined;
-    });
-    return i.told;
-  }
-
-  /** `on`: `from` has the directory open (and watches its subtree: `tree`); off: it no longer watches the subtree, or (not `tree`) has nothing there. */
-  private peerInterest(from: number, key: string, tree: boolean, on: boolean): void {
-    const bit = 1 << from;
-    if (on) {
-      setBit(this.peerDirs, this.peerShares, key, bit, true);
-      if (tree) setBit(this.peerTrees, this.peerTreeShares, key, bit, true);
-    } else {
-      setBit(this.peerTrees, this.peerTreeShares, key, bit, false);
-      if (!tree) setBit(this.peerDirs, this.peerShares, key, bit, false);
-    }
-  }
-
-  private forgetPeer(from: number): void {
-    for (const key of [...this.peerDirs.keys()]) this.peerInterest(from, key, false, false);
-    // It stays a user of the shares it used (as their master knows): its successor may be recovering persistent
-    // opens there, so no other worker may take that share alone meanwhile.
-  }
-
-  /** The workers (a bit mask) that have the directory of `path` open, or watch a directory above it with its subtree. */
-  private interested(share: ShareDef, path: string): number {
-    const slash = path.lastIndexOf('/');
-    let mask = this.peerDirs.get(nodeKey(share, slash < 0 ? '' : path.slice(0, slash))) ?? 0;
-    if ((this.peerTreeShares.get(share.name.toUpperCase()) ?? 0) > 0) {
-      for (let at = slash; at >= 0; at = path.lastIndexOf('/', at - 1)) mask |= this.peerTrees.get(nodeKey(share, path.slice(0, at))) ?? 0;
-      mask |= this.peerTrees.get(nodeKey(share, '')) ?? 0;
-    }
-    return mask;
-  }
-
-  /** Withdraws what this worker no longer has open or watches. */
-  private withdrawIdle(): void {
-    for (const [key, i] of this.interests) {
-      if (i.told !== undefined) continue;
-      const node = this.server.nodes.get(key);
-      if (node && node.opens.size > 0) {
-        if (i.tree && !this.server.notify.watchesTree(key)) {
-          i.tree = false;
-          this.broadcast({ t: 'interest', key, tree: true, on: false });
-        }
-        continue;
-      }
-      this.interests.delete(key);
-      this.broadcast({ t: 'interest', key, tree: false, on: false });
-    }
-  }
-
-  // ---- claims ----
-  //
-  // Each key has a master among the workers, by hash (as CTDB's location master): the master decides who owns the
-  // key's state. The first to ask gets it; a later asker gets it only if the holder gives it up (nothing open
-  // there), else it sends its request to the holder. A worker asks one worker, or none when it is the key's master,
-  // and the primary is not involved. A master that restarts learns again from the others what they hold.
-
-  /** The worker that decides who owns `key`. */
-  private master(key: string): number {
-    return masterOf(key, this.count);
-  }
-
-  /**
-   * The worker that owns `key`: this one when it holds it or its master grants it, and then the key is pinned (in
-   * use, so never given up) from the moment that is known: the caller unpins it when done.
-   */
-  async own(key: string): Promise<number> {
-    if (this.held.has(key)) {
-      this.pin(key);
-      return this.index;
-    }
-    const share = shareOf(key);
-    // Counted from here, so that the share is not left while the claim is under way.
-    this.claimsIn.set(share, (this.claimsIn.get(share) ?? 0) + 1);
-    try {
-      if (!this.shareModes.has(share)) await this.useShare(share);
-      if (this.shareModes.get(share) === 'solo') {
-        this.held.add(key);
-        this.pin(key);
-        return this.index;
-      }
-      return await this.claimAt(key);
-    } finally {
-      const n = (this.claimsIn.get(share) ?? 1) - 1;
-      if (n > 0) this.claimsIn.set(share, n);
-      else this.claimsIn.delete(share);
-    }
-  }
-
-  // ---- shares that one worker uses alone ----
-  //
-  // While only one worker uses a share, it claims the share's keys without asking anyone ("solo"). The share's
-  // master (by hash of its name) knows which workers use it. The first other worker that needs a key there joins
-  // the share: the solo worker registers the keys it uses with their masters before the join is answered, and from
-  // then on each worker claims that share's keys one by one. A worker leaves a share once it holds nothing there;
-  // the one left alone is told it is solo again.
-
-  /** Joins `share` unless this worker uses it already. */
-  private async useShare(share: string): Promise<void> {
-    while (!this.shareModes.has(share)) {
-      let j = this.joining.get(share);
-      if (!j) {
-        j = this.join(share).finally(() => this.joining.delete(share));
-        this.joining.set(share, j);
-      }
-      await j;
-    }
-  }
-
-  private async join(share: string): Promise<void> {
-    const m = this.shareMaster(share);
-    if (m === this.index) {
-      await this.admit(this.index, share);
-      return;
-    }
-    // Taken in as the answer is read: a dissolve the master sends after it must find it.
-    await this.requestRetrying(m, { t: 'join', share }, 15_000, (mode) => this.shareModes.set(share, mode as ShareMode));
-  }
-
-  /** As a share's master: `asker` uses the share from now on; alone there, or with others (a solo worker shares first). */
-  private admit(asker: number, share: string): Promise<ShareMode> {
-    return this.inShareOrder(share, async () => {
-      const users = this.shareUsers.get(share) ?? new Set<number>();
-      this.shareUsers.set(share, users);
-      const alone = this.soloUser.get(share);
-      if (alone !== undefined && alone !== asker) {
-        if (alone === this.index) await this.dissolve(share);
-        else await this.requestRetrying(alone, { t: 'dissolve', share }, 10_000).catch(() => {}); // never back: nothing to share
-        this.soloUser.delete(share);
-      }
-      users.add(asker);
-      const mode: ShareMode = users.size === 1 ? 'solo' : 'shared';
-      if (mode === 'solo') this.soloUser.set(share, asker);
-      if (asker === this.index) this.shareModes.set(share, mode);
-      return mode;
-    });
-  }
-
-  /** As a share's master: `from` no longer uses it; a worker left alone there is solo again. */
-  private leave(from: number, share: string): void {
-    void this.inShareOrder(share, async () => {
-      const users = this.shareUsers.get(share);
-      if (!users?.delete(from)) return;
-      if (this.soloUser.get(share) === from) this.soloUser.delete(share);
-      if (users.size === 0) {
-        this.shareUsers.delete(share);
-        return;
-      }
-      const [last] = users;
-      if (users.size !== 1 || last === undefined || this.soloUser.has(share)) return;
-      this.soloUser.set(share, last);
-      if (last === this.index) this.becomeSolo(share);
-      else this.mesh.send(last, { t: 'solo', share } satisfies LinkMessage);
-    });
-  }
-
-  private inShareOrder<T>(share: string, step: () => Promise<T>): Promise<T> {
-    return inOrder(this.shareChains, share, this.directoryReady, step);
-  }
-
-  private becomeSolo(share: string): void {
-    if (this.shareModes.get(share) === 'shared') this.shareModes.set(share, 'solo');
-  }
-
-  /** Another worker joins a share this one used alone: what it uses there is registered with the keys' masters. */
-  private async dissolve(share: string): Promise<void> {
-    // Also when this worker does not use the share yet: it may be the successor of the solo one, with the keys of
-    // the persistent opens it recovers.
-    if (this.shareModes.get(share) === 'shared') return;
-    if (this.shareModes.has(share)) this.shareModes.set(share, 'shared');
-    const used: string[] = [];
-    for (const k of this.held) {
-      if (shareOf(k) !== share) continue;
-      if (this.inUse(k)) used.push(k);
-      else this.held.delete(k);
-    }
-    await Promise.all(
-      used.map(async (k) => {
-        const owner = await this.claimAt(k);
-        if (owner === this.index) this.unpin(k);
-        else this.server.log.error('a key used alone was owned elsewhere', { key: k, owner });
-      }),
-    );
-  }
-
-  /** Leaves the shares where this worker holds nothing and claims nothing. */
-  private leaveIdleShares(): void {
-    const busy = new Set<string>();
-    for (const k of this.held) busy.add(shareOf(k));
-    for (const share of [...this.shareModes.keys()]) {
-      if (busy.has(share) || this.claimsIn.has(share) || this.joining.has(share)) continue;
-      this.shareModes.delete(share);
-      const m = this.shareMaster(share);
-      if (m === this.index) this.leave(this.index, share);
-      else this.mesh.send(m, { t: 'leave', share } satisfies LinkMessage);
-    }
-  }
-
-  private shareMaster(share: string): number {
-    return masterOf(`${share}\u0001`, this.count);
-  }
-
-  /** Where `key` is decided: here when this worker is its master, else by asking the master. */
-  private claimAt(key: string): Promise<number> {
-    const m = this.master(key);
-    if (m === this.index) return this.decide(this.index, key);
-    // Held and pinned from the moment the answer is read: a revoke the master sends after it must find it so.
-    const held = (owner: unknown): void => {
-      if (owner !== this.index) return;
-      this.held.add(key);
-      this.pin(key);
-    };
-    return this.requestRetrying(m, { t: 'claim', key }, 15_000, held) as Promise<number>;
-  }
-
-  /** As the master of `key`: who owns it now that `asker` wants it. Decisions about one key come one after another. */
-  private decide(asker: number, key: string): Promise<number> {
-    return inOrder(this.claimChains, key, this.directoryReady, async () => {
-      const holder = this.owners.get(key);
-      if (holder !== undefined && holder !== asker) {
-        const released = holder === this.index ? this.giveUp(key) : await this.askRevoke(holder, key);
-        if (!released || this.owners.get(key) !== holder) return this.owners.get(key) ?? holder;
-      }
-      this.owners.set(key, asker);
-      if (asker === this.index) {
-        this.held.add(key);
-        this.pin(key);
-      }
-      return asker;
-    });
-  }
-
-  /**
-   * Asks a holder to give a key up. A holder that cannot be reached is being replaced (the primary starts another
-   * in its place): its successor answers, and keeps the keys of the persistent opens it recovers.
-   */
-  private async askRevoke(holder: number, key: string): Promise<boolean> {
-    return ((await this.requestRetrying(holder, { t: 'revoke', key }, 10_000).catch(() => undefined)) as boolean | undefined) ?? true;
-  }
-
-  /**
-   * A request to a worker that may be restarting (its requests fail until it is back): tried again every 100 ms;
-   * the last failure is thrown once `ms` have passed.
-   */
-  private async requestRetrying(to: number, m: LinkMessage, ms: number, onAnswer?: (body: unknown) => void): Promise<unknown> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      try {
-        return await this.mesh.request(to, m, onAnswer);
-      } catch (err) {
-        if (Date.now() > deadline) throw err;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
-  }
-
-  /** Gives a key up unless something here uses it. */
-  private giveUp(key: string): boolean {
-    if (this.held.has(key) && this.inUse(key)) return false;
-    this.held.delete(key);
-    return true;
-  }
-
-  /** As a master: keys that `from` no longer uses. */
-  private released(from: number, keys: string[]): void {
-    for (const k of keys) if (this.owners.get(k) === from) this.owners.delete(k);
-  }
-
-  /** At start: the keys the others hold, and the shares they use, that this worker is the master of (a master that restarts lost its tables). */
-  private async learnOwners(): Promise<void> {
-    // A worker not started yet holds nothing.
-    for (const [i, answer] of await this.askPeers({ t: 'held' })) {
-      const { keys, shares } = answer as { keys: string[]; shares: [string, ShareMode][] };
-      for (const k of keys) if (!this.owners.has(k)) this.owners.set(k, i);
-      for (const [share, mode] of shares) {
-        const users = this.shareUsers.get(share) ?? new Set<number>();
-        this.shareUsers.set(share, users);
-        users.add(i);
-        if (mode === 'solo') this.soloUser.set(share, i);
-      }
-    }
+    return this.interests.announce(share, path, tree);
   }
 
   /** Claims a key for a request running here (a rename's destination): its unpin, or undefined when another worker has it. */
-  async claimHere(key: string): Promise<(() => void) | undefined> {
-    const owner = await this.own(key);
-    return owner === this.index ? () => this.unpin(key) : undefined;
+  claimHere(key: string): Promise<(() => void) | undefined> {
+    return this.claims.claimHere(key);
   }
 
   /** A reconnecting client named a previous session that is not here: the worker that has it ends it. */
@@ -1031,20 +703,6 @@ export class WorkerLink {
   async openBelow(share: ShareDef, path: string): Promise<boolean> {
     const prefix = nodeKey(share, path) + '/';
     return [...(await this.askPeers({ t: 'open-below', prefix })).values()].some(Boolean);
-  }
-
-  private pin(key: string): void {
-    this.pins.set(key, (this.pins.get(key) ?? 0) + 1);
-  }
-
-  private unpin(key: string): void {
-    const n = (this.pins.get(key) ?? 1) - 1;
-    if (n <= 0) this.pins.delete(key);
-    else this.pins.set(key, n);
-  }
-
-  private inUse(key: string): boolean {
-    return (this.pins.get(key) ?? 0) > 0 || this.server.nodes.has(key);
   }
 
   // ---- clients ----
@@ -1088,48 +746,9 @@ export class WorkerLink {
   }
 
   private releaseIdle(): void {
-    this.withdrawIdle();
-    const byMaster = new Map<number, string[]>();
-    for (const k of this.held) {
-      if (this.inUse(k)) continue;
-      this.held.delete(k);
-      // A key taken while alone in its share was never registered with its master.
-      if (this.shareModes.get(shareOf(k)) === 'solo') continue;
-      const m = this.master(k);
-      (byMaster.get(m) ?? byMaster.set(m, []).get(m)!).push(k);
-    }
-    for (const [m, keys] of byMaster) {
-      if (m === this.index) this.released(this.index, keys);
-      else this.mesh.send(m, { t: 'release', keys } satisfies LinkMessage);
-    }
-    this.leaveIdleShares();
+    this.interests.withdrawIdle();
+    this.claims.releaseIdle();
   }
-}
-
-type ShareMode = 'solo' | 'shared';
-
-/** Runs `step` after the steps chained under `key` before it (or after `first`), whether they succeeded or not. */
-function inOrder<T>(chains: Map<string, Promise<unknown>>, key: string, first: Promise<unknown>, step: () => Promise<T>): Promise<T> {
-  const next = (chains.get(key) ?? first).then(step, step);
-  chains.set(key, next);
-  void next
-    .finally(() => {
-      if (chains.get(key) === next) chains.delete(key);
-    })
-    .catch(() => {});
-  return next;
-}
-
-/** The share part of a file key (nodeKey: the share's name, NUL, the path). */
-function shareOf(key: string): string {
-  return key.slice(0, key.indexOf('\u0000'));
-}
-
-/** Which of `count` workers is the master of a key (FNV-1a of its UTF-16 code units). */
-export function masterOf(key: string, count: number): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
-  return (h >>> 0) % count;
 }
 
 function fileIdAt(b: Buffer, at: number): FileId {
@@ -1138,21 +757,4 @@ function fileIdAt(b: Buffer, at: number): FileId {
 
 function leaseId(clientGuid: Buffer, key: Buffer): string {
   return clientGuid.toString('hex') + key.toString('hex');
-}
-
-/** Sets or clears a worker's bit of a directory key, and counts the share's keys that have any. */
-function setBit(map: Map<string, number>, counts: Map<string, number>, key: string, bit: number, on: boolean): void {
-  const had = map.get(key) ?? 0;
-  const next = on ? had | bit : had & ~bit;
-  if (next === had) return;
-  const share = shareOf(key);
-  if (next === 0) {
-    map.delete(key);
-    const n = (counts.get(share) ?? 1) - 1;
-    if (n > 0) counts.set(share, n);
-    else counts.delete(share);
-  } else {
-    map.set(key, next);
-    if (had === 0) counts.set(share, (counts.get(share) ?? 0) + 1);
-  }
 }

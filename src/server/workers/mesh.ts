@@ -59,6 +59,22 @@ export class Mesh {
     });
   }
 
+  /**
+   * A request to a worker that may be restarting (its requests fail until it is back): tried again every 100 ms;
+   * the last failure is thrown once `ms` have passed.
+   */
+  async requestRetrying(to: number, m: unknown, ms: number, onAnswer?: (body: unknown) => void): Promise<unknown> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      try {
+        return await this.request(to, m, onAnswer);
+      } catch (err) {
+        if (Date.now() > deadline) throw err;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  }
+
   close(): void {
     this.server?.close();
     for (const s of this.out.values()) s.destroy();
