@@ -10,6 +10,7 @@ import { serverConfigFrom } from '../config/server-config.js';
 import { nodeKey, SmbServer } from '../server/server.js';
 import type { FromWorker, ToWorker } from '../server/workers/pool.js';
 import { WorkerLink } from '../server/workers/link.js';
+import { LocalStore } from '../store/local.js';
 import { DurableMemo } from '../server/workers/memo.js';
 
 /** What the primary sends each worker to build its server from (plain data: it crosses the IPC channel). */
@@ -32,10 +33,18 @@ process.on('message', (m: ToWorker, socket?: Socket) => {
       const spec = m.spec as WorkerSpec;
       // Buffers arrive as plain Uint8Arrays through the structured clone.
       const fileUsers = spec.fileUsers.map((u) => ({ ...u, ntHash: Buffer.from(u.ntHash) }));
-      const srv = new SmbServer(serverConfigFrom(spec.data, fileUsers));
+      const config = serverConfigFrom(spec.data, fileUsers);
+      const srv = new SmbServer(config);
       server = srv;
       const link = new WorkerLink(srv, m.group, m.index, m.count);
       srv.joinWorkers(link);
+      // A share served by this worker alone has nobody else writing its per-file records (unless another share
+      // has the same folder).
+      for (const s of config.shares) {
+        const def = spec.data.share.find((d) => d.name === s.name);
+        const sameRoot = spec.data.share.filter((d) => d.path !== undefined && d.path === def?.path).length;
+        if (s.store instanceof LocalStore && sameRoot === 1) s.store.aloneWhile(() => link.aloneIn(s));
+      }
       srv.durables.memo = new DurableMemo(send);
       server.events.on('disconnect', (e: { remote: string }) => send({ t: 'closed', remote: e.remote }));
       server.events.on('auth-failure', (e: { remote: string; user: string }) => send({ t: 'auth-failed', remote: e.remote, user: e.user }));

@@ -112,6 +112,7 @@ export class LocalStore implements FileStore {
   readonly root: string;
   private readonly readOnly: boolean;
   private readonly shared: boolean;
+  private alone: (() => boolean) | undefined;
   private ready: Promise<void> | undefined;
   private initialized = false;
   private realRoot = '';
@@ -125,6 +126,12 @@ export class LocalStore implements FileStore {
     this.readOnly = opts.readOnly === true;
     this.shared = opts.shared === true;
     this.caseSensitive = opts.caseSensitive ?? (process.platform !== 'darwin' && process.platform !== 'win32');
+  }
+
+  /** Shared: tells when no other process uses the root now (its per-file records need not be looked for). */
+  aloneWhile(alone: () => boolean): void {
+    this.alone = alone;
+    if (this.initialized) this.records.alone = alone;
   }
 
   async stat(path: string): Promise<StoreStat> {
@@ -507,6 +514,7 @@ export class LocalStore implements FileStore {
         }
       }
       this.records = new RecordLog<Meta>(`${this.metaDir}/records.jsonl`, this.readOnly, this.shared);
+      this.records.alone = this.alone;
       const legacy = await this.legacyRecords();
       this.records.load(legacy);
       if (legacy.length > 0 && !this.readOnly) await fsp.rm(`${this.metaDir}/meta`, { recursive: true, force: true });

@@ -78,9 +78,22 @@ export class RecordLog<T> {
     }
   }
 
+  /**
+   * Shared: whether no other process writes to the log now (the worker serves the share alone, workers/claims.ts).
+   * Reading is skipped meanwhile, after one last look that takes in what the others wrote before they left.
+   */
+  alone: (() => boolean) | undefined;
+  private caughtUp = false;
+
   /** Shared: takes in what other processes appended since the last look, once per turn of the event loop. */
   private refresh(): void {
     if (!this.shared || this.fresh) return;
+    if (this.alone?.()) {
+      if (this.caughtUp) return;
+      this.caughtUp = true;
+    } else {
+      this.caughtUp = false;
+    }
     this.fresh = true;
     queueMicrotask(() => (this.fresh = false));
     this.takeIn();

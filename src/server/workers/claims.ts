@@ -98,6 +98,11 @@ export class Claims {
     if (this.master(key) === this.peers.index) this.owners.set(key, this.peers.index);
   }
 
+  /** Whether this worker uses a share (upper case, as in keys) alone now: nobody else touches its files. */
+  isSolo(share: string): boolean {
+    return this.shareModes.get(share) === 'solo';
+  }
+
   /** Pins a key this worker holds (true), for a request that runs here; the caller unpins it. */
   pinIfHeld(key: string): boolean {
     if (!this.held.has(key)) return false;

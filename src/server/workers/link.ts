@@ -689,6 +689,11 @@ export class WorkerLink {
     return this.interests.announce(share, path, tree);
   }
 
+  /** Whether this worker uses the share alone now (no other worker touches its files). */
+  aloneIn(share: { name: string }): boolean {
+    return this.claims.isSolo(share.name.toUpperCase());
+  }
+
   /** Claims a key for a request running here (a rename's destination): its unpin, or undefined when another worker has it. */
   claimHere(key: string): Promise<(() => void) | undefined> {
     return this.claims.claimHere(key);
