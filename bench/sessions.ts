@@ -2,7 +2,8 @@
  * Many sessions from one address against smbkit's server with its default configuration (the real CLI, a child
  * process): N connections (default 1,000) from one source address, each negotiating (3.1.1 and below), logging on
  * and connecting the share, C at a time. Prints the time to establish them, the server's RSS and PSS before and with
- * all of them open, and the server's CPU time (user + system) per session. Timings are noisy on a shared machine;
+ * all of them open, and the server's CPU time (user + system) per session; with workers, the server's figures are
+ * those of its process and its workers together. Timings are noisy on a shared machine;
  * the CPU time per session is the steadier figure.
  *
  *   node dist/bench/sessions.js [--host 127.0.0.67] [--source 127.0.0.68] [--sessions 1000] [--concurrency 50]
@@ -10,6 +11,7 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { startSmbkit } from '../test/interop/harness/smbkit.js';
+import { childPids } from '../test/interop/harness/proc.js';
 import { RawClient } from '../test/support/raw-client.js';
 import { Status } from '../src/protocol/nt-status.js';
 
@@ -23,7 +25,13 @@ interface ProcessFigures {
   cpuMs: number;
 }
 
+/** The server's figures: its process and its worker processes (`workers`), summed. */
 async function figures(pid: number): Promise<ProcessFigures> {
+  const all = await Promise.all([pid, ...childPids(pid)].map(processFigures));
+  return all.reduce((a, b) => ({ rssKiB: a.rssKiB + b.rssKiB, pssKiB: a.pssKiB + b.pssKiB, cpuMs: a.cpuMs + b.cpuMs }));
+}
+
+async function processFigures(pid: number): Promise<ProcessFigures> {
   const rollup = await readFile(`/proc/${pid}/smaps_rollup`, 'utf8');
   const kib = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(rollup)?.[1] ?? NaN);
   // utime and stime are the 14th and 15th fields of /proc/PID/stat, in clock ticks (100 per second on Linux).

@@ -75,10 +75,22 @@ process.on('message', (m: ToWorker, socket?: Socket) => {
     case 'placed':
       return; // the worker link's own
     case 'stop':
-      void (server?.close() ?? Promise.resolve()).then(() => process.exit(0));
+      stopAndExit();
       return;
   }
 });
 
+let stopping = false;
+function stopAndExit(): void {
+  if (stopping) return;
+  stopping = true;
+  void (server?.close() ?? Promise.resolve()).then(() => process.exit(0));
+}
+
 // The primary went away: nothing more will be handed over, and nobody counts what this worker serves.
-process.on('disconnect', () => void (server?.close() ?? Promise.resolve()).then(() => process.exit(0)));
+process.on('disconnect', stopAndExit);
+
+// Ctrl-C and service managers signal the whole process group: the primary gets the signal too and stops the workers
+// in order (persistent opens journalled, connections closed). A signal sent to this worker alone ends it after a
+// moment, and the primary starts another in its place.
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => void setTimeout(stopAndExit, 2000));
