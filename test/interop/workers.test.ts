@@ -299,7 +299,7 @@ const ACROSS_WORKERS_NOT_YET: Record<string, string[]> = {
   'smb2.lock': [],
   'smb2.notify': [],
   'smb2.rename': [],
-  'smb2.oplock': ['batch20'],
+  'smb2.oplock': [],
   'smb2.replay': [],
   'smb2.durable-open': [],
   'smb2.durable-v2-open': [],
