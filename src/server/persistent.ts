@@ -1,8 +1,8 @@
 import { AccessMask, OplockLevel } from '../protocol/smb2/constants.js';
-import { LeaseState } from '../protocol/smb2/contexts/create-contexts.js';
 import type { Connection } from './connection.js';
 import type { SmbServer } from './server.js';
 import type { ShareDef } from './shares.js';
+import { keepsHandle } from './state/durable.js';
 import { Lease, LeaseTable } from './state/leases.js';
 import type { PersistedOpen } from './state/journal.js';
 import { Open } from './state/open.js';
@@ -41,8 +41,7 @@ export async function recoverPersistentOpens(
       server.durables.dropRecord(rec);
       continue;
     }
-    const caching = rec.lease ? (rec.lease.state & LeaseState.HANDLE_CACHING) !== 0 : rec.oplockLevel === OplockLevel.BATCH;
-    if (!persistent && !caching) {
+    if (!persistent && !keepsHandle(rec.oplockLevel, rec.lease?.state)) {
       server.durables.dropRecord(rec);
       continue;
     }

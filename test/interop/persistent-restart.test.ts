@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { connect, type Client } from '../../src/index.js';
 import { LeaseState } from '../../src/protocol/smb2/contexts/create-contexts.js';
 import { startSmbkit, type SmbkitServer } from './harness/smbkit.js';
-import { childPids, isAlive, servingPids } from './harness/proc.js';
+import { childPids, killWorker, servingPids } from './harness/proc.js';
 import { runTorture } from './harness/smbtorture.js';
 
 const HOST = '127.0.0.33';
@@ -154,14 +154,8 @@ describe('a persistent open outlives its worker', { timeout: 120_000 }, () => {
       const workers = childPids(server.pid);
       const victim = [...(await servingPids(host, 445)).values()].find((pid) => workers.includes(pid));
       assert.ok(victim !== undefined, `a worker serves a (workers ${workers.join(', ')})`);
-      process.kill(victim, 'SIGKILL');
       // The primary starts another worker in its place.
-      const replaced = (): boolean => {
-        const now = childPids(server.pid).filter(isAlive);
-        return now.length === 2 && !now.includes(victim);
-      };
-      for (let i = 0; i < 100 && !replaced(); i++) await new Promise((r) => setTimeout(r, 100));
-      assert.ok(replaced(), `the killed worker is replaced\n${await server.logs()}`);
+      assert.ok(await killWorker(server.pid, victim, 2), `the killed worker is replaced\n${await server.logs()}`);
 
       b = await client();
       const fb = await b.share().open('worker-held.bin', 'r+');

@@ -18,7 +18,7 @@ import { connect } from '../../src/index.js';
 import { LeaseState } from '../../src/protocol/smb2/contexts/create-contexts.js';
 import { RawClient } from '../support/raw-client.js';
 import { startSmbkit, type SmbkitServer } from './harness/smbkit.js';
-import { childPids, isAlive, servingPids } from './harness/proc.js';
+import { childPids, killWorker, servingPids } from './harness/proc.js';
 import { checkPassList, startSmbkitTarget, type TortureTarget } from './conformance.js';
 
 const ADDRESS = '127.0.0.135';
@@ -255,13 +255,7 @@ describe('two workers', () => {
       assert.equal(serving.length, 1, 'a has one connection');
       const victim = serving[0]!;
       assert.ok(childPids(server.pid).includes(victim), 'a worker serves a');
-      process.kill(victim, 'SIGKILL');
-      const replaced = (): boolean => {
-        const now = childPids(server.pid).filter(isAlive);
-        return now.length === 2 && !now.includes(victim);
-      };
-      for (let i = 0; i < 100 && !replaced(); i++) await new Promise((r) => setTimeout(r, 100));
-      assert.ok(replaced(), 'the killed worker is replaced');
+      assert.ok(await killWorker(server.pid, victim, 2), 'the killed worker is replaced');
 
       // The same ClientGuid, its previous session named, DHnC/DH2C with the old FileId (MS-SMB2 3.2.4.4).
       await a.reconnect();

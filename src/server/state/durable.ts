@@ -77,6 +77,14 @@ function guidKey(clientGuid: Buffer, createGuid: Buffer): string {
   return clientGuid.toString('hex') + createGuid.toString('hex');
 }
 
+/**
+ * Whether an open's caching keeps it durable (MS-SMB2 3.3.5.9.6, 3.3.7.1): a batch oplock, or a lease with handle
+ * caching.
+ */
+export function keepsHandle(oplockLevel: number, leaseState: number | undefined): boolean {
+  return oplockLevel === OplockLevel.BATCH || ((leaseState ?? 0) & LeaseState.HANDLE_CACHING) !== 0;
+}
+
 /** Journal hooks for persistent opens (server/state/journal.ts implements them). */
 export interface PersistentJournal {
   /** Resolves once the open's record is on disk. */
@@ -129,7 +137,7 @@ export class DurableHandles {
     }
     if (!this.policy.enabled || open.isDirectory || open.pipe || open.printJob) return [];
     const persistent = req.version === 2 && req.persistent && opts.persistentAllowed;
-    const caching = open.oplockLevel === OplockLevel.BATCH || ((open.lease?.state ?? 0) & LeaseState.HANDLE_CACHING) !== 0;
+    const caching = keepsHandle(open.oplockLevel, open.lease?.state);
     if (!persistent && !caching) return [];
     const asked = req.version === 2 ? req.timeoutMs : 0;
     const timeoutMs = asked === 0 ? this.policy.defaultTimeoutMs : Math.min(asked, this.policy.maxTimeoutMs);
@@ -205,7 +213,7 @@ export class DurableHandles {
     const d = open.durable;
     if (!d) return false;
     if (d.persistent) return true;
-    return open.oplockLevel === OplockLevel.BATCH || ((open.lease?.state ?? 0) & LeaseState.HANDLE_CACHING) !== 0;
+    return keepsHandle(open.oplockLevel, open.lease?.state);
   }
 
   /** Keeps an open whose session went: no session serves it until a reconnect; the scavenger closes it in time. */

@@ -255,3 +255,17 @@ export async function servingPids(address: string, port: number): Promise<Map<nu
   }
   return out;
 }
+
+/**
+ * Kills worker `victim` of server `serverPid` with SIGKILL and waits (up to 10 s) until the server runs `workers`
+ * live workers again, none of them the victim; true once it does.
+ */
+export async function killWorker(serverPid: number, victim: number, workers: number): Promise<boolean> {
+  process.kill(victim, 'SIGKILL');
+  const replaced = (): boolean => {
+    const now = childPids(serverPid).filter(isAlive);
+    return now.length === workers && !now.includes(victim);
+  };
+  for (let i = 0; i < 100 && !replaced(); i++) await new Promise((r) => setTimeout(r, 100));
+  return replaced();
+}
