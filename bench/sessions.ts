@@ -50,7 +50,7 @@ async function main(): Promise<void> {
   const source = arg('source', '127.0.0.68');
   const sessions = Number(arg('sessions', '1000'));
   const concurrency = Number(arg('concurrency', '50'));
-  const server = await startSmbkit({ address: host, port: 445, users: [{ name: USER, password: PASSWORD }], shares: [{ name: SHARE }], server: { log_level: 'warn' } });
+  const server = await startSmbkit({ address: host, port: 445, users: [{ name: USER, password: PASSWORD }], shares: [{ name: SHARE }], server: { log_level: 'warn' }, defaultPlacement: true });
   const clients: RawClient[] = [];
   try {
     await new Promise((r) => setTimeout(r, 1000));

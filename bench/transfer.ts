@@ -83,6 +83,7 @@ export async function startSmbkitBenchTarget(address: string, label = 'smbkit', 
     users: [{ name: BENCH_USER, password: BENCH_PASSWORD }],
     shares: [{ name: 'bench' }],
     server: { signing: 'enabled', log_level: 'warn', crypto_threads: cryptoThreads },
+    defaultPlacement: true,
   });
   return { label, host: address, port: 445, share: 'bench', user: BENCH_USER, password: BENCH_PASSWORD, pid: s.pid, stop: () => s.stop() };
 }

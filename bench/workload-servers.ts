@@ -42,6 +42,7 @@ export async function startSmbkitWorkloadServer(address: string, settings: Smbki
     users: [{ name: BENCH_USER, password: BENCH_PASSWORD }],
     shares: [{ name: SHARE }],
     server: { signing: 'enabled', log_level: 'warn', ...settings },
+    defaultPlacement: true,
   });
   const sharePath = s.sharePaths.get(SHARE);
   if (sharePath === undefined) throw new Error('smbkit share path missing');

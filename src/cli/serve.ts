@@ -155,6 +155,7 @@ export async function runServe(argv: string[]): Promise<void> {
       const spec: WorkerSpec = { data, fileUsers, serverGuid: server.serverGuid.toString('hex') };
       const p = new WorkerPool({
         count: workerCount,
+        fill: data.server.worker_fill,
         entry: fileURLToPath(new URL('./worker.js', import.meta.url)),
         spec,
         log: server.log,

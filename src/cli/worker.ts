@@ -8,7 +8,8 @@ import type { UsersFileEntry } from '../auth/users-file.js';
 import type { ConfigFileData } from '../config/schema.js';
 import { serverConfigFrom } from '../config/server-config.js';
 import { nodeKey, SmbServer } from '../server/server.js';
-import type { FromWorker, ToWorker } from '../server/workers/pool.js';
+import { performance } from 'node:perf_hooks';
+import { LOAD_REPORT_MS, type FromWorker, type ToWorker } from '../server/workers/pool.js';
 import { WorkerLink } from '../server/workers/link.js';
 import { LocalStore } from '../store/local.js';
 import { DurableMemo } from '../server/workers/memo.js';
@@ -61,6 +62,7 @@ process.on('message', (m: ToWorker, socket?: Socket) => {
         })
         .finally(() => link.recoveryDone())
         .then(() => send({ t: 'ready' }));
+      reportLoad();
       return;
     }
     case 'conn':
@@ -79,6 +81,20 @@ process.on('message', (m: ToWorker, socket?: Socket) => {
       return;
   }
 });
+
+/** Tells the primary how busy this worker's event loop has been, when that changed, for placing connections. */
+function reportLoad(): void {
+  let since = performance.eventLoopUtilization();
+  let told = 0;
+  setInterval(() => {
+    const now = performance.eventLoopUtilization();
+    const busy = performance.eventLoopUtilization(now, since).utilization;
+    since = now;
+    if (Math.abs(busy - told) < 0.05) return;
+    told = busy;
+    send({ t: 'load', busy });
+  }, LOAD_REPORT_MS).unref();
+}
 
 let stopping = false;
 function stopAndExit(): void {

@@ -70,6 +70,11 @@ export const ServerSection = z
      * hands it to a worker (server/workers/pool.ts).
      */
     workers: z.union([z.literal('auto'), z.number().int().min(1).max(256)]).default('auto'),
+    /**
+     * With several workers: connections a worker takes before the next one gets any, while its event loop is less
+     * than half busy (server/workers/pool.ts `placeConnection`); 1 spreads connections evenly from the first.
+     */
+    worker_fill: z.number().int().min(1).max(65536).default(16),
     /** Credits a connection may hold at once. */
     max_credits: z.number().int().min(16).max(65535).default(8192),
     log_level: z.enum(['error', 'warn', 'info', 'debug']).default('info'),

@@ -9,7 +9,7 @@ import { DurableRecords, type MemoToPrimary } from './memo.js';
 /**
  * The primary process of a multi-worker server (`workers` > 1). It owns the listeners and decides admission (host
  * lists, blocks, connection limits and rates: one set of counters for the whole server), then hands each accepted
- * socket to the worker process serving the fewest connections. Workers run the protocol; the primary respawns one
+ * socket to a worker process (`placeConnection`). Workers run the protocol; the primary respawns one
  * that dies. Node cannot pass sockets to worker threads, so workers are processes.
  */
 
@@ -25,9 +25,40 @@ export type FromWorker =
   | ClaimToPrimary
   | MemoToPrimary
   | { t: 'ready' }
+  | { t: 'load'; busy: number }
   | { t: 'closed'; remote: string }
   | { t: 'auth-failed'; remote: string; user: string }
   | { t: 'auth-succeeded'; remote: string };
+
+/** A worker's event loop busier than this takes no more connections while another has room (`placeConnection`). */
+export const BUSY_WORKER = 0.5;
+/** How often a worker tells the primary how busy it is. */
+export const LOAD_REPORT_MS = 500;
+
+/**
+ * Which worker gets a new connection (an index into `workers`). The fullest worker that serves fewer than `fill`
+ * connections and is not busy; when none is left, the one with the fewest connections (the less busy on a tie).
+ *
+ * Filling one worker first, instead of spreading from the first connection: clients of the same files on one worker
+ * exchange nothing between processes (every share mode check, break and forwarded request between two workers costs
+ * a round trip through the kernel), and a few connections whose requests come one at a time are served sooner by one
+ * process than by two that take turns on the cores with the clients. Past `fill`, or once a worker is busy, the
+ * others take the load, so every core works when there is work for it. `fill = 1` spreads them evenly.
+ */
+export function placeConnection(workers: readonly { connections: number; busy: number }[], fill: number): number {
+  let best = -1;
+  workers.forEach((w, i) => {
+    if (w.connections >= fill || w.busy > BUSY_WORKER) return;
+    if (best < 0 || w.connections > workers[best]!.connections) best = i;
+  });
+  if (best >= 0) return best;
+  best = 0;
+  workers.forEach((w, i) => {
+    const b = workers[best]!;
+    if (w.connections < b.connections || (w.connections === b.connections && w.busy < b.busy)) best = i;
+  });
+  return best;
+}
 
 interface WorkerSlot {
   index: number;
@@ -35,6 +66,8 @@ interface WorkerSlot {
   /** Connections handed to it and not yet reported closed, by remote address. */
   readonly remotes: Map<string, number>;
   connections: number;
+  /** The share of the last moments its event loop was busy (0..1), as the worker last reported it. */
+  busy: number;
   ready: Promise<void>;
   isReady: boolean;
   stopping: boolean;
@@ -47,6 +80,8 @@ export interface WorkerPoolOptions {
   /** What a worker builds its configuration from: plain data, sent over the IPC channel. */
   spec: unknown;
   log: Logger;
+  /** Connections a worker takes before the next gets any, while it is not busy (`worker_fill`; 1 spreads them). */
+  fill: number;
   /** A connection the primary admitted has ended on its worker (or with it). */
   onClosed: (remote: string) => void;
   onAuthFailed: (remote: string, user: string) => void;
@@ -82,12 +117,12 @@ export class WorkerPool {
     return this.slots.map((s) => s.connections);
   }
 
-  /** Hands an admitted socket to the least loaded live worker; false when none can take it. */
+  /** Hands an admitted socket to a live worker (`placeConnection`); false when none can take it. */
   handOff(socket: Socket, kind: 'direct' | 'netbios', remote: string): boolean {
     // A worker starting (again) gets connections once its server is built.
     const live = this.slots.filter((s) => s.isReady && !s.stopping && s.child.connected);
     if (live.length === 0) return false;
-    const slot = live.reduce((a, b) => (b.connections < a.connections ? b : a));
+    const slot = live[placeConnection(live, this.opts.fill)]!;
     slot.connections++;
     slot.remotes.set(remote, (slot.remotes.get(remote) ?? 0) + 1);
     const msg: ToWorker = { t: 'conn', kind, remote };
@@ -132,6 +167,7 @@ export class WorkerPool {
       child,
       remotes: new Map(),
       connections: 0,
+      busy: 0,
       ready: new Promise<void>((resolve, reject) => {
         ready = resolve;
         failed = reject;
@@ -187,6 +223,9 @@ export class WorkerPool {
         case 'durable-save':
         case 'durable-forget':
           this.durables.take(slot.index, m);
+          break;
+        case 'load':
+          slot.busy = m.busy;
           break;
         case 'ready':
           slot.isReady = true;

@@ -37,6 +37,8 @@ export interface SmbkitOptions {
   shares: SmbkitShare[];
   /** Extra [server] keys, TOML-ready values (strings are quoted here). */
   server?: Record<string, string | number | boolean>;
+  /** Place connections on workers as the default configuration does (benchmarks), not spread as tests do. */
+  defaultPlacement?: boolean;
 }
 
 export interface SmbkitServer {
@@ -75,6 +77,9 @@ export async function startSmbkit(o: SmbkitOptions): Promise<SmbkitServer> {
   // SMBKIT_TEST_WORKERS=N runs every server the tests start with N worker processes, unless a test sets `workers`.
   const testWorkers = process.env['SMBKIT_TEST_WORKERS'];
   if (testWorkers && o.server?.['workers'] === undefined) lines.push(`workers = ${/^\d+$/.test(testWorkers) ? testWorkers : JSON.stringify(testWorkers)}`);
+  // The tests spread their clients over the workers (the default fills one first), so that what two clients do to
+  // one file crosses between workers, the hard case.
+  if (o.server?.['worker_fill'] === undefined && !o.defaultPlacement) lines.push('worker_fill = 1');
   for (const u of o.users) lines.push('', '[[user]]', `name = ${tomlValue(u.name)}`, `password = ${tomlValue(u.password)}`);
   for (const s of o.shares) {
     const path = s.path ?? join(dir, 'shares', s.name);
