@@ -120,6 +120,8 @@ export class LocalStore implements FileStore {
   private metaDir = '';
   /** The records of the files that have one (most have none: plain files need no sidecar). */
   private records!: RecordLog<Meta>;
+  /** Parent folders resolved in this turn of the event loop (`realParent`): store path -> real path. */
+  private readonly parents = new Map<string, string>();
 
   constructor(root: string, opts: LocalStoreOptions = {}) {
     this.root = root;
@@ -259,6 +261,7 @@ export class LocalStore implements FileStore {
     const { st, link } = await this.followForRemoval(loc);
     if (!st.isDirectory()) throw storeError('ENOTDIR', loc.rel);
     this.checkWritable(loc.rel);
+    this.parents.clear();
     try {
       if (link) fs.unlinkSync(loc.abs);
       else fs.rmdirSync(loc.abs);
@@ -274,6 +277,7 @@ export class LocalStore implements FileStore {
     const { st, link } = await this.followForRemoval(loc);
     if (st.isDirectory()) throw storeError('EISDIR', loc.rel);
     this.checkWritable(loc.rel);
+    if (link) this.parents.clear();
     try {
       fs.unlinkSync(loc.abs);
     } catch (err) {
@@ -297,6 +301,7 @@ export class LocalStore implements FileStore {
       if (exists(dst.abs)) throw storeError('EACCES', dst.rel);
     }
     if (src.abs === dst.abs) return;
+    this.parents.clear();
     const sameFile = dstSt !== undefined && dstSt.ino === srcSt.ino && dstSt.dev === srcSt.dev;
     if (dstSt !== undefined && !sameFile) {
       if (!opts.replace) throw storeError('EEXIST', dst.rel);
@@ -562,6 +567,20 @@ export class LocalStore implements FileStore {
    * resolved by realpath and must land inside the root.
    */
   private realParent(path: string, parts: string[]): string {
+    const key = parts.length === 2 ? (parts[0] as string) : parts.slice(0, -1).join('/');
+    const known = this.parents.get(key);
+    if (known !== undefined) return known;
+    const real = this.walkParent(path, parts);
+    // One operation locates its path several times (a CREATE: the name, its access check, the open), and the
+    // requests read in one turn of the event loop often share a folder: the walk is kept until the turn ends, no
+    // longer, so that what the disk holds is looked at again by the next turn (as often as before, for a local user
+    // who swaps a folder for a link).
+    if (this.parents.size === 0) setImmediate(() => this.parents.clear());
+    this.parents.set(key, real);
+    return real;
+  }
+
+  private walkParent(path: string, parts: string[]): string {
     let cur = this.realRoot;
     for (let i = 0; i < parts.length - 1; i++) {
       const next = `${cur === '/' ? '' : cur}/${parts[i] as string}`;

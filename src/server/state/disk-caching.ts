@@ -10,11 +10,18 @@ import type { FileNode } from './file-node.js';
 export const LOCAL_ECHO_WINDOW_MS = 1_000;
 /** Disk changes are looked at after this delay, so that the server's own operation has marked its node. */
 const SETTLE_MS = 200;
+/**
+ * A directory watch outlives the last cached file in it this long, so that a client that opens and closes files of
+ * one folder in a loop does not add and remove an inotify watch for each open.
+ */
+export const WATCH_LINGER_MS = 5_000;
 
 interface DirWatch {
   watcher: StoreWatcher;
   /** Cached files of the directory, by upper-cased store path. */
   nodes: Map<string, FileNode>;
+  /** Set while no file of the directory is cached: closes the watch when it fires. */
+  linger?: NodeJS.Timeout | undefined;
 }
 
 /**
@@ -32,6 +39,7 @@ export class DiskCachingWatch {
     private readonly log: Logger,
     /** Breaks every oplock and lease of a node whose file changed on the disk. */
     private readonly changed: (node: FileNode) => void,
+    private readonly lingerMs = WATCH_LINGER_MS,
   ) {}
 
   /** A file of `share` is now cached by some open: its directory is watched. */
@@ -41,8 +49,12 @@ export class DiskCachingWatch {
     const dir = parentOf(node.path);
     const key = `${share.name.toUpperCase()}\u0000${dir.toUpperCase()}`;
     let d = this.dirs.get(key);
+    if (d?.linger) {
+      clearTimeout(d.linger);
+      d.linger = undefined;
+    }
     if (!d) {
-      if (this.dirs.size >= this.maxWatchers) return;
+      if (this.dirs.size >= this.maxWatchers && !this.dropIdle()) return;
       const nodes = new Map<string, FileNode>();
       let watcher: StoreWatcher;
       try {
@@ -70,19 +82,46 @@ export class DiskCachingWatch {
     const d = this.dirs.get(key);
     if (!d) return;
     for (const [k, n] of d.nodes) if (n === node) d.nodes.delete(k);
-    if (d.nodes.size === 0) {
-      d.watcher.close();
-      this.dirs.delete(key);
+    if (d.nodes.size === 0 && !d.linger) {
+      const idle = d;
+      idle.linger = setTimeout(() => {
+        if (this.dirs.get(key) !== idle || idle.nodes.size > 0) return;
+        idle.watcher.close();
+        this.dirs.delete(key);
+      }, this.lingerMs);
+      idle.linger.unref();
     }
   }
 
-  /** Watched directories (for tests and limits). */
+  /** Closes one watch that no cached file needs any more (to make room under the cap); false when there is none. */
+  private dropIdle(): boolean {
+    for (const [key, d] of this.dirs) {
+      if (d.nodes.size > 0) continue;
+      clearTimeout(d.linger);
+      d.watcher.close();
+      this.dirs.delete(key);
+      return true;
+    }
+    return false;
+  }
+
+  /** Watched directories (for tests and limits), lingering ones included. */
   get size(): number {
     return this.dirs.size;
   }
 
+  /** Files cached by some open in the watched directories. */
+  get cached(): number {
+    let n = 0;
+    for (const d of this.dirs.values()) n += d.nodes.size;
+    return n;
+  }
+
   close(): void {
-    for (const d of this.dirs.values()) d.watcher.close();
+    for (const d of this.dirs.values()) {
+      clearTimeout(d.linger);
+      d.watcher.close();
+    }
     this.dirs.clear();
     for (const t of this.held) clearTimeout(t);
     this.held.clear();

@@ -11,6 +11,10 @@ import { Dialect, OplockLevel } from '../../../src/protocol/smb2/constants.js';
 import { decodeOplockBreakResponse } from '../../../src/protocol/smb2/commands/oplock-break.js';
 import { CreateContextName, encodeLease, LeaseState } from '../../../src/protocol/smb2/contexts/create-contexts.js';
 import { LocalStore } from '../../../src/store/local.js';
+import { DiskCachingWatch } from '../../../src/server/state/disk-caching.js';
+import type { FileNode } from '../../../src/server/state/file-node.js';
+import type { ShareDef } from '../../../src/server/shares.js';
+import { createLogger } from '../../../src/util/log.js';
 import { startTestServer, TEST_SHARE } from '../../support/raw-client.js';
 
 const HOST = '127.0.0.79';
@@ -58,9 +62,52 @@ test('a file changed on the disk by another program breaks its lease and its opl
 
     await a.close(o.fileId);
     await a.close(h.fileId);
-    assert.equal(t.server.caching.disk?.size, 0, 'no directory is watched once nothing is cached');
+    assert.equal(t.server.caching.disk?.cached, 0, 'no file is watched once nothing is cached');
   } finally {
     await t.stop();
     await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a directory watch outlives its last cached file for a while, is reused meanwhile, and makes room under the cap', async () => {
+  const events: string[] = [];
+  let n = 0;
+  const store = {
+    watch(path: string) {
+      const id = ++n;
+      events.push(`open ${id} ${path}`);
+      return { close: () => events.push(`close ${id}`) };
+    },
+  };
+  const share = { name: 'data', store } as unknown as ShareDef;
+  const node = (path: string) => ({ path, diskWatched: undefined, localChangeAt: 0 }) as unknown as FileNode;
+  const w = new DiskCachingWatch(1, createLogger('error'), () => {}, 50);
+  try {
+    const a = node('dir/a');
+    w.track(share, a);
+    w.untrack(a);
+    assert.deepEqual(events, ['open 1 dir'], 'the watch stays after its last file');
+    assert.equal(w.size, 1);
+    assert.equal(w.cached, 0);
+    // Another file of the folder, cached meanwhile, takes the same watch.
+    const b = node('dir/b');
+    w.track(share, b);
+    assert.deepEqual(events, ['open 1 dir']);
+    w.untrack(b);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(events, ['open 1 dir', 'close 1'], 'it is closed once it has lingered');
+    assert.equal(w.size, 0);
+    // At the cap (one watch), a lingering watch gives way to a folder with a cached file.
+    const c = node('one/c');
+    w.track(share, c);
+    w.untrack(c);
+    const d = node('two/d');
+    w.track(share, d);
+    assert.deepEqual(events.slice(2), ['open 2 one', 'close 2', 'open 3 two']);
+    // A watch a file still needs does not give way.
+    w.track(share, node('three/e'));
+    assert.deepEqual(events.slice(5), [], 'no room: the third folder is not watched');
+  } finally {
+    w.close();
   }
 });
