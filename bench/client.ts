@@ -22,6 +22,7 @@ import { startSamba } from '../test/interop/harness/samba.js';
 import { parseAverageRate, quotePath, smbclient } from '../test/interop/harness/smbclient.js';
 import type { SmbclientResult } from '../test/interop/harness/smbclient.js';
 import { median, parseSize } from './transfer.js';
+import { warmPages } from './memory.js';
 
 const DEFAULT_ADDRESS = '127.0.0.24';
 const SHARE = 'bench';
@@ -162,7 +163,11 @@ export async function benchClient(opts: ClientBenchOptions = {}): Promise<Client
     };
     // Each measurement starts with the share's copy on disk: the writeback of the put before must not slow the
     // transfer after it (each put leaves 1 GiB of dirty pages, and the order of the runs is fixed).
-    const settle = (): Promise<void> => flush(join(shareDir, 'bench.bin'));
+    // ... and on warm memory: each get writes the local copy, each put the share's, into the page cache (bench/memory.ts).
+    const settle = async (): Promise<void> => {
+      await flush(join(shareDir, 'bench.bin'));
+      await warmPages(size);
+    };
     await makeFile(src, size);
     await flush(src);
     const srcSha = await sha256File(src);

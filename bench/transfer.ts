@@ -24,6 +24,7 @@ import { parseAverageRate, quotePath, smbclient } from '../test/interop/harness/
 import type { SmbclientProtocol, SmbclientResult } from '../test/interop/harness/smbclient.js';
 import type { TortureTarget } from '../test/interop/conformance.js';
 import { idleChildren, settle, treeCpuMs } from './workload-servers.js';
+import { warmPages } from './memory.js';
 
 /** A server to measure: the same shape as a conformance target, and the process whose CPU time is counted. */
 export interface BenchTarget extends TortureTarget {
@@ -206,6 +207,8 @@ export async function bench(startTarget: StartBenchTarget = () => startSmbkitBen
         const g = rate(get.result, size, `${s.label} get`);
         row.getRuns.push(g);
         if (get.cpu !== undefined) row.getCpu.push((get.cpu * GiB) / size);
+        // The put writes `size` into the server's page cache: on warm pages for each server (bench/memory.ts).
+        await warmPages(size);
         const put = await measureCpu(s.pid, () => call(s, `put ${quotePath(src)} bench.bin`));
         const p = rate(put.result, size, `${s.label} put`);
         row.putRuns.push(p);

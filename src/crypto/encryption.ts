@@ -12,7 +12,7 @@ import { Cipher } from '../protocol/smb2/constants.js';
 const TRANSFORM_FLAG_ENCRYPTED = 0x0001;
 const AAD_OFFSET = TRANSFORM_AAD_OFFSET;
 /** Bytes per cipher update call (see encryptMessage). */
-const PIECE = 64 * 1024;
+const PIECE = 32 * 1024;
 
 interface CipherInfo {
   name: 'aes-128-ccm' | 'aes-256-ccm' | 'aes-128-gcm' | 'aes-256-gcm';
