@@ -61,8 +61,10 @@ process.on('message', (m: ToWorker, socket?: Socket) => {
           await srv.recoverPersistent(mine, (share, path) => link.recovering(nodeKey(share, path)));
         })
         .finally(() => link.recoveryDone())
-        .then(() => send({ t: 'ready' }));
-      reportLoad();
+        .then(() => {
+          send({ t: 'ready' });
+          reportLoad();
+        });
       return;
     }
     case 'conn':

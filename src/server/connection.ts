@@ -356,7 +356,7 @@ export class Connection {
       this.close('decryption failed');
       return;
     } finally {
-      sharedPool.release(msg);
+      releaseFrame(msg);
     }
     if (plain !== out) sharedPool.release(out);
     this.takeDecrypted(plain, session);
@@ -383,7 +383,8 @@ export class Connection {
     const key = session?.decryptionKey;
     if (!session || !session.isBoundTo(this) || !key?.length) return undefined;
     const opened = this.cryptoPool.open(this.cipher, key, msg);
-    // The pool took its own copy of the frame.
+    // A frame in ordinary memory was copied into shared memory (give it back now); one in shared memory is decrypted
+    // where it is, and goes back with its plaintext (releaseFrame).
     sharedPool.release(msg);
     return opened.then(
       (plain) => () => this.takeDecrypted(plain, session),

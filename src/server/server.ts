@@ -21,6 +21,7 @@ import { ipcShare, type ShareDef } from './shares.js';
 import { FileNode } from './state/file-node.js';
 import { ConnectionClients } from './clients.js';
 import { WorkerLink } from './workers/link.js';
+import { sharedMemoryPool } from '../crypto/crypto-pool.js';
 import type { DirectoryChangeActor } from './state/oplocks.js';
 import { NotifyHub, nameFilter } from './state/notify.js';
 import { CachingManager } from './state/oplocks.js';
@@ -303,7 +304,8 @@ export class SmbServer {
   }
 
   private serve(socket: Socket, kind: 'direct' | 'netbios', remote: string, established = false): Connection {
-    const transport = new TcpTransport(socket, kind, this.config.maxIoSize + 64 * 1024, established);
+    // Large frames (WRITEs) land in shared memory: a crypto thread decrypts or verifies them there without a copy.
+    const transport = new TcpTransport(socket, kind, this.config.maxIoSize + 64 * 1024, established, sharedMemoryPool);
     const conn = new Connection(this, transport, this.nextConnId++);
     this.connections.add(conn);
     this.log.info('connection', { conn: conn.id, remote: `${transport.remoteAddress}:${transport.remotePort}`, transport: kind });

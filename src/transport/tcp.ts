@@ -119,10 +119,11 @@ export class TcpTransport implements Transport {
    * that reads into FrameReader's buffers.
    */
   /** `established`: a NetBIOS session whose SESSION REQUEST was answered elsewhere (a connection moved here). */
-  constructor(accepted: Socket, kind: 'direct' | 'netbios', maxFrameSize: number, established = false) {
+  /** `largeFrames`: where frames of LARGE_FRAME bytes and more are read into (their receiver gives them back). */
+  constructor(accepted: Socket, kind: 'direct' | 'netbios', maxFrameSize: number, established = false, largeFrames: BufferPool = sharedPool) {
     this.kind = kind;
     this.sessionEstablished = kind === 'direct' || established;
-    const reader = new FrameReader(kind === 'netbios', maxFrameSize, (type, payload) => this.onFrame(type, payload));
+    const reader = new FrameReader(kind === 'netbios', maxFrameSize, (type, payload) => this.onFrame(type, payload), largeFrames);
     this.socket = adoptWithUserBuffers(accepted, reader, (err) => {
       this.closeReason = err instanceof WireError ? `bad framing: ${err.message}` : `framing failure: ${String(err)}`;
       this.close(true);

@@ -284,6 +284,36 @@ describe('two workers', () => {
   });
 });
 
+describe('placing connections on two workers', () => {
+  const PORT = 4451;
+  let server: SmbkitServer;
+  before(async () => {
+    server = await startSmbkit({ address: ADDRESS, port: PORT, users: [{ name: USER, password: PASSWORD }], shares: [{ name: 'data' }], server: { workers: 2, worker_fill: 2 } });
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  it('fills one worker with worker_fill connections before the other gets any', async () => {
+    const clients: RawClient[] = [];
+    try {
+      for (let i = 0; i < 3; i++) {
+        const c = await RawClient.connect(ADDRESS, PORT);
+        await c.login(USER, PASSWORD, 'data');
+        clients.push(c);
+      }
+      const pids = await servingPids(ADDRESS, PORT);
+      const [p0, p1, p2] = clients.map((c) => pids.get(c.socket.localPort!));
+      const workers = childPids(server.pid);
+      assert.ok(p0 !== undefined && workers.includes(p0), 'a worker serves the first client');
+      assert.equal(p1, p0, 'the second client joins the first on its worker');
+      assert.ok(p2 !== undefined && workers.includes(p2) && p2 !== p0, 'the third goes to the other worker');
+    } finally {
+      for (const c of clients) c.socket.destroy();
+    }
+  });
+});
+
 /**
  * smbtorture's suites that use two connections (two clients), and those of durable handles and replays (a session
  * reconnect or a replay may come on another worker): each listed subtest must pass as against one process, except these.
