@@ -138,7 +138,9 @@ export class LocalStore implements FileStore {
 
   async stat(path: string): Promise<StoreStat> {
     const loc = await this.locate(path);
-    const { st } = await this.follow(loc);
+    const { real, st } = await this.follow(loc);
+    // A folder looked at is the parent of what is resolved next (resolveCaseInsensitive goes down a path).
+    if (loc.parts.length > 0 && st.isDirectory() && real === loc.abs) this.rememberFolder(loc.parts.join('/'), real);
     return this.toStat(st);
   }
 
@@ -570,19 +572,35 @@ export class LocalStore implements FileStore {
     const key = parts.length === 2 ? (parts[0] as string) : parts.slice(0, -1).join('/');
     const known = this.parents.get(key);
     if (known !== undefined) return known;
-    const real = this.walkParent(path, parts);
-    // One operation locates its path several times (a CREATE: the name, its access check, the open), and the
-    // requests read in one turn of the event loop often share a folder: the walk is kept until the turn ends, no
-    // longer, so that what the disk holds is looked at again by the next turn (as often as before, for a local user
-    // who swaps a folder for a link).
+    return this.walkParent(path, parts);
+  }
+
+  /**
+   * Remembers that the folder `rel` is the real directory `real`, until this turn of the event loop ends. One
+   * operation locates its path several times (a CREATE: each component as it is resolved, the access check, the
+   * open), and the requests read in one turn often share a folder. No longer than the turn, so that what the disk
+   * holds is looked at again by the next one (as often as before, for a local user who swaps a folder for a link).
+   */
+  private rememberFolder(rel: string, real: string): void {
     if (this.parents.size === 0) setImmediate(() => this.parents.clear());
-    this.parents.set(key, real);
-    return real;
+    this.parents.set(rel, real);
   }
 
   private walkParent(path: string, parts: string[]): string {
     let cur = this.realRoot;
-    for (let i = 0; i < parts.length - 1; i++) {
+    let at = 0;
+    // Start below the deepest folder of the path already known in this turn.
+    for (let i = parts.length - 2; i >= 0; i--) {
+      const known = this.parents.get(parts.slice(0, i + 1).join('/'));
+      if (known !== undefined) {
+        cur = known;
+        at = i + 1;
+        break;
+      }
+    }
+    for (let i = at; i < parts.length - 1; i++) {
+      // Past a known link to the root, the sidecar's name leads into the sidecar.
+      if (cur === this.realRoot && (parts[i] as string).toLowerCase() === METADATA_DIR) throw storeError('ENOENT', path, 'parent');
       const next = `${cur === '/' ? '' : cur}/${parts[i] as string}`;
       let st: fs.Stats;
       try {
@@ -598,10 +616,12 @@ export class LocalStore implements FileStore {
           throw this.parentError(err, path);
         }
         if (!this.isInside(real)) throw storeError('ENOENT', path, 'parent');
+        this.rememberFolder(parts.slice(0, -1).join('/'), real);
         return real;
       }
       if (!st.isDirectory()) throw storeError('ENOTDIR', path, 'parent');
       cur = next;
+      this.rememberFolder(parts.slice(0, i + 1).join('/'), cur);
     }
     return cur;
   }

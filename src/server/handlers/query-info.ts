@@ -99,8 +99,9 @@ export async function handleQueryInfo(ctx: RequestContext): Promise<Outcome> {
 
 async function factsOf(open: Open, infoClass: number) {
   const store = open.tree.share.store!;
-  const fileStat = await store.stat(open.path);
-  const st = open.handle ? await open.handle.stat() : fileStat;
+  const st = open.handle ? await open.handle.stat() : await store.stat(open.path);
+  // A stream's handle describes the stream: the file's attributes and times come from the file.
+  const fileStat = open.stream !== undefined && open.handle ? await store.stat(open.path) : st;
   const data = open.stream !== undefined ? { ...fileStat, size: st.size, allocationSize: st.allocationSize } : st;
   const base = open.stream !== undefined ? data : { ...data, allocationSize: open.node.reportedAllocation(data.allocationSize) };
   const facts = fileFacts(base, {

@@ -3,7 +3,7 @@ import { AccessMask, HeaderFlags } from '../../protocol/smb2/constants.js';
 import { sharedMemoryPool } from '../../crypto/crypto-pool.js';
 import { decodeReadRequest, encodeReadResponseHeader } from '../../protocol/smb2/commands/read.js';
 import type { Outcome, RequestContext } from '../context.js';
-import { sharedPool } from '../../util/buffer-pool.js';
+import { readPool } from '../../util/buffer-pool.js';
 import { storeErrorToStatus } from '../status-map.js';
 import { pipeRead } from '../ipc/smb-pipe.js';
 import { checkCreditCharge, MAX_FILE_OFFSET, MAX_FILE_SIZE } from './io-checks.js';
@@ -27,7 +27,7 @@ export async function handleRead(ctx: RequestContext): Promise<Outcome> {
     return Status.FILE_LOCK_CONFLICT;
   }
   // A reply that goes out encrypted or signed is read into memory the crypto workers see without a copy.
-  const pool = ctx.encrypted || (ctx.header.flags & HeaderFlags.SIGNED) !== 0 ? sharedMemoryPool : sharedPool;
+  const pool = ctx.encrypted || (ctx.header.flags & HeaderFlags.SIGNED) !== 0 ? sharedMemoryPool : readPool;
   const buf = pool.acquire(req.length);
   let n: number;
   try {

@@ -48,7 +48,8 @@ export const LOAD_REPORT_MS = 500;
 export function placeConnection(workers: readonly { connections: number; busy: number }[], fill: number): number {
   let best = -1;
   workers.forEach((w, i) => {
-    if (w.connections >= fill || w.busy > BUSY_WORKER) return;
+    // A worker that serves nobody now is not busy, whatever its last report said (it reports twice a second).
+    if (w.connections >= fill || (w.busy > BUSY_WORKER && w.connections > 0)) return;
     if (best < 0 || w.connections > workers[best]!.connections) best = i;
   });
   if (best >= 0) return best;

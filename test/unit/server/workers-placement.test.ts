@@ -46,6 +46,11 @@ describe('placing connections on workers', () => {
     assert.equal(placeConnection([{ connections: 2, busy: 0.9 }, { connections: 2, busy: 0.7 }], 16), 1);
   });
 
+  it('takes a worker that serves nobody now as idle, whatever it last reported', () => {
+    // The last client of worker 0 kept it busy and has just gone: the next client goes there, not to a cold worker.
+    assert.equal(placeConnection([{ connections: 0, busy: 0.9 }, { connections: 0, busy: 0 }], 16), 0);
+  });
+
   it('fills the fullest worker with room first, so that a replaced worker does not take every new connection', () => {
     // Worker 1 was replaced and has nothing; worker 0 still has room: it goes on filling worker 0.
     assert.equal(placeConnection(idle(5, 0), 16), 0);
