@@ -122,6 +122,9 @@ export class LocalStore implements FileStore {
   private records!: RecordLog<Meta>;
   /** Parent folders resolved in this turn of the event loop (`realParent`): store path -> real path. */
   private readonly parents = new Map<string, string>();
+  /** Leaves (not links) stat'ed in this turn, by real path: which inode a name is (`getSecurity`). */
+  private readonly leaves = new Map<string, BigIntStats>();
+  private forgetScheduled = false;
 
   constructor(root: string, opts: LocalStoreOptions = {}) {
     this.root = root;
@@ -263,7 +266,7 @@ export class LocalStore implements FileStore {
     const { st, link } = await this.followForRemoval(loc);
     if (!st.isDirectory()) throw storeError('ENOTDIR', loc.rel);
     this.checkWritable(loc.rel);
-    this.parents.clear();
+    this.forgetTurn();
     try {
       if (link) fs.unlinkSync(loc.abs);
       else fs.rmdirSync(loc.abs);
@@ -279,7 +282,7 @@ export class LocalStore implements FileStore {
     const { st, link } = await this.followForRemoval(loc);
     if (st.isDirectory()) throw storeError('EISDIR', loc.rel);
     this.checkWritable(loc.rel);
-    if (link) this.parents.clear();
+    this.forgetTurn();
     try {
       fs.unlinkSync(loc.abs);
     } catch (err) {
@@ -303,7 +306,7 @@ export class LocalStore implements FileStore {
       if (exists(dst.abs)) throw storeError('EACCES', dst.rel);
     }
     if (src.abs === dst.abs) return;
-    this.parents.clear();
+    this.forgetTurn();
     const sameFile = dstSt !== undefined && dstSt.ino === srcSt.ino && dstSt.dev === srcSt.dev;
     if (dstSt !== undefined && !sameFile) {
       if (!opts.replace) throw storeError('EEXIST', dst.rel);
@@ -412,7 +415,8 @@ export class LocalStore implements FileStore {
 
   async getSecurity(path: string): Promise<Buffer | undefined> {
     const loc = await this.locate(path);
-    const { st } = await this.follow(loc);
+    // The CREATE that asks has just resolved the name: which inode it is, is known for this turn.
+    const st = this.leaves.get(loc.abs) ?? (await this.follow(loc)).st;
     const sd = (await this.loadMeta(st))?.security;
     return sd === undefined ? undefined : Buffer.from(sd, 'base64');
   }
@@ -582,8 +586,21 @@ export class LocalStore implements FileStore {
    * holds is looked at again by the next one (as often as before, for a local user who swaps a folder for a link).
    */
   private rememberFolder(rel: string, real: string): void {
-    if (this.parents.size === 0) setImmediate(() => this.parents.clear());
+    this.scheduleForget();
     this.parents.set(rel, real);
+  }
+
+  private scheduleForget(): void {
+    if (this.forgetScheduled) return;
+    this.forgetScheduled = true;
+    setImmediate(() => this.forgetTurn());
+  }
+
+  /** Drops what this turn remembered (`rememberFolder`, `leaves`): at its end, and when names change. */
+  private forgetTurn(): void {
+    this.forgetScheduled = false;
+    this.parents.clear();
+    this.leaves.clear();
   }
 
   private walkParent(path: string, parts: string[]): string {
@@ -671,6 +688,10 @@ export class LocalStore implements FileStore {
       }
     }
     if (!st.isFile() && !st.isDirectory()) throw storeError('ENOENT', loc.rel, 'leaf'); // fifos, sockets, devices
+    if (real === loc.abs) {
+      this.scheduleForget();
+      this.leaves.set(real, st);
+    }
     return { real, st };
   }
 
