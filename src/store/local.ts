@@ -142,8 +142,13 @@ export class LocalStore implements FileStore {
   async stat(path: string): Promise<StoreStat> {
     const loc = await this.locate(path);
     const { real, st } = await this.follow(loc);
-    // A folder looked at is the parent of what is resolved next (resolveCaseInsensitive goes down a path).
-    if (loc.parts.length > 0 && st.isDirectory() && real === loc.abs) this.rememberFolder(loc.parts.join('/'), real);
+    if (loc.parts.length > 0 && real === loc.abs) {
+      // A folder looked at is the parent of what is resolved next (resolveCaseInsensitive goes down a path), and a
+      // name resolved is what a CREATE checks the access of next (getSecurity).
+      if (st.isDirectory()) this.rememberFolder(loc.parts.join('/'), real);
+      this.scheduleForget();
+      this.leaves.set(real, st);
+    }
     return this.toStat(st);
   }
 
@@ -688,10 +693,6 @@ export class LocalStore implements FileStore {
       }
     }
     if (!st.isFile() && !st.isDirectory()) throw storeError('ENOENT', loc.rel, 'leaf'); // fifos, sockets, devices
-    if (real === loc.abs) {
-      this.scheduleForget();
-      this.leaves.set(real, st);
-    }
     return { real, st };
   }
 
