@@ -69,6 +69,8 @@ interface WorkerSlot {
   connections: number;
   /** The share of the last moments its event loop was busy (0..1), as the worker last reported it. */
   busy: number;
+  /** Load reports before this time are ignored (they cover the moments of the connections that just ended). */
+  busyFrom: number;
   ready: Promise<void>;
   isReady: boolean;
   stopping: boolean;
@@ -169,6 +171,7 @@ export class WorkerPool {
       remotes: new Map(),
       connections: 0,
       busy: 0,
+      busyFrom: 0,
       ready: new Promise<void>((resolve, reject) => {
         ready = resolve;
         failed = reject;
@@ -202,7 +205,7 @@ export class WorkerPool {
           if (n > 0) {
             if (n === 1) slot.remotes.delete(m.remote);
             else slot.remotes.set(m.remote, n - 1);
-            slot.connections--;
+            this.lost(slot);
           }
           if (!socket) break;
           if (!to?.child.connected) {
@@ -226,7 +229,7 @@ export class WorkerPool {
           this.durables.take(slot.index, m);
           break;
         case 'load':
-          slot.busy = m.busy;
+          if (Date.now() >= slot.busyFrom) slot.busy = m.busy;
           break;
         case 'ready':
           slot.isReady = true;
@@ -270,7 +273,17 @@ export class WorkerPool {
     if (n <= 0) return;
     if (n === 1) slot.remotes.delete(remote);
     else slot.remotes.set(remote, n - 1);
-    slot.connections--;
+    this.lost(slot);
     this.opts.onClosed(remote);
+  }
+
+  /**
+   * One connection fewer on a worker. Once it serves nobody, what kept it busy is gone: it counts as idle at once,
+   * and its next report, which still covers the moments of those connections, is not believed.
+   */
+  private lost(slot: WorkerSlot): void {
+    if (--slot.connections > 0) return;
+    slot.busy = 0;
+    slot.busyFrom = Date.now() + LOAD_REPORT_MS + 100;
   }
 }
