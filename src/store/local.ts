@@ -575,43 +575,12 @@ export class LocalStore implements FileStore {
    * The real directory that holds a path's leaf, inside the root. Its folders are looked at one by one from the
    * root (an lstat each): a folder that is no symlink is its own real path, so a path without links costs one call
    * per folder below the root, where realpath(3) reads every component from `/`. At the first symlink the rest is
-   * resolved by realpath and must land inside the root.
+   * resolved by realpath and must land inside the root. The walk starts below the deepest of the path's folders
+   * already resolved in this turn (`rememberFolder`): none is looked at when the parent itself is known.
    */
   private realParent(path: string, parts: string[]): string {
-    const key = parts.length === 2 ? (parts[0] as string) : parts.slice(0, -1).join('/');
-    const known = this.parents.get(key);
-    if (known !== undefined) return known;
-    return this.walkParent(path, parts);
-  }
-
-  /**
-   * Remembers that the folder `rel` is the real directory `real`, until this turn of the event loop ends. One
-   * operation locates its path several times (a CREATE: each component as it is resolved, the access check, the
-   * open), and the requests read in one turn often share a folder. No longer than the turn, so that what the disk
-   * holds is looked at again by the next one (as often as before, for a local user who swaps a folder for a link).
-   */
-  private rememberFolder(rel: string, real: string): void {
-    this.scheduleForget();
-    this.parents.set(rel, real);
-  }
-
-  private scheduleForget(): void {
-    if (this.forgetScheduled) return;
-    this.forgetScheduled = true;
-    setImmediate(() => this.forgetTurn());
-  }
-
-  /** Drops what this turn remembered (`rememberFolder`, `leaves`): at its end, and when names change. */
-  private forgetTurn(): void {
-    this.forgetScheduled = false;
-    this.parents.clear();
-    this.leaves.clear();
-  }
-
-  private walkParent(path: string, parts: string[]): string {
     let cur = this.realRoot;
     let at = 0;
-    // Start below the deepest folder of the path already known in this turn.
     for (let i = parts.length - 2; i >= 0; i--) {
       const known = this.parents.get(parts.slice(0, i + 1).join('/'));
       if (known !== undefined) {
@@ -646,6 +615,30 @@ export class LocalStore implements FileStore {
       this.rememberFolder(parts.slice(0, i + 1).join('/'), cur);
     }
     return cur;
+  }
+
+  /**
+   * Remembers that the folder `rel` is the real directory `real`, until this turn of the event loop ends. One
+   * operation locates its path several times (a CREATE: each component as it is resolved, the access check, the
+   * open), and the requests read in one turn often share a folder. No longer than the turn, so that what the disk
+   * holds is looked at again by the next one (as often as before, for a local user who swaps a folder for a link).
+   */
+  private rememberFolder(rel: string, real: string): void {
+    this.scheduleForget();
+    this.parents.set(rel, real);
+  }
+
+  private scheduleForget(): void {
+    if (this.forgetScheduled) return;
+    this.forgetScheduled = true;
+    setImmediate(() => this.forgetTurn());
+  }
+
+  /** Drops what this turn remembered (`rememberFolder`, `leaves`): at its end, and when names change. */
+  private forgetTurn(): void {
+    this.forgetScheduled = false;
+    this.parents.clear();
+    this.leaves.clear();
   }
 
   private parentError(err: unknown, path: string): StoreError {

@@ -73,7 +73,7 @@ export class BufferPool {
   }
 }
 
-/** The process-wide pool used by the transport and the READ path. */
+/** The process-wide pool of ordinary memory: the client's large frames, and the server's decrypted messages. */
 export const sharedPool = new BufferPool();
 
 /**
